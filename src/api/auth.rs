@@ -1,0 +1,116 @@
+//! Bearer-token authentication and role rights (DESIGN §6). Tokens are random, shown
+//! once, and stored only as their SHA-256; the token itself is never logged.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::vocab::Role;
+use crate::ledger::Actor;
+
+/// Prefix of every token, so a leaked one is easy to recognise and grep for.
+pub const TOKEN_PREFIX: &str = "kal_";
+/// Random bytes per token: 256 bits, beyond guessing.
+const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// A new random token and its SHA-256 (hex), the only form that is stored.
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
+    let mut random = [0u8; TOKEN_RANDOM_BYTES];
+    getrandom::fill(&mut random)?;
+    let token = format!("{TOKEN_PREFIX}{}", hex::encode(random));
+    let hash = token_sha256(&token);
+    Ok((token, hash))
+}
+
+/// The stored form of a token.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    /// Read accounts, reports and the audit log (every role but `ingest`).
+    Read,
+    /// Open, update, stage and close accounts.
+    ManageAccounts,
+    /// Post sales and returns.
+    Ingest,
+    /// Issue, list and revoke tokens.
+    ManageTokens,
+}
+
+impl Right {
+    /// True when `role` holds this right.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Right::Read => role != Role::Ingest,
+            Right::ManageAccounts => matches!(role, Role::Manager | Role::Admin),
+            Right::Ingest => matches!(role, Role::Ingest | Role::Admin),
+            Right::ManageTokens => role == Role::Admin,
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// 403 `forbidden` unless the caller's role holds `right`.
+    pub fn require(&self, right: Right) -> Result<(), ApiError> {
+        if right.allows(self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("role {} may not do this ({right:?} is needed)", self.role),
+            ))
+        }
+    }
+
+    /// The actor recorded in events.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.name.clone(),
+            role: self.role.to_string(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized =
+            |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send Authorization: Bearer TOKEN"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer TOKEN\""))?;
+        let hash = token_sha256(token);
+        let read = state.engine.read();
+        let found = read
+            .tokens
+            .authenticate(&hash)
+            .ok_or_else(|| unauthorized("the token is unknown or revoked"))?;
+        Ok(Caller {
+            name: found.name.clone(),
+            role: found.role,
+        })
+    }
+}

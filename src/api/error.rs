@@ -1,0 +1,207 @@
+//! problem+json (RFC 9457) for every error, with a stable `code`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{DomainError, FieldError};
+use crate::engine::EngineError;
+use crate::ledger::LedgerError;
+
+/// The problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:kaledger:error:CODE`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Per-field (and per-line) details.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra facts of some refusals (e.g. the versions of a conflict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<serde_json::Value>,
+}
+
+/// An error answered as problem+json.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: String,
+    detail: String,
+    errors: Vec<FieldError>,
+    context: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status, a stable code and a human detail.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_string(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            context: None,
+        }
+    }
+
+    /// Adds per-field details.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> ApiError {
+        self.errors = errors;
+        self
+    }
+
+    /// Adds extra facts.
+    pub fn with_context(mut self, context: serde_json::Value) -> ApiError {
+        self.context = Some(context);
+        self
+    }
+
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unprocessable(code: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    pub fn not_found(code: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    /// 500 with nothing of the cause in the body; the cause goes to the log.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+
+    /// The stable code (for tests and logs).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let context = match &e {
+            DomainError::VersionConflict {
+                stream,
+                expected,
+                actual,
+            } => Some(
+                serde_json::json!({"stream": stream, "expected_version": expected, "actual_version": actual}),
+            ),
+            _ => None,
+        };
+        ApiError {
+            status,
+            code: e.code().to_string(),
+            detail: e.to_string(),
+            errors: e.field_errors().to_vec(),
+            context,
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> ApiError {
+        match e {
+            LedgerError::Storage(_)
+            | LedgerError::Io { .. }
+            | LedgerError::WriterStopped
+            | LedgerError::Locked { .. } => {
+                tracing::error!(error = %e, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the ledger cannot reach its storage; retry later",
+                )
+            }
+            LedgerError::Corrupt { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Domain(d) => d.into(),
+            EngineError::IdempotencyKeyReused(_) => {
+                ApiError::unprocessable("idempotency_key_reused", e.to_string())
+            }
+            EngineError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "write not durable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the write could not be made durable; nothing was recorded; retry later",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self
+            .status
+            .canonical_reason()
+            .unwrap_or("Error")
+            .to_string();
+        let problem = Problem {
+            type_uri: format!("urn:kaledger:error:{}", self.code),
+            title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code,
+            errors: self.errors,
+            context: self.context,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.detail, self.code)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// The per-field details.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+}

@@ -1,0 +1,44 @@
+//! The OpenAPI document, generated from the handlers' annotations and the DTOs.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kaledger", description = "Event-sourced incentive and rebate ledger for key accounts. Errors are application/problem+json with a stable `code`."),
+    paths(
+        super::accounts::open_account,
+        super::accounts::list_accounts,
+        super::accounts::get_account,
+        super::accounts::update_account,
+        super::accounts::change_stage,
+        super::accounts::close_account,
+        super::sales::post_sales,
+        super::sales::post_returns,
+        super::audit::list_events,
+        super::audit::head,
+        super::audit::verify,
+        super::audit::projections,
+        super::tokens::create_token,
+        super::tokens::list_tokens,
+        super::tokens::revoke_token,
+        super::system::healthz,
+        super::system::metrics,
+        super::system::openapi,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tokens"), (name = "system"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

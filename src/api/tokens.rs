@@ -1,0 +1,135 @@
+//! Token administration (admin only). The token is shown once, at creation.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::{new_token, Caller, Right};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath};
+use super::{write_meta, AppState};
+use crate::domain::vocab::Role;
+use crate::domain::Command;
+use crate::projections::TokenView;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{name}/revoke", post(revoke_token))
+}
+
+/// Body of `POST /v1/tokens`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A new token: `token` is shown only here, never again (null on an idempotent replay).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    pub name: String,
+    pub role: Role,
+    pub token: Option<String>,
+}
+
+/// Body of `POST /v1/tokens/{name}/revoke`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenRequest {
+    pub reason: Option<String>,
+}
+
+/// All tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
+}
+
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    caller.require(Right::ManageTokens)?;
+    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let meta = write_meta(&caller, &headers, &method, "/v1/tokens", &canonical)?;
+    let (token, token_sha256) = new_token().map_err(ApiError::internal)?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::IssueToken {
+                name: body.name.clone(),
+                role: body.role,
+                token_sha256,
+            },
+            meta,
+        )
+        .await?;
+    let token = (!outcome.replayed).then_some(token);
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            name: body.name,
+            role: body.role,
+            token,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", responses((status = 200, body = TokenList)), security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<TokenList>> {
+    caller.require(Right::ManageTokens)?;
+    let tokens = state.engine.read().tokens.list().cloned().collect();
+    Ok(Json(TokenList { tokens }))
+}
+
+#[utoipa::path(post, path = "/v1/tokens/{name}/revoke", tag = "tokens", params(("name" = String, Path)), request_body = RevokeTokenRequest,
+    responses((status = 200, body = TokenView), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<RevokeTokenRequest>,
+) -> ApiResult<Json<TokenView>> {
+    caller.require(Right::ManageTokens)?;
+    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let meta = write_meta(
+        &caller,
+        &headers,
+        &method,
+        &format!("/v1/tokens/{name}/revoke"),
+        &canonical,
+    )?;
+    state
+        .engine
+        .submit(
+            Command::RevokeToken {
+                name: name.clone(),
+                reason: body.reason,
+            },
+            meta,
+        )
+        .await?;
+    let view = state
+        .engine
+        .read()
+        .tokens
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| ApiError::internal("revoked token vanished"))?;
+    Ok(Json(view))
+}

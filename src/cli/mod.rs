@@ -1,0 +1,234 @@
+//! The command line (DESIGN §7): one file per subcommand; this file parses and routes.
+
+pub mod demo;
+pub mod fixtures;
+pub mod import;
+pub mod offline;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::domain::vocab::Role;
+
+/// Event-sourced incentive and rebate ledger for key accounts.
+#[derive(Debug, Parser)]
+#[command(name = "kaledger", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Where the ledger's data lives.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Data directory (one sled database; one process at a time).
+    #[arg(long, env = "KALEDGER_DATA", default_value = "kaledger-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "KALEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Load the demo data set into a fresh data directory, print a token per role and
+    /// example requests, and serve.
+    Demo {
+        /// Data directory for the demo (emptied first if it holds an earlier demo).
+        #[arg(long, default_value = "kaledger-demo")]
+        data: PathBuf,
+        #[arg(long, env = "KALEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory with accounts.csv, sales.csv and returns.csv (generated when missing).
+        #[arg(long, default_value = "fixtures/demo")]
+        fixtures: PathBuf,
+        /// Load and print, but do not serve (for scripts and tests).
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Import accounts, sales or returns from CSV or JSONL files, with the API's validation
+    /// and dedupe (each chunk of 10,000 lines is one atomic batch).
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        /// What the files hold; guessed from the columns when not given.
+        #[arg(long, value_enum)]
+        kind: Option<import::Kind>,
+        /// Files to import, in order (.csv or .jsonl).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Recompute the hash chain; exit 1 and name the first bad position when it is broken.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Rebuild every projection from the log and print its digest (compare with
+    /// GET /v1/audit/projections of a live server).
+    Rebuild {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write the whole log as JSONL (one audit event per line).
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Manage bearer tokens offline (the server must be stopped).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Generate deterministic data sets.
+    Fixtures {
+        #[command(subcommand)]
+        action: FixturesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Issue a token; prints only the token on standard output.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FixturesAction {
+    /// Write accounts.csv, sales.csv and returns.csv for benches and load tests.
+    Generate {
+        #[arg(long, default_value_t = 500)]
+        accounts: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First day of sales.
+        #[arg(long, default_value = "2024-11-01")]
+        start: chrono::NaiveDate,
+        /// Calendar months covered.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse()
+}
+
+/// Errors of a command, printed with their whole cause chain.
+pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut message = format!("kaledger: {e}");
+            let mut source = e.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Commands::Serve { data, listen } => serve::run(&data.data, &listen),
+        Commands::Demo {
+            data,
+            listen,
+            fixtures,
+            no_serve,
+        } => demo::run(&data, &listen, &fixtures, no_serve),
+        Commands::Import { data, kind, files } => import::run(&data.data, kind, &files),
+        Commands::Verify { data } => offline::verify(&data.data),
+        Commands::Rebuild { data } => offline::rebuild(&data.data),
+        Commands::Export { data, output } => offline::export(&data.data, output.as_deref()),
+        Commands::Token { action } => match action {
+            TokenAction::Create { data, name, role } => {
+                offline::token_create(&data.data, &name, role)
+            }
+            TokenAction::List { data } => offline::token_list(&data.data),
+            TokenAction::Revoke { data, name, reason } => {
+                offline::token_revoke(&data.data, &name, reason)
+            }
+        },
+        Commands::Fixtures { action } => match action {
+            FixturesAction::Generate {
+                accounts,
+                lines,
+                seed,
+                start,
+                months,
+                out,
+            } => {
+                let spec = fixtures::FixtureSpec {
+                    accounts,
+                    lines,
+                    seed,
+                    start,
+                    months,
+                };
+                let summary = fixtures::generate(&spec, &out)?;
+                println!(
+                    "wrote {} accounts, {} sale lines, {} return lines to {}",
+                    summary.accounts,
+                    summary.sales,
+                    summary.returns,
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

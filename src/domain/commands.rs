@@ -1,0 +1,96 @@
+//! Commands (imperative requests) and the raw line inputs of batch ingestion.
+//!
+//! Line inputs keep every field as text so that validation can name each bad field of
+//! each bad line at once, whether the batch came as JSON or as CSV.
+
+use serde::{Deserialize, Serialize};
+
+use super::vocab::{Role, Scope, Segment, Stage};
+
+/// Largest batch accepted in one request: big enough for an ERP extract page, small enough
+/// that one request's validation and sled batch stay in the low milliseconds.
+pub const BATCH_LINES_MAX: usize = 10_000;
+
+/// One sale line as sent by a caller (JSON or CSV), before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SaleLineInput {
+    pub account_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub line: Option<String>,
+    pub sku: Option<String>,
+    pub category: Option<String>,
+    pub quantity: Option<String>,
+    pub net_amount: Option<String>,
+    pub cost_amount: Option<String>,
+    pub currency: Option<String>,
+    pub occurred_on: Option<String>,
+}
+
+/// One return line as sent by a caller (JSON or CSV), before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReturnLineInput {
+    pub account_id: Option<String>,
+    pub return_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub line: Option<String>,
+    pub quantity: Option<String>,
+    pub net_amount: Option<String>,
+    pub cost_amount: Option<String>,
+    pub occurred_on: Option<String>,
+}
+
+/// Opens a key account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAccount {
+    pub account_id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub segment: Option<Segment>,
+    pub manager: Option<String>,
+    pub currency: String,
+    pub stage: Stage,
+}
+
+/// Changes an account's descriptive fields; `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateAccount {
+    pub account_id: String,
+    pub expected_version: Option<u64>,
+    pub name: Option<String>,
+    pub scope: Option<Scope>,
+    pub segment: Option<Option<Segment>>,
+    pub manager: Option<Option<String>>,
+}
+
+/// Every command the ledger decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    OpenAccount(OpenAccount),
+    UpdateAccount(UpdateAccount),
+    ChangeStage {
+        account_id: String,
+        stage: Stage,
+        reason: Option<String>,
+        expected_version: Option<u64>,
+    },
+    CloseAccount {
+        account_id: String,
+        reason: Option<String>,
+        expected_version: Option<u64>,
+    },
+    RecordSales {
+        lines: Vec<SaleLineInput>,
+    },
+    RecordReturns {
+        lines: Vec<ReturnLineInput>,
+    },
+    IssueToken {
+        name: String,
+        role: Role,
+        token_sha256: String,
+    },
+    RevokeToken {
+        name: String,
+        reason: Option<String>,
+    },
+}

@@ -1,0 +1,784 @@
+//! `decide(state, command) -> events`: every business rule of the ledger's write side.
+//! Pure: no IO, no clock, no storage. A refusal writes nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::commands::{
+    Command, OpenAccount, ReturnLineInput, SaleLineInput, UpdateAccount, BATCH_LINES_MAX,
+};
+use super::error::{DomainError, FieldError};
+use super::events::*;
+use super::ids::is_valid_id;
+use super::money::{is_known_currency, minor_unit_places, prorate_return_cost};
+use super::state::{sale_fingerprint, LedgerState, SaleKey};
+
+/// Largest amount or quantity on one line: far above any real invoice line, low enough
+/// that sums over millions of lines stay far inside Decimal's 28 digits.
+pub const LINE_VALUE_MAX: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0); // 10^15
+/// Most decimal places a quantity may carry (kilograms to the gram, litres to the ml).
+pub const QUANTITY_PLACES_MAX: u32 = 6;
+/// Longest free text (names, reasons) stored in an event.
+pub const TEXT_LENGTH_MAX: usize = 200;
+
+/// The events a command produced, and how many of its lines were identical repeats.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decision {
+    pub events: Vec<Event>,
+    pub duplicates: usize,
+}
+
+impl Decision {
+    fn events(events: Vec<Event>) -> Decision {
+        Decision {
+            events,
+            duplicates: 0,
+        }
+    }
+}
+
+/// Decides a command against the state.
+pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::OpenAccount(c) => open_account(state, c),
+        Command::UpdateAccount(c) => update_account(state, c),
+        Command::ChangeStage {
+            account_id,
+            stage,
+            reason,
+            expected_version,
+        } => {
+            let facts = open_account_facts(state, account_id, *expected_version)?;
+            if facts.stage == *stage {
+                return Err(DomainError::StageUnchanged {
+                    account_id: account_id.clone(),
+                    stage: stage.to_string(),
+                });
+            }
+            check_text(None, "reason", reason.as_deref())?;
+            Ok(Decision::events(vec![Event::RelationshipStageChanged(
+                RelationshipStageChanged {
+                    account_id: account_id.clone(),
+                    from: facts.stage,
+                    to: *stage,
+                    reason: reason.clone(),
+                },
+            )]))
+        }
+        Command::CloseAccount {
+            account_id,
+            reason,
+            expected_version,
+        } => {
+            open_account_facts(state, account_id, *expected_version)?;
+            check_text(None, "reason", reason.as_deref())?;
+            Ok(Decision::events(vec![Event::AccountClosed(
+                AccountClosed {
+                    account_id: account_id.clone(),
+                    reason: reason.clone(),
+                },
+            )]))
+        }
+        Command::RecordSales { lines } => record_sales(state, lines),
+        Command::RecordReturns { lines } => record_returns(state, lines),
+        Command::IssueToken {
+            name,
+            role,
+            token_sha256,
+        } => {
+            if !is_valid_id(name) {
+                return Err(DomainError::Validation(vec![FieldError::new(
+                    None,
+                    "name",
+                    "invalid_id",
+                    format!("token name \"{name}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+                )]));
+            }
+            if state.tokens.contains_key(name) {
+                return Err(DomainError::TokenExists(name.clone()));
+            }
+            Ok(Decision::events(vec![Event::TokenIssued(TokenIssued {
+                name: name.clone(),
+                role: *role,
+                token_sha256: token_sha256.clone(),
+            })]))
+        }
+        Command::RevokeToken { name, reason } => {
+            match state.tokens.get(name) {
+                None => return Err(DomainError::TokenNotFound(name.clone())),
+                Some(t) if !t.active => return Err(DomainError::TokenAlreadyRevoked(name.clone())),
+                Some(_) => {}
+            }
+            check_text(None, "reason", reason.as_deref())?;
+            Ok(Decision::events(vec![Event::TokenRevoked(TokenRevoked {
+                name: name.clone(),
+                reason: reason.clone(),
+            })]))
+        }
+    }
+}
+
+fn check_text(index: Option<usize>, field: &str, text: Option<&str>) -> Result<(), DomainError> {
+    if let Some(t) = text {
+        if t.chars().count() > TEXT_LENGTH_MAX {
+            return Err(DomainError::Validation(vec![FieldError::new(
+                index,
+                field,
+                "too_long",
+                format!("at most {TEXT_LENGTH_MAX} characters"),
+            )]));
+        }
+    }
+    Ok(())
+}
+
+fn check_expected_version(
+    state: &LedgerState,
+    stream: &str,
+    expected: Option<u64>,
+) -> Result<(), DomainError> {
+    let actual = state.stream_version(stream);
+    match expected {
+        Some(expected) if expected != actual => Err(DomainError::VersionConflict {
+            stream: stream.to_string(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The facts of an existing, open account, after the optional version check.
+fn open_account_facts<'s>(
+    state: &'s LedgerState,
+    account_id: &str,
+    expected_version: Option<u64>,
+) -> Result<&'s super::state::AccountFacts, DomainError> {
+    let facts = state
+        .accounts
+        .get(account_id)
+        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
+    check_expected_version(state, &account_stream(account_id), expected_version)?;
+    if facts.closed {
+        return Err(DomainError::AccountClosed(account_id.to_string()));
+    }
+    Ok(facts)
+}
+
+fn open_account(state: &LedgerState, c: &OpenAccount) -> Result<Decision, DomainError> {
+    let mut errors = Vec::new();
+    if !is_valid_id(&c.account_id) {
+        errors.push(FieldError::new(
+            None,
+            "account_id",
+            "invalid_id",
+            format!(
+                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
+                c.account_id
+            ),
+        ));
+    }
+    check_name(&c.name, &mut errors);
+    if !is_known_currency(&c.currency) {
+        errors.push(FieldError::new(
+            None,
+            "currency",
+            "unknown_currency",
+            format!(
+                "unknown currency \"{}\"; expected an ISO 4217 code such as CNY",
+                c.currency
+            ),
+        ));
+    }
+    check_manager(c.manager.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    if state.accounts.contains_key(&c.account_id) {
+        return Err(DomainError::AccountExists(c.account_id.clone()));
+    }
+    Ok(Decision::events(vec![Event::AccountOpened(
+        AccountOpened {
+            account_id: c.account_id.clone(),
+            name: c.name.trim().to_string(),
+            scope: c.scope,
+            segment: c.segment,
+            manager: c.manager.clone(),
+            currency: c.currency.clone(),
+            stage: c.stage,
+        },
+    )]))
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(
+            None,
+            "name",
+            "missing",
+            "name must not be empty",
+        ));
+    } else if trimmed.chars().count() > TEXT_LENGTH_MAX {
+        errors.push(FieldError::new(
+            None,
+            "name",
+            "too_long",
+            format!("at most {TEXT_LENGTH_MAX} characters"),
+        ));
+    }
+}
+
+fn check_manager(manager: Option<&str>, errors: &mut Vec<FieldError>) {
+    if let Some(m) = manager {
+        if !is_valid_id(m) {
+            errors.push(FieldError::new(
+                None,
+                "manager",
+                "invalid_id",
+                format!("manager \"{m}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+            ));
+        }
+    }
+}
+
+fn update_account(state: &LedgerState, c: &UpdateAccount) -> Result<Decision, DomainError> {
+    let facts = open_account_facts(state, &c.account_id, c.expected_version)?;
+    let mut errors = Vec::new();
+    if let Some(name) = &c.name {
+        check_name(name, &mut errors);
+    }
+    if let Some(manager) = &c.manager {
+        check_manager(manager.as_deref(), &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    Ok(Decision::events(vec![Event::AccountUpdated(
+        AccountUpdated {
+            account_id: c.account_id.clone(),
+            name: c
+                .name
+                .as_ref()
+                .map(|n| n.trim().to_string())
+                .unwrap_or_else(|| facts.name.clone()),
+            scope: c.scope.unwrap_or(facts.scope),
+            segment: c.segment.unwrap_or(facts.segment),
+            manager: c.manager.clone().unwrap_or_else(|| facts.manager.clone()),
+        },
+    )]))
+}
+
+/// Collects the field errors of one line while its fields are parsed.
+struct LineCheck<'e> {
+    index: usize,
+    errors: &'e mut Vec<FieldError>,
+    failed: bool,
+}
+
+impl LineCheck<'_> {
+    fn fail(&mut self, field: &str, code: &str, message: String) {
+        self.failed = true;
+        self.errors
+            .push(FieldError::new(Some(self.index), field, code, message));
+    }
+
+    fn required<'v>(&mut self, field: &str, value: &'v Option<String>) -> Option<&'v str> {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Some(v),
+            _ => {
+                self.fail(field, "missing", format!("{field} is required"));
+                None
+            }
+        }
+    }
+
+    fn id(&mut self, field: &str, value: &Option<String>) -> Option<String> {
+        let v = self.required(field, value)?;
+        if is_valid_id(v) {
+            Some(v.to_string())
+        } else {
+            self.fail(
+                field,
+                "invalid_id",
+                format!("\"{v}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+            );
+            None
+        }
+    }
+
+    fn line_number(&mut self, value: &Option<String>) -> Option<u32> {
+        let v = self.required("line", value)?;
+        match v.parse::<u32>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                self.fail(
+                    "line",
+                    "invalid_line",
+                    format!("line \"{v}\" must be a whole number from 1 to {}", u32::MAX),
+                );
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, field: &str, value: &Option<String>) -> Option<NaiveDate> {
+        let v = self.required(field, value)?;
+        match parse_date(v) {
+            Some(d) => Some(d),
+            None => {
+                self.fail(
+                    field,
+                    "invalid_date",
+                    format!("\"{v}\" is not a date; expected YYYY-MM-DD"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A decimal with at most `places_max` places, within (0, max] when `positive`, else [0, max].
+    fn decimal(
+        &mut self,
+        field: &str,
+        value: &str,
+        places_max: u32,
+        positive: bool,
+    ) -> Option<Decimal> {
+        let Some(d) = parse_plain_decimal(value) else {
+            self.fail(
+                field,
+                "invalid_decimal",
+                format!("\"{value}\" is not a decimal number; write it like \"1234.50\""),
+            );
+            return None;
+        };
+        if positive && d <= Decimal::ZERO {
+            self.fail(
+                field,
+                "not_positive",
+                format!("{field} must be greater than 0, got {value}"),
+            );
+            None
+        } else if d < Decimal::ZERO {
+            self.fail(
+                field,
+                "negative_amount",
+                format!("{field} must not be negative, got {value}"),
+            );
+            None
+        } else if d.normalize().scale() > places_max {
+            self.fail(
+                field,
+                "too_many_decimals",
+                format!("{field} \"{value}\" has more than {places_max} decimal places"),
+            );
+            None
+        } else if d > LINE_VALUE_MAX {
+            self.fail(
+                field,
+                "too_large",
+                format!("{field} {value} exceeds {LINE_VALUE_MAX}"),
+            );
+            None
+        } else {
+            Some(d)
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DD` strictly (no times, no other forms).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// Parses a plain decimal: optional minus, digits, optional fraction. No exponents,
+/// separators or signs that ERP exports sometimes smuggle in.
+pub fn parse_plain_decimal(text: &str) -> Option<Decimal> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !all_digits(whole)
+        || fraction.is_some_and(|f| f.is_empty() || !all_digits(f))
+    {
+        return None;
+    }
+    Decimal::from_str(text).ok()
+}
+
+fn check_batch_size(count: usize) -> Result<(), DomainError> {
+    if count == 0 {
+        return Err(DomainError::EmptyBatch);
+    }
+    if count > BATCH_LINES_MAX {
+        return Err(DomainError::TooManyLines {
+            count,
+            max: BATCH_LINES_MAX,
+        });
+    }
+    Ok(())
+}
+
+fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision, DomainError> {
+    check_batch_size(lines.len())?;
+    let mut errors = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut events = Vec::with_capacity(lines.len());
+    let mut duplicates = 0;
+    // Keys recorded earlier in this same batch, with their fingerprints.
+    let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::new();
+    for (index, input) in lines.iter().enumerate() {
+        let mut check = LineCheck {
+            index,
+            errors: &mut errors,
+            failed: false,
+        };
+        let account_id = check.id("account_id", &input.account_id);
+        let invoice_id = check.id("invoice_id", &input.invoice_id);
+        let line = check.line_number(&input.line);
+        let sku = check.id("sku", &input.sku);
+        let category = check.id("category", &input.category);
+        let occurred_on = check.date("occurred_on", &input.occurred_on);
+        let account = account_id
+            .as_deref()
+            .and_then(|id| match state.accounts.get(id) {
+                None => {
+                    check.fail(
+                        "account_id",
+                        "unknown_account",
+                        format!("account \"{id}\" does not exist; open it first"),
+                    );
+                    None
+                }
+                Some(a) if a.closed => {
+                    check.fail(
+                        "account_id",
+                        "account_closed",
+                        format!("account \"{id}\" is closed and accepts no sales"),
+                    );
+                    None
+                }
+                Some(a) => Some(a),
+            });
+        let money_places = account.map(|a| minor_unit_places(&a.currency)).unwrap_or(2);
+        let quantity = check
+            .required("quantity", &input.quantity)
+            .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
+        let net_amount = check
+            .required("net_amount", &input.net_amount)
+            .and_then(|v| check.decimal("net_amount", v, money_places, false));
+        let cost_amount = match input
+            .cost_amount
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            Some(v) => check
+                .decimal("cost_amount", v, money_places, false)
+                .map(Some),
+            None => Some(None),
+        };
+        if let (Some(a), Some(c)) = (
+            account,
+            input
+                .currency
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty()),
+        ) {
+            if !is_known_currency(c) {
+                check.fail(
+                    "currency",
+                    "unknown_currency",
+                    format!("unknown currency \"{c}\"; expected an ISO 4217 code such as CNY"),
+                );
+            } else if c != a.currency {
+                check.fail(
+                    "currency",
+                    "currency_mismatch",
+                    format!("account trades in {}, not {c}", a.currency),
+                );
+            }
+        }
+        if check.failed {
+            continue;
+        }
+        let (
+            Some(account_id),
+            Some(invoice_id),
+            Some(line),
+            Some(sku),
+            Some(category),
+            Some(occurred_on),
+            Some(account),
+            Some(quantity),
+            Some(net_amount),
+            Some(cost_amount),
+        ) = (
+            account_id,
+            invoice_id,
+            line,
+            sku,
+            category,
+            occurred_on,
+            account,
+            quantity,
+            net_amount,
+            cost_amount,
+        )
+        else {
+            continue;
+        };
+        let event = SaleRecorded {
+            account_id,
+            invoice_id,
+            line,
+            sku,
+            category,
+            quantity,
+            net_amount,
+            cost_amount,
+            currency: account.currency.clone(),
+            occurred_on,
+        };
+        let key = (
+            event.account_id.clone(),
+            event.invoice_id.clone(),
+            event.line,
+        );
+        let fingerprint = sale_fingerprint(&event);
+        let recorded = state
+            .sales
+            .get(&key)
+            .map(|s| s.fingerprint)
+            .or_else(|| in_batch.get(&key).copied());
+        match recorded {
+            Some(f) if f == fingerprint => duplicates += 1,
+            Some(_) => conflicts.push(FieldError::new(
+                Some(index),
+                "line",
+                "duplicate_line_conflict",
+                format!(
+                    "account {} invoice {} line {} was already recorded with different content",
+                    key.0, key.1, key.2
+                ),
+            )),
+            None => {
+                in_batch.insert(key, fingerprint);
+                events.push(Event::SaleRecorded(event));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::InvalidLines(errors));
+    }
+    if !conflicts.is_empty() {
+        return Err(DomainError::DuplicateLineConflict(conflicts));
+    }
+    Ok(Decision { events, duplicates })
+}
+
+/// What is returned of a sold line so far, including earlier lines of this batch.
+#[derive(Clone, Copy, Default)]
+struct Returned {
+    quantity: Decimal,
+    net: Decimal,
+    cost: Decimal,
+}
+
+fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Decision, DomainError> {
+    check_batch_size(lines.len())?;
+    let mut errors = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut events = Vec::with_capacity(lines.len());
+    let mut duplicates = 0;
+    let mut returned_in_batch: HashMap<SaleKey, Returned> = HashMap::new();
+    let mut keys_in_batch: HashSet<(String, String, String, u32)> = HashSet::new();
+    for (index, input) in lines.iter().enumerate() {
+        let mut check = LineCheck {
+            index,
+            errors: &mut errors,
+            failed: false,
+        };
+        let account_id = check.id("account_id", &input.account_id);
+        let return_id = check.id("return_id", &input.return_id);
+        let invoice_id = check.id("invoice_id", &input.invoice_id);
+        let line = check.line_number(&input.line);
+        let occurred_on = check.date("occurred_on", &input.occurred_on);
+        let account = account_id.as_deref().and_then(|id| {
+            let found = state.accounts.get(id);
+            if found.is_none() {
+                check.fail(
+                    "account_id",
+                    "unknown_account",
+                    format!("account \"{id}\" does not exist"),
+                );
+            }
+            found
+        });
+        let money_places = account.map(|a| minor_unit_places(&a.currency)).unwrap_or(2);
+        let quantity = check
+            .required("quantity", &input.quantity)
+            .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
+        let net_amount = check
+            .required("net_amount", &input.net_amount)
+            .and_then(|v| check.decimal("net_amount", v, money_places, false));
+        let stated_cost = match input
+            .cost_amount
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            Some(v) => check
+                .decimal("cost_amount", v, money_places, false)
+                .map(Some),
+            None => Some(None),
+        };
+        let (
+            Some(account_id),
+            Some(return_id),
+            Some(invoice_id),
+            Some(line),
+            Some(occurred_on),
+            Some(account),
+            Some(quantity),
+            Some(net_amount),
+            Some(stated_cost),
+        ) = (
+            account_id,
+            return_id,
+            invoice_id,
+            line,
+            occurred_on,
+            account,
+            quantity,
+            net_amount,
+            stated_cost,
+        )
+        else {
+            continue;
+        };
+        let sale_key = (account_id.clone(), invoice_id.clone(), line);
+        let Some(sold) = state.sales.get(&sale_key) else {
+            check.fail(
+                "line",
+                "unknown_sale_line",
+                format!("account {account_id} has no recorded invoice {invoice_id} line {line}"),
+            );
+            continue;
+        };
+        let return_key = (
+            account_id.clone(),
+            return_id.clone(),
+            invoice_id.clone(),
+            line,
+        );
+        if let Some(previous) = state.returns.get(&return_key) {
+            if previous.same_as(quantity, net_amount, stated_cost, occurred_on) {
+                duplicates += 1;
+            } else {
+                conflicts.push(FieldError::new(Some(index), "return_id", "duplicate_line_conflict", format!("return {return_id} of invoice {invoice_id} line {line} was already recorded with different content")));
+            }
+            continue;
+        }
+        if !keys_in_batch.insert(return_key) {
+            check.fail("return_id", "duplicate_in_batch", format!("return {return_id} of invoice {invoice_id} line {line} appears twice in this batch"));
+            continue;
+        }
+        if occurred_on < sold.occurred_on {
+            check.fail(
+                "occurred_on",
+                "return_before_sale",
+                format!(
+                    "return dated {occurred_on} precedes the sale dated {}",
+                    sold.occurred_on
+                ),
+            );
+        }
+        let earlier = returned_in_batch
+            .get(&sale_key)
+            .copied()
+            .unwrap_or_default();
+        let quantity_left = sold.quantity - sold.returned_quantity - earlier.quantity;
+        let net_left = sold.net_amount - sold.returned_net - earlier.net;
+        let cost_left = sold.cost_amount - sold.returned_cost - earlier.cost;
+        if quantity > quantity_left {
+            check.fail("quantity", "return_exceeds_sale", format!("returning {quantity} but only {quantity_left} of the sold {} is left to return", sold.quantity));
+        }
+        if net_amount > net_left {
+            check.fail(
+                "net_amount",
+                "return_exceeds_sale",
+                format!(
+                    "returning {net_amount} but only {net_left} of the sold {} is left to return",
+                    sold.net_amount
+                ),
+            );
+        }
+        let cost_amount = match stated_cost {
+            Some(c) if c > cost_left => {
+                check.fail(
+                    "cost_amount",
+                    "return_exceeds_sale",
+                    format!("returning cost {c} but only {cost_left} is left to return"),
+                );
+                None
+            }
+            Some(c) => Some(c),
+            None => prorate_return_cost(
+                sold.cost_amount,
+                quantity,
+                sold.quantity,
+                cost_left.max(Decimal::ZERO),
+                &account.currency,
+            ),
+        };
+        if check.failed {
+            continue;
+        }
+        let Some(cost_amount) = cost_amount else {
+            check.fail(
+                "cost_amount",
+                "too_large",
+                "the prorated cost overflows".to_string(),
+            );
+            continue;
+        };
+        returned_in_batch.insert(
+            sale_key,
+            Returned {
+                quantity: earlier.quantity + quantity,
+                net: earlier.net + net_amount,
+                cost: earlier.cost + cost_amount,
+            },
+        );
+        events.push(Event::SaleReturned(SaleReturned {
+            account_id,
+            return_id,
+            invoice_id,
+            line,
+            quantity,
+            net_amount,
+            cost_amount,
+            occurred_on,
+            sale_occurred_on: sold.occurred_on,
+        }));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::InvalidLines(errors));
+    }
+    if !conflicts.is_empty() {
+        return Err(DomainError::DuplicateLineConflict(conflicts));
+    }
+    Ok(Decision { events, duplicates })
+}

@@ -1,0 +1,117 @@
+//! Business refusals, each with a stable code that the API turns into problem+json.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with one field, of one line when the command carries lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Zero-based index of the line in the request; absent for single-object commands.
+    pub index: Option<usize>,
+    pub field: String,
+    /// Stable machine-readable code, e.g. `currency_mismatch`.
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(index: Option<usize>, field: &str, code: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            index,
+            field: field.to_string(),
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why the domain refused a command. Nothing is written when a command is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{} invalid line(s); nothing was recorded", .0.len())]
+    InvalidLines(Vec<FieldError>),
+    #[error("the request is invalid: {}", first_message(.0))]
+    Validation(Vec<FieldError>),
+    #[error("{} line(s) repeat a recorded natural key with different content; nothing was recorded", .0.len())]
+    DuplicateLineConflict(Vec<FieldError>),
+    #[error("stream {stream} is at version {actual}, not the expected {expected}")]
+    VersionConflict {
+        stream: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("account \"{0}\" already exists")]
+    AccountExists(String),
+    #[error("account \"{0}\" does not exist")]
+    AccountNotFound(String),
+    #[error("account \"{0}\" is closed")]
+    AccountClosed(String),
+    #[error("the batch has no lines")]
+    EmptyBatch,
+    #[error("the batch has {count} lines; at most {max} are accepted per request")]
+    TooManyLines { count: usize, max: usize },
+    #[error("a token named \"{0}\" already exists")]
+    TokenExists(String),
+    #[error("no token named \"{0}\"")]
+    TokenNotFound(String),
+    #[error("token \"{0}\" is already revoked")]
+    TokenAlreadyRevoked(String),
+    #[error("account \"{account_id}\" is already at stage {stage}")]
+    StageUnchanged { account_id: String, stage: String },
+}
+
+fn first_message(errors: &[FieldError]) -> String {
+    errors
+        .first()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .unwrap_or_default()
+}
+
+impl DomainError {
+    /// The stable code of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::InvalidLines(_) => "invalid_lines",
+            DomainError::Validation(_) => "validation_failed",
+            DomainError::DuplicateLineConflict(_) => "duplicate_line_conflict",
+            DomainError::VersionConflict { .. } => "version_conflict",
+            DomainError::AccountExists(_) => "account_exists",
+            DomainError::AccountNotFound(_) => "account_not_found",
+            DomainError::AccountClosed(_) => "account_closed",
+            DomainError::EmptyBatch => "empty_batch",
+            DomainError::TooManyLines { .. } => "too_many_lines",
+            DomainError::TokenExists(_) => "token_exists",
+            DomainError::TokenNotFound(_) => "token_not_found",
+            DomainError::TokenAlreadyRevoked(_) => "token_revoked",
+            DomainError::StageUnchanged { .. } => "stage_unchanged",
+        }
+    }
+
+    /// The HTTP status that fits the refusal.
+    pub fn status(&self) -> u16 {
+        match self {
+            DomainError::InvalidLines(_)
+            | DomainError::Validation(_)
+            | DomainError::EmptyBatch
+            | DomainError::StageUnchanged { .. } => 422,
+            DomainError::TooManyLines { .. } => 413,
+            DomainError::AccountNotFound(_) | DomainError::TokenNotFound(_) => 404,
+            DomainError::DuplicateLineConflict(_)
+            | DomainError::VersionConflict { .. }
+            | DomainError::AccountExists(_)
+            | DomainError::AccountClosed(_)
+            | DomainError::TokenExists(_)
+            | DomainError::TokenAlreadyRevoked(_) => 409,
+        }
+    }
+
+    /// The per-field details, when the refusal has them.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            DomainError::InvalidLines(e)
+            | DomainError::Validation(e)
+            | DomainError::DuplicateLineConflict(e) => e,
+            _ => &[],
+        }
+    }
+}

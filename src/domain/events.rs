@@ -1,0 +1,223 @@
+//! Domain events: past-tense facts, each with a type name and a schema version.
+//!
+//! The payload of every event is stored as bincode of the versioned struct below (through
+//! `ledger::codec`). A struct here is frozen once released: a change means a new struct and
+//! schema version, and `decode` upcasts the old one. Golden-bytes tests pin each version.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::vocab::{Role, Scope, Segment, Stage};
+use crate::ledger::codec::{self, CodecError};
+
+/// AccountOpened v1: a key account enters the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountOpened {
+    pub account_id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub segment: Option<Segment>,
+    pub manager: Option<String>,
+    pub currency: String,
+    pub stage: Stage,
+}
+
+/// AccountUpdated v1: the descriptive fields after the change (the full new values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountUpdated {
+    pub account_id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub segment: Option<Segment>,
+    pub manager: Option<String>,
+}
+
+/// RelationshipStageChanged v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationshipStageChanged {
+    pub account_id: String,
+    pub from: Stage,
+    pub to: Stage,
+    pub reason: Option<String>,
+}
+
+/// AccountClosed v1: no sales are accepted afterwards; returns still are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountClosed {
+    pub account_id: String,
+    pub reason: Option<String>,
+}
+
+/// SaleRecorded v1: one invoice line. `currency` is resolved to the account's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaleRecorded {
+    pub account_id: String,
+    pub invoice_id: String,
+    pub line: u32,
+    pub sku: String,
+    pub category: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub net_amount: Decimal,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub cost_amount: Option<Decimal>,
+    pub currency: String,
+    pub occurred_on: NaiveDate,
+}
+
+/// SaleReturned v1: a return against a recorded line. It carries the original sale's
+/// date because a return counts in the period of that sale (DESIGN §5.1); `cost_amount`
+/// is resolved (stated, or prorated from the sale) so projections only add.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaleReturned {
+    pub account_id: String,
+    pub return_id: String,
+    pub invoice_id: String,
+    pub line: u32,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub net_amount: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_amount: Decimal,
+    pub occurred_on: NaiveDate,
+    pub sale_occurred_on: NaiveDate,
+}
+
+/// TokenIssued v1: only the SHA-256 of the token is ever stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub name: String,
+    pub role: Role,
+    pub token_sha256: String,
+}
+
+/// TokenRevoked v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub name: String,
+    pub reason: Option<String>,
+}
+
+/// Every event the ledger records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    AccountOpened(AccountOpened),
+    AccountUpdated(AccountUpdated),
+    RelationshipStageChanged(RelationshipStageChanged),
+    AccountClosed(AccountClosed),
+    SaleRecorded(SaleRecorded),
+    SaleReturned(SaleReturned),
+    TokenIssued(TokenIssued),
+    TokenRevoked(TokenRevoked),
+}
+
+/// Stream of the system-wide facts (tokens).
+pub const SYSTEM_STREAM: &str = "system";
+
+/// The stream name of one account.
+pub fn account_stream(account_id: &str) -> String {
+    format!("account/{account_id}")
+}
+
+/// Applies `$body` to the payload struct inside any event variant.
+macro_rules! with_payload {
+    ($event:expr, $p:ident => $body:expr) => {
+        match $event {
+            Event::AccountOpened($p) => $body,
+            Event::AccountUpdated($p) => $body,
+            Event::RelationshipStageChanged($p) => $body,
+            Event::AccountClosed($p) => $body,
+            Event::SaleRecorded($p) => $body,
+            Event::SaleReturned($p) => $body,
+            Event::TokenIssued($p) => $body,
+            Event::TokenRevoked($p) => $body,
+        }
+    };
+}
+
+/// Every event type name, for validating audit filters.
+pub const EVENT_TYPES: &[&str] = &[
+    "AccountOpened",
+    "AccountUpdated",
+    "RelationshipStageChanged",
+    "AccountClosed",
+    "SaleRecorded",
+    "SaleReturned",
+    "TokenIssued",
+    "TokenRevoked",
+];
+
+impl Event {
+    /// The type name stored in the envelope.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::AccountOpened(_) => "AccountOpened",
+            Event::AccountUpdated(_) => "AccountUpdated",
+            Event::RelationshipStageChanged(_) => "RelationshipStageChanged",
+            Event::AccountClosed(_) => "AccountClosed",
+            Event::SaleRecorded(_) => "SaleRecorded",
+            Event::SaleReturned(_) => "SaleReturned",
+            Event::TokenIssued(_) => "TokenIssued",
+            Event::TokenRevoked(_) => "TokenRevoked",
+        }
+    }
+
+    /// The schema version written for new events of this type.
+    pub fn schema_version(&self) -> u16 {
+        1
+    }
+
+    /// The stream the event belongs to.
+    pub fn stream(&self) -> String {
+        match self {
+            Event::AccountOpened(e) => account_stream(&e.account_id),
+            Event::AccountUpdated(e) => account_stream(&e.account_id),
+            Event::RelationshipStageChanged(e) => account_stream(&e.account_id),
+            Event::AccountClosed(e) => account_stream(&e.account_id),
+            Event::SaleRecorded(e) => account_stream(&e.account_id),
+            Event::SaleReturned(e) => account_stream(&e.account_id),
+            Event::TokenIssued(_) | Event::TokenRevoked(_) => SYSTEM_STREAM.to_string(),
+        }
+    }
+
+    /// The payload bytes stored in the envelope.
+    pub fn encode_payload(&self) -> Vec<u8> {
+        with_payload!(self, p => codec::encode(p))
+    }
+
+    /// The payload as JSON for the audit API and the export.
+    pub fn payload_json(&self) -> serde_json::Value {
+        // Serializing plain structs of strings, decimals-as-strings and dates cannot fail.
+        with_payload!(self, p => serde_json::to_value(p).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Decodes a stored payload, upcasting old schema versions to the current struct.
+    pub fn decode(
+        type_name: &str,
+        schema_version: u16,
+        payload: &[u8],
+    ) -> Result<Event, CodecError> {
+        let event = match (type_name, schema_version) {
+            ("AccountOpened", 1) => Event::AccountOpened(codec::decode(payload)?),
+            ("AccountUpdated", 1) => Event::AccountUpdated(codec::decode(payload)?),
+            ("RelationshipStageChanged", 1) => {
+                Event::RelationshipStageChanged(codec::decode(payload)?)
+            }
+            ("AccountClosed", 1) => Event::AccountClosed(codec::decode(payload)?),
+            ("SaleRecorded", 1) => Event::SaleRecorded(codec::decode(payload)?),
+            ("SaleReturned", 1) => Event::SaleReturned(codec::decode(payload)?),
+            ("TokenIssued", 1) => Event::TokenIssued(codec::decode(payload)?),
+            ("TokenRevoked", 1) => Event::TokenRevoked(codec::decode(payload)?),
+            (other, version) => {
+                return Err(CodecError::UnknownEvent {
+                    type_name: other.to_string(),
+                    schema_version: version,
+                })
+            }
+        };
+        Ok(event)
+    }
+}

@@ -1,0 +1,16 @@
+//! Events, commands and the rules that decide them. Pure: no IO, no sled, no axum, no clock.
+
+pub mod commands;
+pub mod decide;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod money;
+pub mod state;
+pub mod vocab;
+
+pub use commands::Command;
+pub use decide::{decide, Decision};
+pub use error::{DomainError, FieldError};
+pub use events::Event;
+pub use state::LedgerState;

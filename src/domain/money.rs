@@ -1,0 +1,100 @@
+//! Money and quantities: currencies, minor units and the one rounding rule.
+//!
+//! Money is always `rust_decimal::Decimal`; nothing here ever touches a float.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// ISO 4217 codes the ledger accepts. A short, explicit list: an unknown code is far more
+/// likely a typo in an ERP extract than a currency we should silently trust.
+const KNOWN_CURRENCIES: &[&str] = &[
+    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "IDR",
+    "INR", "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RUB", "SAR", "SEK", "SGD",
+    "THB", "TRY", "TWD", "USD", "VND", "ZAR",
+];
+
+/// True when `code` is one of the ISO 4217 currencies the ledger accepts.
+pub fn is_known_currency(code: &str) -> bool {
+    KNOWN_CURRENCIES.contains(&code)
+}
+
+/// Decimal places of the currency's minor unit (DESIGN §5: 0 for JPY and KRW, else 2).
+pub fn minor_unit_places(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" => 0,
+        _ => 2,
+    }
+}
+
+/// The ledger's one money rounding rule: to the currency's minor unit, midpoint away from
+/// zero. Every computed money result passes through here exactly once, at the end.
+pub fn round_to_minor_unit(amount: Decimal, currency: &str) -> Decimal {
+    amount.round_dp_with_strategy(
+        minor_unit_places(currency),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
+}
+
+/// The share of a sold line's cost that a partial return takes back when the return does
+/// not state its own cost: `sold_cost × returned_quantity / sold_quantity`, rounded by
+/// [`round_to_minor_unit`] and never more than what is left to return.
+pub fn prorate_return_cost(
+    sold_cost: Decimal,
+    returned_quantity: Decimal,
+    sold_quantity: Decimal,
+    cost_left: Decimal,
+    currency: &str,
+) -> Option<Decimal> {
+    let share = sold_cost
+        .checked_mul(returned_quantity)?
+        .checked_div(sold_quantity)?;
+    Some(round_to_minor_unit(share, currency).min(cost_left))
+}
+
+/// Renders money with exactly the currency's minor-unit places ("1234.50").
+pub fn format_money(amount: Decimal, currency: &str) -> String {
+    let mut rounded = round_to_minor_unit(amount, currency);
+    rounded.rescale(minor_unit_places(currency));
+    rounded.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rounding_midpoints_go_away_from_zero() {
+        // Proves the .5 boundaries round away from zero, both signs, both minor units.
+        assert_eq!(round_to_minor_unit(d("2.345"), "CNY"), d("2.35"));
+        assert_eq!(round_to_minor_unit(d("2.3449"), "CNY"), d("2.34"));
+        assert_eq!(round_to_minor_unit(d("-2.345"), "CNY"), d("-2.35"));
+        assert_eq!(round_to_minor_unit(d("0.005"), "USD"), d("0.01"));
+        assert_eq!(round_to_minor_unit(d("12.5"), "JPY"), d("13"));
+        assert_eq!(round_to_minor_unit(d("-12.5"), "KRW"), d("-13"));
+    }
+
+    #[test]
+    fn format_pads_to_minor_unit() {
+        // Proves amounts are rendered with exactly the currency's places.
+        assert_eq!(format_money(d("1234.5"), "CNY"), "1234.50");
+        assert_eq!(format_money(d("7"), "EUR"), "7.00");
+        assert_eq!(format_money(d("7.4"), "JPY"), "7");
+    }
+
+    #[test]
+    fn prorated_cost_is_capped_by_what_is_left() {
+        // Proves a prorated return cost never exceeds the cost still returnable.
+        assert_eq!(
+            prorate_return_cost(d("10.00"), d("1"), d("3"), d("10.00"), "CNY"),
+            Some(d("3.33"))
+        );
+        assert_eq!(
+            prorate_return_cost(d("10.00"), d("2"), d("3"), d("6.00"), "CNY"),
+            Some(d("6.00"))
+        );
+    }
+}

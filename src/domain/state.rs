@@ -1,0 +1,245 @@
+//! The state commands are decided against: what must be known to accept or refuse a
+//! command. `apply` only records facts; every rule lives in `decide`.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::events::Event;
+use super::vocab::{Role, Scope, Segment, Stage};
+
+/// What the decider knows of an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountFacts {
+    pub name: String,
+    pub scope: Scope,
+    pub segment: Option<Segment>,
+    pub manager: Option<String>,
+    pub currency: String,
+    pub stage: Stage,
+    pub closed: bool,
+}
+
+/// Natural key of a sale line: (account, invoice, line).
+pub type SaleKey = (String, String, u32);
+/// Natural key of a return line: (account, return, invoice, line).
+pub type ReturnKey = (String, String, String, u32);
+
+/// A recorded sale line and what has been returned of it so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoldLine {
+    /// Digest of the line's content, to tell an identical repeat from a conflicting one.
+    pub fingerprint: [u8; 16],
+    pub quantity: Decimal,
+    pub net_amount: Decimal,
+    /// The cost that counts for margin: the stated cost, or the net amount when unknown.
+    pub cost_amount: Decimal,
+    pub occurred_on: NaiveDate,
+    pub returned_quantity: Decimal,
+    pub returned_net: Decimal,
+    pub returned_cost: Decimal,
+}
+
+/// A recorded return, kept to tell an identical repeat from a conflicting one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnedLine {
+    pub quantity: Decimal,
+    pub net_amount: Decimal,
+    /// The resolved cost (stated, or prorated from the sale).
+    pub cost_amount: Decimal,
+    pub occurred_on: NaiveDate,
+}
+
+impl ReturnedLine {
+    /// True when a repeat states the same return; a repeat that leaves the cost out
+    /// matches whatever cost was resolved the first time.
+    pub fn same_as(
+        &self,
+        quantity: Decimal,
+        net: Decimal,
+        stated_cost: Option<Decimal>,
+        occurred_on: NaiveDate,
+    ) -> bool {
+        self.quantity == quantity
+            && self.net_amount == net
+            && self.occurred_on == occurred_on
+            && stated_cost.is_none_or(|c| c == self.cost_amount)
+    }
+}
+
+/// What the decider knows of a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenFacts {
+    pub role: Role,
+    pub active: bool,
+}
+
+/// The decision state of the whole ledger.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerState {
+    pub accounts: HashMap<String, AccountFacts>,
+    pub stream_versions: HashMap<String, u64>,
+    pub sales: HashMap<SaleKey, SoldLine>,
+    pub returns: HashMap<ReturnKey, ReturnedLine>,
+    pub tokens: HashMap<String, TokenFacts>,
+}
+
+/// A content digest of the fields of a line, in order, as 16 bytes.
+pub fn fingerprint(fields: &[&str]) -> [u8; 16] {
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+impl LedgerState {
+    /// The version of a stream: the number of events in it (0 when it has none).
+    pub fn stream_version(&self, stream: &str) -> u64 {
+        self.stream_versions.get(stream).copied().unwrap_or(0)
+    }
+
+    /// Records an event's facts. Called for every event, in log order, live and on replay.
+    pub fn apply(&mut self, event: &Event) {
+        *self.stream_versions.entry(event.stream()).or_insert(0) += 1;
+        match event {
+            Event::AccountOpened(e) => {
+                self.accounts.insert(
+                    e.account_id.clone(),
+                    AccountFacts {
+                        name: e.name.clone(),
+                        scope: e.scope,
+                        segment: e.segment,
+                        manager: e.manager.clone(),
+                        currency: e.currency.clone(),
+                        stage: e.stage,
+                        closed: false,
+                    },
+                );
+            }
+            Event::AccountUpdated(e) => {
+                if let Some(a) = self.accounts.get_mut(&e.account_id) {
+                    a.name = e.name.clone();
+                    a.scope = e.scope;
+                    a.segment = e.segment;
+                    a.manager = e.manager.clone();
+                }
+            }
+            Event::RelationshipStageChanged(e) => {
+                if let Some(a) = self.accounts.get_mut(&e.account_id) {
+                    a.stage = e.to;
+                }
+            }
+            Event::AccountClosed(e) => {
+                if let Some(a) = self.accounts.get_mut(&e.account_id) {
+                    a.closed = true;
+                }
+            }
+            Event::SaleRecorded(e) => {
+                let fingerprint = sale_fingerprint(e);
+                self.sales.insert(
+                    (e.account_id.clone(), e.invoice_id.clone(), e.line),
+                    SoldLine {
+                        fingerprint,
+                        quantity: e.quantity,
+                        net_amount: e.net_amount,
+                        cost_amount: e.cost_amount.unwrap_or(e.net_amount),
+                        occurred_on: e.occurred_on,
+                        returned_quantity: Decimal::ZERO,
+                        returned_net: Decimal::ZERO,
+                        returned_cost: Decimal::ZERO,
+                    },
+                );
+            }
+            Event::SaleReturned(e) => {
+                let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
+                if let Some(sold) = self.sales.get_mut(&key) {
+                    sold.returned_quantity += e.quantity;
+                    sold.returned_net += e.net_amount;
+                    sold.returned_cost += e.cost_amount;
+                }
+                self.returns.insert(
+                    (
+                        e.account_id.clone(),
+                        e.return_id.clone(),
+                        e.invoice_id.clone(),
+                        e.line,
+                    ),
+                    ReturnedLine {
+                        quantity: e.quantity,
+                        net_amount: e.net_amount,
+                        cost_amount: e.cost_amount,
+                        occurred_on: e.occurred_on,
+                    },
+                );
+            }
+            Event::TokenIssued(e) => {
+                self.tokens.insert(
+                    e.name.clone(),
+                    TokenFacts {
+                        role: e.role,
+                        active: true,
+                    },
+                );
+            }
+            Event::TokenRevoked(e) => {
+                if let Some(t) = self.tokens.get_mut(&e.name) {
+                    t.active = false;
+                }
+            }
+        }
+    }
+
+    /// A digest of the whole state, independent of hash-map order: equal digests mean a
+    /// replay produced exactly the live state.
+    pub fn digest(&self) -> String {
+        let mut lines: Vec<String> =
+            Vec::with_capacity(self.sales.len() + self.accounts.len() + 16);
+        for (id, a) in &self.accounts {
+            lines.push(format!("a|{id}|{a:?}"));
+        }
+        for (s, v) in &self.stream_versions {
+            lines.push(format!("s|{s}|{v}"));
+        }
+        for (k, v) in &self.sales {
+            lines.push(format!("l|{k:?}|{v:?}"));
+        }
+        for (k, v) in &self.returns {
+            lines.push(format!("r|{k:?}|{v:?}"));
+        }
+        for (k, v) in &self.tokens {
+            lines.push(format!("t|{k}|{v:?}"));
+        }
+        lines.sort_unstable();
+        let mut hasher = Sha256::new();
+        for line in &lines {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// The fingerprint of a recorded sale: every field but the natural key, numbers normalized
+/// so that "10" and "10.00" are the same quantity.
+pub fn sale_fingerprint(e: &super::events::SaleRecorded) -> [u8; 16] {
+    let cost = e
+        .cost_amount
+        .map(|c| c.normalize().to_string())
+        .unwrap_or_else(|| "-".to_string());
+    fingerprint(&[
+        &e.sku,
+        &e.category,
+        &e.quantity.normalize().to_string(),
+        &e.net_amount.normalize().to_string(),
+        &cost,
+        &e.currency,
+        &e.occurred_on.to_string(),
+    ])
+}

@@ -1,0 +1,533 @@
+//! The engine joins the layers: one writer thread decides commands against the domain
+//! state, appends their events to the log in durable groups, then updates the read models
+//! and answers. Readers share the read models behind a lock.
+//!
+//! Group commit: the writer takes the first waiting request, then every request already
+//! queued (up to [`GROUP_LINES_MAX`] lines), decides each in order against the state as
+//! left by the previous one, writes all their events in one sled batch, flushes once,
+//! syncs the data file once, and only then applies them to the read models and replies.
+
+pub mod metrics;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::{decide, Command, DomainError, Event, LedgerState};
+use crate::ledger::codec;
+use crate::ledger::envelope::Actor;
+use crate::ledger::store::Head;
+use crate::ledger::{Envelope, LedgerError, LogStore};
+use crate::projections::ReadModel;
+pub use metrics::Metrics;
+
+/// Requests waiting for the writer: enough to keep a group full under 64+ concurrent
+/// clients, few enough that a stalled disk pushes back on callers quickly.
+pub const CHANNEL_DEPTH: usize = 4096;
+/// Lines (events) one group gathers at most before it is committed: a few full batches,
+/// so one group's flush stays in the tens of milliseconds.
+pub const GROUP_LINES_MAX: usize = 40_000;
+
+/// Who asks, and how to recognise a retry.
+#[derive(Debug, Clone)]
+pub struct WriteMeta {
+    pub actor: Actor,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of what identifies the request (method, path, body); compared on retries.
+    pub fingerprint: [u8; 32],
+    pub request_id: String,
+}
+
+impl WriteMeta {
+    /// Metadata for a request: `fingerprint_parts` are hashed in order.
+    pub fn new(
+        actor: Actor,
+        idempotency_key: Option<String>,
+        fingerprint_parts: &[&[u8]],
+        request_id: String,
+    ) -> WriteMeta {
+        let mut hasher = Sha256::new();
+        for part in fingerprint_parts {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        WriteMeta {
+            actor,
+            idempotency_key,
+            fingerprint: hasher.finalize().into(),
+            request_id,
+        }
+    }
+}
+
+/// What a write did. Stored with the idempotency key so a retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOutcome {
+    pub recorded: u64,
+    pub duplicates: u64,
+    pub first_position: Option<u64>,
+    pub last_position: Option<u64>,
+    /// True when this answer is the stored answer of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// The idempotency record: fingerprint of the first request and its outcome.
+#[derive(Serialize, Deserialize)]
+struct IdempotencyRecord {
+    fingerprint: [u8; 32],
+    outcome: WriteOutcome,
+}
+
+/// Why a write was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("idempotency key \"{0}\" was already used with a different request")]
+    IdempotencyKeyReused(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+struct WriteRequest {
+    command: Command,
+    meta: WriteMeta,
+    reply: oneshot::Sender<Result<WriteOutcome, EngineError>>,
+}
+
+enum WriterMessage {
+    Write(WriteRequest),
+    Shutdown(oneshot::Sender<()>),
+}
+
+impl WriterMessage {
+    fn lines(&self) -> usize {
+        match self {
+            WriterMessage::Write(r) => match &r.command {
+                Command::RecordSales { lines } => lines.len(),
+                Command::RecordReturns { lines } => lines.len(),
+                _ => 1,
+            },
+            WriterMessage::Shutdown(_) => 0,
+        }
+    }
+}
+
+/// The result of replaying the log from position 1.
+pub struct Replayed {
+    pub state: LedgerState,
+    pub read: ReadModel,
+    pub head: Head,
+    pub events: u64,
+    pub elapsed: Duration,
+}
+
+/// Replays the whole log into fresh state and read models.
+pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
+    let started = Instant::now();
+    let mut state = LedgerState::default();
+    let mut read = ReadModel::default();
+    let mut head = Head::EMPTY;
+    for item in store.iter_from(1) {
+        let (position, bytes) = item?;
+        if position != head.position + 1 {
+            return Err(LedgerError::Corrupt {
+                position: head.position + 1,
+                reason: format!("missing; next stored is {position}"),
+            });
+        }
+        let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
+        let envelope = Envelope::open(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let event = Event::decode(
+            &envelope.event_type,
+            envelope.schema_version,
+            &envelope.payload,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        state.apply(&event);
+        read.apply(&envelope, &event);
+        head = Head {
+            position,
+            hash: envelope.hash,
+            recorded_at_micros: envelope.recorded_at_micros,
+        };
+    }
+    Ok(Replayed {
+        state,
+        read,
+        head,
+        events: head.position,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A running ledger: the writer thread and the shared read models.
+pub struct Engine {
+    sender: mpsc::Sender<WriterMessage>,
+    read: Arc<RwLock<ReadModel>>,
+    store: Arc<LogStore>,
+    metrics: Arc<Metrics>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// How long the start-up replay took, and how many events it read.
+    pub replayed: (u64, Duration),
+}
+
+impl Engine {
+    /// Opens the data directory, replays the log and starts the writer.
+    pub fn open(path: &Path) -> Result<Engine, LedgerError> {
+        let store = Arc::new(LogStore::open(path)?);
+        let replayed = replay(&store)?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.head_position.set(replayed.head.position as i64);
+        let read = Arc::new(RwLock::new(replayed.read));
+        let (sender, receiver) = mpsc::channel(CHANNEL_DEPTH);
+        let writer = Writer {
+            store: store.clone(),
+            state: replayed.state,
+            head: replayed.head,
+            read: read.clone(),
+            metrics: metrics.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("kaledger-writer".to_string())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| LedgerError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Engine {
+            sender,
+            read,
+            store,
+            metrics,
+            writer: Mutex::new(Some(handle)),
+            replayed: (replayed.events, replayed.elapsed),
+        })
+    }
+
+    /// Submits a command and waits until it is durable (or refused).
+    pub async fn submit(
+        &self,
+        command: Command,
+        meta: WriteMeta,
+    ) -> Result<WriteOutcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(WriterMessage::Write(WriteRequest {
+                command,
+                meta,
+                reply,
+            }))
+            .await
+            .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?;
+        answer
+            .await
+            .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?
+    }
+
+    /// [`Engine::submit`] for callers outside an async runtime (the CLI).
+    pub fn submit_blocking(
+        &self,
+        command: Command,
+        meta: WriteMeta,
+    ) -> Result<WriteOutcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .blocking_send(WriterMessage::Write(WriteRequest {
+                command,
+                meta,
+                reply,
+            }))
+            .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?
+    }
+
+    /// The read models, as of the last durable group.
+    pub fn read(&self) -> RwLockReadGuard<'_, ReadModel> {
+        // A poisoned lock means a panic while applying events: our bug; keep serving the
+        // last state rather than turning every read into a panic.
+        self.read
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The log store (reads of envelopes, verification).
+    pub fn store(&self) -> &LogStore {
+        &self.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Stops the writer after the requests already queued, and syncs the log.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .sender
+            .send(WriterMessage::Shutdown(done))
+            .await
+            .is_ok()
+        {
+            let _ = wait.await;
+        }
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    /// [`Engine::shutdown`] for callers outside an async runtime.
+    pub fn shutdown_blocking(&self) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .sender
+            .blocking_send(WriterMessage::Shutdown(done))
+            .is_ok()
+        {
+            let _ = wait.blocking_recv();
+        }
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The single writer: owns the decision state and the chain head.
+struct Writer {
+    store: Arc<LogStore>,
+    state: LedgerState,
+    head: Head,
+    read: Arc<RwLock<ReadModel>>,
+    metrics: Arc<Metrics>,
+}
+
+type Reply = (
+    oneshot::Sender<Result<WriteOutcome, EngineError>>,
+    Result<WriteOutcome, EngineError>,
+);
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn scoped_key(actor: &Actor, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(actor.name.len() + key.len() + 1);
+    k.extend_from_slice(actor.name.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<WriterMessage>) {
+        let mut shutdown: Option<oneshot::Sender<()>> = None;
+        while shutdown.is_none() {
+            let Some(first) = receiver.blocking_recv() else {
+                break;
+            };
+            let mut lines = first.lines();
+            let mut group = vec![first];
+            while lines < GROUP_LINES_MAX {
+                match receiver.try_recv() {
+                    Ok(message) => {
+                        lines += message.lines();
+                        group.push(message);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut requests = Vec::with_capacity(group.len());
+            for message in group {
+                match message {
+                    WriterMessage::Write(r) => requests.push(r),
+                    WriterMessage::Shutdown(done) => shutdown = Some(done),
+                }
+            }
+            self.commit_group(requests);
+        }
+        if let Err(e) = self.store.sync() {
+            tracing::error!(error = %e, "final sync at shutdown failed");
+        }
+        if let Some(done) = shutdown {
+            let _ = done.send(());
+        }
+    }
+
+    /// Decides, appends durably, applies and answers one group.
+    fn commit_group(&mut self, requests: Vec<WriteRequest>) {
+        if requests.is_empty() {
+            return;
+        }
+        let request_count = requests.len();
+        let mut staged: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut applied: Vec<(Envelope, Event)> = Vec::new();
+        let mut idempotency_writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut pending_keys: HashMap<Vec<u8>, IdempotencyRecord> = HashMap::new();
+        let mut replies: Vec<Reply> = Vec::with_capacity(requests.len());
+        for request in requests {
+            let result = self.decide_one(
+                &request,
+                &mut staged,
+                &mut applied,
+                &mut idempotency_writes,
+                &mut pending_keys,
+            );
+            replies.push((request.reply, result));
+        }
+        if !staged.is_empty() || !idempotency_writes.is_empty() {
+            match self.store.append(&staged, &idempotency_writes) {
+                Ok(timings) => {
+                    self.metrics
+                        .flush_seconds
+                        .observe(timings.flush.as_secs_f64());
+                    self.metrics
+                        .sync_seconds
+                        .observe(timings.sync.as_secs_f64());
+                    self.metrics.groups_committed.inc();
+                    self.metrics.group_events.observe(staged.len() as f64);
+                    self.metrics.group_requests.observe(request_count as f64);
+                    self.metrics.events_appended.inc_by(staged.len() as u64);
+                    self.metrics.head_position.set(self.head.position as i64);
+                }
+                Err(e) => {
+                    self.metrics.append_failures.inc();
+                    tracing::error!(error = %e, events = staged.len(), "group commit failed; rolling back");
+                    self.roll_back(&staged, &idempotency_writes);
+                    for (_, result) in replies.iter_mut() {
+                        if result.is_ok() {
+                            *result = Err(EngineError::Unavailable(e.to_string()));
+                        }
+                    }
+                    applied.clear();
+                }
+            }
+        }
+        if !applied.is_empty() {
+            let mut read = self.read.write().unwrap_or_else(|p| p.into_inner());
+            for (envelope, event) in &applied {
+                read.apply(envelope, event);
+            }
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+    }
+
+    fn decide_one(
+        &mut self,
+        request: &WriteRequest,
+        staged: &mut Vec<(u64, Vec<u8>)>,
+        applied: &mut Vec<(Envelope, Event)>,
+        idempotency_writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        pending_keys: &mut HashMap<Vec<u8>, IdempotencyRecord>,
+    ) -> Result<WriteOutcome, EngineError> {
+        let meta = &request.meta;
+        let scoped = meta
+            .idempotency_key
+            .as_deref()
+            .map(|k| scoped_key(&meta.actor, k));
+        if let (Some(scoped), Some(key)) = (&scoped, &meta.idempotency_key) {
+            let earlier = match pending_keys.get(scoped) {
+                Some(record) => Some((record.fingerprint, record.outcome.clone())),
+                None => match self.store.idempotency_get(scoped) {
+                    Ok(Some(bytes)) => codec::decode::<IdempotencyRecord>(&bytes)
+                        .ok()
+                        .map(|r| (r.fingerprint, r.outcome)),
+                    Ok(None) => None,
+                    Err(e) => return Err(EngineError::Unavailable(e.to_string())),
+                },
+            };
+            if let Some((fingerprint, outcome)) = earlier {
+                return if fingerprint == meta.fingerprint {
+                    Ok(WriteOutcome {
+                        replayed: true,
+                        ..outcome
+                    })
+                } else {
+                    Err(EngineError::IdempotencyKeyReused(key.clone()))
+                };
+            }
+        }
+        let decision = decide(&self.state, &request.command)?;
+        let mut first_position = None;
+        for event in decision.events {
+            let position = self.head.position + 1;
+            let stream = event.stream();
+            let stream_version = self.state.stream_version(&stream) + 1;
+            let recorded_at_micros = now_micros().max(self.head.recorded_at_micros + 1);
+            let mut envelope = Envelope {
+                event_type: event.type_name().to_string(),
+                schema_version: event.schema_version(),
+                position,
+                stream,
+                stream_version,
+                event_id: uuid::Uuid::now_v7(),
+                recorded_at_micros,
+                actor: meta.actor.clone(),
+                idempotency_key: meta.idempotency_key.clone(),
+                request_id: meta.request_id.clone(),
+                payload: event.encode_payload(),
+                prev_hash: self.head.hash,
+                hash: [0; 32],
+            };
+            let bytes = envelope.seal();
+            self.state.apply(&event);
+            self.head = Head {
+                position,
+                hash: envelope.hash,
+                recorded_at_micros,
+            };
+            first_position.get_or_insert(position);
+            staged.push((position, bytes));
+            applied.push((envelope, event));
+        }
+        let recorded = first_position
+            .map(|f| self.head.position - f + 1)
+            .unwrap_or(0);
+        let outcome = WriteOutcome {
+            recorded,
+            duplicates: decision.duplicates as u64,
+            first_position,
+            last_position: first_position.map(|_| self.head.position),
+            replayed: false,
+        };
+        if let Some(scoped) = scoped {
+            let record = IdempotencyRecord {
+                fingerprint: meta.fingerprint,
+                outcome: outcome.clone(),
+            };
+            idempotency_writes.push((scoped.clone(), codec::encode(&record)));
+            pending_keys.insert(scoped, record);
+        }
+        Ok(outcome)
+    }
+
+    /// Undoes a group that could not be made durable: removes its entries from sled's
+    /// trees (they were never acknowledged) and rebuilds the decision state from the log.
+    fn roll_back(&mut self, staged: &[(u64, Vec<u8>)], idempotency_writes: &[(Vec<u8>, Vec<u8>)]) {
+        let positions: Vec<u64> = staged.iter().map(|(p, _)| *p).collect();
+        let keys: Vec<Vec<u8>> = idempotency_writes.iter().map(|(k, _)| k.clone()).collect();
+        if let Err(e) = self.store.remove(&positions, &keys) {
+            tracing::error!(error = %e, "could not remove the failed group from memory");
+        }
+        match replay(&self.store) {
+            Ok(replayed) => {
+                self.state = replayed.state;
+                self.head = replayed.head;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "replay after a failed group failed; the writer keeps its state")
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The one place bincode is used (1.3.3; RUSTSEC-2025-0141 marks it unmaintained, see
+//! SECURITY.md). Everything stored goes through `encode`/`decode`, so replacing bincode is
+//! a change to this file plus golden-bytes tests.
+//!
+//! The options are pinned: fixed-width little-endian integers, u64 length prefixes, no
+//! trailing bytes, and a decode limit so corrupt length prefixes cannot allocate wildly.
+
+use bincode::Options;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Largest value we ever decode; a stored event is far smaller, so anything bigger is corrupt.
+const DECODE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Why stored bytes could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CodecError {
+    #[error("malformed bytes: {0}")]
+    Malformed(String),
+    #[error("unknown envelope format byte {0}")]
+    UnknownFormat(u8),
+    #[error("envelope too short ({0} bytes)")]
+    Truncated(usize),
+    #[error("unknown event type {type_name} version {schema_version}")]
+    UnknownEvent {
+        type_name: String,
+        schema_version: u16,
+    },
+}
+
+fn options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
+
+/// Encodes a value in the frozen storage form.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our stored types are plain structs of strings, integers and byte arrays: serializing
+    // them into a Vec cannot fail, so a failure here is our bug.
+    options()
+        .serialize(value)
+        .expect("storage types always serialize")
+}
+
+/// Decodes a value stored by [`encode`]; corrupt input gives an error, never a panic.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    options()
+        .with_limit(DECODE_BYTES_MAX)
+        .deserialize(bytes)
+        .map_err(|e| CodecError::Malformed(e.to_string()))
+}

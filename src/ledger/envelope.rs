@@ -1,0 +1,157 @@
+//! The frozen, versioned envelope around every event, and the hash chain.
+//!
+//! Stored form, format 1: `[0x01] ‖ bincode(EnvelopeBodyV1) ‖ hash[32]`, where
+//! `hash = SHA-256(prev_hash ‖ position (u64 BE) ‖ bytes before the hash)`.
+//! The golden-bytes test in tests/it pins this layout: never change it, add a format 2.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::codec::{self, CodecError};
+
+/// The format byte of the only envelope layout so far.
+pub const FORMAT_V1: u8 = 1;
+/// Bytes of a SHA-256 digest.
+pub const HASH_BYTES: usize = 32;
+/// The `prev_hash` of position 1.
+pub const GENESIS_HASH: [u8; HASH_BYTES] = [0; HASH_BYTES];
+
+/// Who caused an event: the token's name and role (or `cli`/`admin` for offline commands).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub name: String,
+    pub role: String,
+}
+
+/// Format-1 body, in field order. Frozen.
+#[derive(Serialize, Deserialize)]
+struct EnvelopeBodyV1 {
+    event_type: String,
+    schema_version: u16,
+    position: u64,
+    stream: String,
+    stream_version: u64,
+    event_id: [u8; 16],
+    recorded_at_micros: i64,
+    actor_name: String,
+    actor_role: String,
+    idempotency_key: Option<String>,
+    request_id: String,
+    payload: Vec<u8>,
+    prev_hash: [u8; HASH_BYTES],
+}
+
+/// One stored event with its metadata and chain links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub event_type: String,
+    pub schema_version: u16,
+    pub position: u64,
+    pub stream: String,
+    pub stream_version: u64,
+    pub event_id: uuid::Uuid,
+    /// Microseconds since the Unix epoch, UTC; strictly increasing along the log.
+    pub recorded_at_micros: i64,
+    pub actor: Actor,
+    pub idempotency_key: Option<String>,
+    pub request_id: String,
+    pub payload: Vec<u8>,
+    pub prev_hash: [u8; HASH_BYTES],
+    pub hash: [u8; HASH_BYTES],
+}
+
+/// The chain hash of an envelope's bytes (without the hash itself).
+pub fn chain_hash(prev_hash: &[u8; HASH_BYTES], position: u64, body: &[u8]) -> [u8; HASH_BYTES] {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash);
+    hasher.update(position.to_be_bytes());
+    hasher.update(body);
+    hasher.finalize().into()
+}
+
+impl Envelope {
+    /// Encodes the envelope, computing and filling in its hash; returns the stored bytes.
+    pub fn seal(&mut self) -> Vec<u8> {
+        let body = EnvelopeBodyV1 {
+            event_type: self.event_type.clone(),
+            schema_version: self.schema_version,
+            position: self.position,
+            stream: self.stream.clone(),
+            stream_version: self.stream_version,
+            event_id: *self.event_id.as_bytes(),
+            recorded_at_micros: self.recorded_at_micros,
+            actor_name: self.actor.name.clone(),
+            actor_role: self.actor.role.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            request_id: self.request_id.clone(),
+            payload: std::mem::take(&mut self.payload),
+            prev_hash: self.prev_hash,
+        };
+        let encoded = codec::encode(&body);
+        self.payload = body.payload;
+        let mut bytes = Vec::with_capacity(1 + encoded.len() + HASH_BYTES);
+        bytes.push(FORMAT_V1);
+        bytes.extend_from_slice(&encoded);
+        self.hash = chain_hash(&self.prev_hash, self.position, &bytes);
+        bytes.extend_from_slice(&self.hash);
+        bytes
+    }
+
+    /// Decodes stored bytes. It does not check the hash: that is [`Envelope::hash_matches`].
+    pub fn open(bytes: &[u8]) -> Result<Envelope, CodecError> {
+        if bytes.len() < 1 + HASH_BYTES {
+            return Err(CodecError::Truncated(bytes.len()));
+        }
+        if bytes[0] != FORMAT_V1 {
+            return Err(CodecError::UnknownFormat(bytes[0]));
+        }
+        let body_end = bytes.len() - HASH_BYTES;
+        let body: EnvelopeBodyV1 = codec::decode(&bytes[1..body_end])?;
+        let mut hash = [0u8; HASH_BYTES];
+        hash.copy_from_slice(&bytes[body_end..]);
+        Ok(Envelope {
+            event_type: body.event_type,
+            schema_version: body.schema_version,
+            position: body.position,
+            stream: body.stream,
+            stream_version: body.stream_version,
+            event_id: uuid::Uuid::from_bytes(body.event_id),
+            recorded_at_micros: body.recorded_at_micros,
+            actor: Actor {
+                name: body.actor_name,
+                role: body.actor_role,
+            },
+            idempotency_key: body.idempotency_key,
+            request_id: body.request_id,
+            payload: body.payload,
+            prev_hash: body.prev_hash,
+            hash,
+        })
+    }
+
+    /// True when the stored hash equals the one recomputed from the stored bytes.
+    pub fn hash_matches(stored: &[u8], prev_hash: &[u8; HASH_BYTES], position: u64) -> bool {
+        if stored.len() < 1 + HASH_BYTES {
+            return false;
+        }
+        let body_end = stored.len() - HASH_BYTES;
+        chain_hash(prev_hash, position, &stored[..body_end])[..] == stored[body_end..]
+    }
+
+    /// `recorded_at` as RFC 3339 with microseconds, e.g. `2026-05-01T08:00:00.123456Z`.
+    pub fn recorded_at_rfc3339(&self) -> String {
+        format_micros(self.recorded_at_micros)
+    }
+}
+
+/// Renders microseconds since the epoch as RFC 3339 UTC with six decimals.
+pub fn format_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// Lowercase hex of a hash.
+pub fn hash_hex(hash: &[u8; HASH_BYTES]) -> String {
+    hex::encode(hash)
+}

@@ -1,0 +1,133 @@
+//! Read models fed by events, in log order. They apply facts and never re-decide: every
+//! rule lives in domain/. Everything here is rebuilt from the log at start (`replay`).
+
+pub mod accounts;
+pub mod tokens;
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::events::Event;
+use crate::ledger::envelope::{format_micros, hash_hex};
+use crate::ledger::store::Head;
+use crate::ledger::Envelope;
+
+pub use accounts::{AccountView, AccountsProjection};
+pub use tokens::{TokenView, TokensProjection};
+
+/// Everything the API reads, kept in memory and updated after each durable group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadModel {
+    head: Option<Head>,
+    /// recorded_at of each position (index = position − 1); strictly increasing, so
+    /// `known_at` maps to a log prefix by binary search.
+    recorded_at: Vec<i64>,
+    streams: HashMap<String, Vec<u64>>,
+    types: HashMap<String, Vec<u64>>,
+    pub accounts: AccountsProjection,
+    pub tokens: TokensProjection,
+}
+
+impl ReadModel {
+    /// Applies one stored event. Positions must arrive gapless and in order.
+    pub fn apply(&mut self, envelope: &Envelope, event: &Event) {
+        assert_eq!(
+            envelope.position,
+            self.recorded_at.len() as u64 + 1,
+            "read model positions must be gapless"
+        );
+        self.recorded_at.push(envelope.recorded_at_micros);
+        self.streams
+            .entry(envelope.stream.clone())
+            .or_default()
+            .push(envelope.position);
+        self.types
+            .entry(envelope.event_type.clone())
+            .or_default()
+            .push(envelope.position);
+        let recorded_at = envelope.recorded_at_rfc3339();
+        self.accounts.apply(envelope.position, &recorded_at, event);
+        self.tokens.apply(&recorded_at, &envelope.actor.name, event);
+        self.head = Some(Head {
+            position: envelope.position,
+            hash: envelope.hash,
+            recorded_at_micros: envelope.recorded_at_micros,
+        });
+    }
+
+    /// The last applied position (0 for an empty log).
+    pub fn head_position(&self) -> u64 {
+        self.recorded_at.len() as u64
+    }
+
+    /// The head: position, hash, recorded_at.
+    pub fn head(&self) -> Head {
+        self.head.unwrap_or(Head::EMPTY)
+    }
+
+    /// The last position recorded at or before `known_at_micros` (the whole log when None).
+    pub fn cutoff(&self, known_at_micros: Option<i64>) -> u64 {
+        match known_at_micros {
+            None => self.head_position(),
+            Some(t) => self.recorded_at.partition_point(|r| *r <= t) as u64,
+        }
+    }
+
+    /// Positions of a stream's events, in order.
+    pub fn stream_positions(&self, stream: &str) -> &[u64] {
+        self.streams.get(stream).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Positions of all events of one type, in order.
+    pub fn type_positions(&self, type_name: &str) -> &[u64] {
+        self.types.get(type_name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A stream's version as of `cutoff`.
+    pub fn stream_version_at(&self, stream: &str, cutoff: u64) -> u64 {
+        self.stream_positions(stream)
+            .partition_point(|p| *p <= cutoff) as u64
+    }
+
+    /// A digest of every read model, to compare a live server with a rebuild from the log.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        let cutoff = self.head_position();
+        hasher.update(format!("head|{}|{}\n", cutoff, hash_hex(&self.head().hash)));
+        for account in self.accounts.list(None, cutoff) {
+            hasher.update(format!("{account:?}\n"));
+            hasher.update(format!(
+                "v|{}\n",
+                self.stream_version_at(
+                    &crate::domain::events::account_stream(&account.account_id),
+                    cutoff
+                )
+            ));
+        }
+        for token in self.tokens.list() {
+            hasher.update(format!("{token:?}\n"));
+        }
+        let mut streams: Vec<_> = self
+            .streams
+            .iter()
+            .map(|(s, p)| (s.as_str(), p.len()))
+            .collect();
+        streams.sort_unstable();
+        for (stream, count) in streams {
+            hasher.update(format!("s|{stream}|{count}\n"));
+        }
+        hasher.update(format!(
+            "recorded_at|{}|{}\n",
+            self.recorded_at
+                .first()
+                .map(|t| format_micros(*t))
+                .unwrap_or_default(),
+            self.recorded_at
+                .last()
+                .map(|t| format_micros(*t))
+                .unwrap_or_default()
+        ));
+        hex::encode(hasher.finalize())
+    }
+}
