@@ -14,3 +14,6 @@ pub use decide::{decide, Decision};
 pub use error::{DomainError, FieldError};
 pub use events::Event;
 pub use state::LedgerState;
+
+#[cfg(test)]
+mod tests;
