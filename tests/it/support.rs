@@ -170,3 +170,162 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+// ---- Helpers for the real-binary tests (crash.rs, cli.rs) ----
+
+/// How long one CLI command may run before the test kills it and fails.
+pub const CLI_SECONDS_MAX: u64 = 120;
+/// Timeout of every HTTP request a real-binary test makes.
+pub const HTTP_SECONDS_MAX: u64 = 5;
+
+/// What a finished CLI command printed and how it exited.
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// True when the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Standard output parsed as one JSON value (panics with both streams when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the real binary with `args`; kills it and panics after [`CLI_SECONDS_MAX`].
+pub fn run_cli<I, S>(args: I) -> CliOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use std::io::Read;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let mut child = Command::new(binary())
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kaledger");
+    // Drain both pipes on their own threads so a chatty command never blocks on a full pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(CLI_SECONDS_MAX);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kaledger") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kaledger {args:?} ran longer than {CLI_SECONDS_MAX} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().expect("stdout reader")).to_string();
+    let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr reader")).to_string();
+    CliOutput { code: status.code(), stdout, stderr }
+}
+
+/// A blocking HTTP client for 127.0.0.1: short timeouts, never through a proxy.
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(HTTP_SECONDS_MAX))
+        .connect_timeout(std::time::Duration::from_secs(HTTP_SECONDS_MAX))
+        .no_proxy()
+        .build()
+        .expect("http client")
+}
+
+/// GET `path` on a real server with a bearer token; returns the status and JSON body.
+pub fn http_get(client: &reqwest::blocking::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
+    let response = client.get(format!("{base}{path}")).bearer_auth(token).send().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_else(|e| panic!("GET {path} body: {e}"));
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// POST JSON to `path` on a real server with a bearer token; returns the status and JSON body.
+pub fn http_post(client: &reqwest::blocking::Client, base: &str, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let response = client.post(format!("{base}{path}")).bearer_auth(token).json(body).send().unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_else(|e| panic!("POST {path} body: {e}"));
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+// ---- Helpers for the in-process HTTP tests (http_ingest.rs, http_accounts.rs, http_auth_audit.rs) ----
+
+impl TestApp {
+    /// POST raw bytes with a content type (and optional extra headers) as a role.
+    pub async fn post_bytes(&self, role: Role, path: &str, content_type: &str, extra: &[(&str, &str)], body: Vec<u8>) -> Reply {
+        let mut headers = vec![("content-type", content_type)];
+        headers.extend_from_slice(extra);
+        self.send(Method::POST, path, Some(self.token(role)), &headers, body).await
+    }
+
+    /// POST JSON with extra headers (e.g. Idempotency-Key) as a role.
+    pub async fn post_with(&self, role: Role, path: &str, extra: &[(&str, &str)], body: Value) -> Reply {
+        self.post_bytes(role, path, "application/json", extra, body.to_string().into_bytes()).await
+    }
+
+    /// PATCH JSON as a role.
+    pub async fn patch(&self, role: Role, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(self.token(role)), &[("content-type", "application/json")], body.to_string().into_bytes()).await
+    }
+
+    /// Every audit event matching `query` (e.g. "type=SaleReturned"), read as an auditor,
+    /// following `next_after` to the end.
+    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut after = 0u64;
+        loop {
+            let reply = self.get(Role::Auditor, &format!("/v1/audit/events?limit=1000&after={after}&{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            events.extend(reply.body["events"].as_array().expect("events").iter().cloned());
+            match reply.body["next_after"].as_u64() {
+                Some(next) => after = next,
+                None => return events,
+            }
+        }
+    }
+}
+
+/// Asserts a problem+json answer with this status and stable code (and a matching
+/// `status` and `type` in the body).
+#[track_caller]
+pub fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "expected {status} {code}, got {}", reply.text);
+    assert_eq!(reply.code(), code, "body: {}", reply.text);
+    assert_eq!(reply.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"), "body: {}", reply.text);
+    assert_eq!(reply.body["status"], status.as_u16(), "body: {}", reply.text);
+    assert_eq!(reply.body["type"], format!("urn:kaledger:error:{code}"), "body: {}", reply.text);
+}
+
+/// The (index, field, code) triples of a problem's `errors`, in order.
+pub fn error_triples(reply: &Reply) -> Vec<(Option<u64>, String, String)> {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| (e["index"].as_u64(), e["field"].as_str().unwrap_or("").to_string(), e["code"].as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
