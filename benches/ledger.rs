@@ -16,13 +16,31 @@ use kaledger::engine::{replay, Engine, WriteMeta};
 use kaledger::ledger::{Actor, LogStore};
 
 fn meta() -> WriteMeta {
-    WriteMeta::new(Actor { name: "bench".into(), role: "admin".into() }, None, &[], "bench".into())
+    WriteMeta::new(
+        Actor {
+            name: "bench".into(),
+            role: "admin".into(),
+        },
+        None,
+        &[],
+        "bench".into(),
+    )
 }
 
 fn open_with_account(dir: &std::path::Path) -> Arc<Engine> {
     let engine = Arc::new(Engine::open(dir).expect("open"));
-    let open = OpenAccount { account_id: "KA-1".into(), name: "Bench".into(), scope: Scope::Global, segment: None, manager: None, currency: "CNY".into(), stage: Stage::Basic };
-    engine.submit_blocking(Command::OpenAccount(open), meta()).expect("open account");
+    let open = OpenAccount {
+        account_id: "KA-1".into(),
+        name: "Bench".into(),
+        scope: Scope::Global,
+        segment: None,
+        manager: None,
+        currency: "CNY".into(),
+        stage: Stage::Basic,
+    };
+    engine
+        .submit_blocking(Command::OpenAccount(open), meta())
+        .expect("open account");
     engine
 }
 
@@ -48,7 +66,11 @@ fn submit_concurrently(engine: &Arc<Engine>, requests: Vec<Vec<SaleLineInput>>) 
     std::thread::scope(|scope| {
         for batch in requests {
             let engine = engine.clone();
-            scope.spawn(move || engine.submit_blocking(Command::RecordSales { lines: batch }, meta()).expect("append"));
+            scope.spawn(move || {
+                engine
+                    .submit_blocking(Command::RecordSales { lines: batch }, meta())
+                    .expect("append")
+            });
         }
     });
 }
@@ -58,7 +80,9 @@ fn appends(c: &mut Criterion) {
     let engine = open_with_account(dir.path());
     let mut round = 0u64;
     let mut group = c.benchmark_group("append");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
 
     // 8 concurrent writers, 1,000-line batches: the ERP-feed shape.
     group.throughput(Throughput::Elements(8_000));
@@ -66,7 +90,9 @@ fn appends(c: &mut Criterion) {
         b.iter_batched(
             || {
                 round += 1;
-                (0..8).map(|w| lines(&format!("B{round}-{w}"), 1000)).collect::<Vec<_>>()
+                (0..8)
+                    .map(|w| lines(&format!("B{round}-{w}"), 1000))
+                    .collect::<Vec<_>>()
             },
             |requests| submit_concurrently(&engine, requests),
             BatchSize::PerIteration,
@@ -80,7 +106,9 @@ fn appends(c: &mut Criterion) {
         b.iter_batched(
             || {
                 round += 1;
-                (0..64).map(|w| lines(&format!("S{round}-{w}"), 1)).collect::<Vec<_>>()
+                (0..64)
+                    .map(|w| lines(&format!("S{round}-{w}"), 1))
+                    .collect::<Vec<_>>()
             },
             |requests| submit_concurrently(&engine, requests),
             BatchSize::PerIteration,
@@ -96,15 +124,26 @@ fn replays(c: &mut Criterion) {
     {
         let engine = open_with_account(dir.path());
         for chunk in 0..EVENTS / 10_000 {
-            engine.submit_blocking(Command::RecordSales { lines: lines(&format!("R{chunk}"), 10_000) }, meta()).expect("append");
+            engine
+                .submit_blocking(
+                    Command::RecordSales {
+                        lines: lines(&format!("R{chunk}"), 10_000),
+                    },
+                    meta(),
+                )
+                .expect("append");
         }
         engine.shutdown_blocking();
     }
     let store = LogStore::open(dir.path()).expect("open store");
     let mut group = c.benchmark_group("replay");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(EVENTS as u64 + 1));
-    group.bench_function("replay_100k_events", |b| b.iter(|| replay(&store).expect("replay").events));
+    group.bench_function("replay_100k_events", |b| {
+        b.iter(|| replay(&store).expect("replay").events)
+    });
     group.finish();
 }
 

@@ -98,8 +98,10 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            // The scheme name is case-insensitive (RFC 9110 §11.1): "bearer" is fine too.
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer TOKEN\""))?;
         let hash = token_sha256(token);

@@ -149,7 +149,9 @@ pub fn import_file(
     let mut summary = ImportSummary::default();
     let mut first_row = 1usize;
     loop {
-        let chunk = source.next_chunk(kind)?;
+        let chunk = source
+            .next_chunk(kind)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let Some((command, rows)) = chunk else { break };
         let outcome = submit(engine, kind, command, path, first_row)?;
         summary.recorded += outcome.recorded;
@@ -245,6 +247,8 @@ enum Source {
     Jsonl {
         lines: std::io::Lines<BufReader<File>>,
         bytes: u64,
+        /// Lines read so far (blank ones included), to name a line that does not parse.
+        line_number: usize,
     },
 }
 
@@ -255,6 +259,7 @@ impl Source {
             return Ok(Source::Jsonl {
                 lines: reader.lines(),
                 bytes: 0,
+                line_number: 0,
             });
         }
         let columns = match kind {
@@ -293,20 +298,31 @@ impl Source {
                         Kind::Accounts => accounts.push(account_from_row(row)),
                     }
                 }
-                Source::Jsonl { lines, bytes } => {
+                Source::Jsonl {
+                    lines,
+                    bytes,
+                    line_number,
+                } => {
                     let Some(line) = lines.next() else { break };
                     let line = line?;
                     *bytes += line.len() as u64 + 1;
+                    *line_number += 1;
                     if line.trim().is_empty() {
                         continue;
                     }
+                    // serde's "line 1 column N" is within this one line: name the file's line.
+                    let at_line = |e: ApiError| format!("line {line_number}: {e}");
                     match kind {
-                        Kind::Sales => {
-                            sales.push(parse_json::<SaleLineJson>(line.as_bytes())?.into())
-                        }
-                        Kind::Returns => {
-                            returns.push(parse_json::<ReturnLineJson>(line.as_bytes())?.into())
-                        }
+                        Kind::Sales => sales.push(
+                            parse_json::<SaleLineJson>(line.as_bytes())
+                                .map_err(at_line)?
+                                .into(),
+                        ),
+                        Kind::Returns => returns.push(
+                            parse_json::<ReturnLineJson>(line.as_bytes())
+                                .map_err(at_line)?
+                                .into(),
+                        ),
                         Kind::Accounts => accounts.push(account_from_json(&line)),
                     }
                 }

@@ -25,8 +25,25 @@ fn meta() -> WriteMeta {
     WriteMeta::new(cli_actor(), None, &[], uuid::Uuid::new_v4().to_string())
 }
 
+/// Refuses a directory that holds no ledger, so that a mistyped `--data` given to a
+/// command that only reads fails instead of creating an empty ledger and reporting on it
+/// (an empty chain "verifies").
+fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    // sled keeps its data in the file `db`; `LogStore::open` syncs that same file.
+    if data.join("db").is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no ledger in {}; check --data (or KALEDGER_DATA)",
+            data.display()
+        )
+        .into())
+    }
+}
+
 /// `kaledger verify`: prints the report as JSON; exit 1 when the chain is broken.
 pub fn verify(data: &Path) -> CliResult {
+    existing_ledger(data)?;
     let store = LogStore::open(data)?;
     let report = store.verify()?;
     let broken = matches!(report, VerifyReport::Broken { .. });
@@ -48,6 +65,7 @@ pub fn verify(data: &Path) -> CliResult {
 
 /// `kaledger rebuild`: replays the log into fresh projections and prints their digest.
 pub fn rebuild(data: &Path) -> CliResult {
+    existing_ledger(data)?;
     let store = LogStore::open(data)?;
     let replayed = replay(&store)?;
     let seconds = replayed.elapsed.as_secs_f64().max(1e-9);
@@ -66,6 +84,7 @@ pub fn rebuild(data: &Path) -> CliResult {
 
 /// `kaledger export`: the whole log as JSONL.
 pub fn export(data: &Path, output: Option<&Path>) -> CliResult {
+    existing_ledger(data)?;
     let store = LogStore::open(data)?;
     let sink: Box<dyn Write> = match output {
         Some(path) => Box::new(
@@ -120,6 +139,7 @@ pub fn issue_token(
 
 /// `kaledger token list`.
 pub fn token_list(data: &Path) -> CliResult {
+    existing_ledger(data)?;
     let engine = Engine::open(data)?;
     println!(
         "{:<24} {:<8} {:<28} {:<28}",
@@ -140,6 +160,7 @@ pub fn token_list(data: &Path) -> CliResult {
 
 /// `kaledger token revoke`.
 pub fn token_revoke(data: &Path, name: &str, reason: Option<String>) -> CliResult {
+    existing_ledger(data)?;
     let engine = Engine::open(data)?;
     let result = engine.submit_blocking(
         Command::RevokeToken {

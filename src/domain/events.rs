@@ -57,13 +57,14 @@ pub struct SaleRecorded {
     pub line: u32,
     pub sku: String,
     pub category: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::stored::decimal")]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::stored::decimal")]
     pub net_amount: Decimal,
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "super::stored::decimal_option")]
     pub cost_amount: Option<Decimal>,
     pub currency: String,
+    #[serde(with = "super::stored::date")]
     pub occurred_on: NaiveDate,
 }
 
@@ -76,13 +77,15 @@ pub struct SaleReturned {
     pub return_id: String,
     pub invoice_id: String,
     pub line: u32,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::stored::decimal")]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::stored::decimal")]
     pub net_amount: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::stored::decimal")]
     pub cost_amount: Decimal,
+    #[serde(with = "super::stored::date")]
     pub occurred_on: NaiveDate,
+    #[serde(with = "super::stored::date")]
     pub sale_occurred_on: NaiveDate,
 }
 

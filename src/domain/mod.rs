@@ -7,6 +7,7 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod state;
+pub mod stored;
 pub mod vocab;
 
 pub use commands::Command;

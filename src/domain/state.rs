@@ -107,7 +107,17 @@ impl LedgerState {
 
     /// Records an event's facts. Called for every event, in log order, live and on replay.
     pub fn apply(&mut self, event: &Event) {
-        *self.stream_versions.entry(event.stream()).or_insert(0) += 1;
+        self.apply_in_stream(&event.stream(), event);
+    }
+
+    /// [`LedgerState::apply`] when the caller already has the event's stream name.
+    pub fn apply_in_stream(&mut self, stream: &str, event: &Event) {
+        match self.stream_versions.get_mut(stream) {
+            Some(version) => *version += 1,
+            None => {
+                self.stream_versions.insert(stream.to_string(), 1);
+            }
+        }
         match event {
             Event::AccountOpened(e) => {
                 self.accounts.insert(

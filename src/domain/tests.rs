@@ -26,13 +26,18 @@ fn given(events: Vec<Event>) -> Given {
 impl Given {
     fn when(self, command: Command) -> Then {
         let result = decide(&self.state, &command);
-        Then { state: self.state, result }
+        Then {
+            state: self.state,
+            result,
+        }
     }
 }
 
 impl Then {
     fn then_events(self) -> (Vec<Event>, usize) {
-        let d = self.result.unwrap_or_else(|e| panic!("expected events, got {e:?}"));
+        let d = self
+            .result
+            .unwrap_or_else(|e| panic!("expected events, got {e:?}"));
         (d.events, d.duplicates)
     }
 
@@ -44,8 +49,19 @@ impl Then {
 }
 
 fn opened(id: &str) -> Event {
-    let c = OpenAccount { account_id: id.into(), name: id.into(), scope: Scope::Local, segment: None, manager: None, currency: "CNY".into(), stage: Stage::Basic };
-    decide(&LedgerState::default(), &Command::OpenAccount(c)).unwrap().events.remove(0)
+    let c = OpenAccount {
+        account_id: id.into(),
+        name: id.into(),
+        scope: Scope::Local,
+        segment: None,
+        manager: None,
+        currency: "CNY".into(),
+        stage: Stage::Basic,
+    };
+    decide(&LedgerState::default(), &Command::OpenAccount(c))
+        .unwrap()
+        .events
+        .remove(0)
 }
 
 fn sale_input(account: &str, invoice: &str, line: u32, quantity: &str, net: &str) -> SaleLineInput {
@@ -63,7 +79,14 @@ fn sale_input(account: &str, invoice: &str, line: u32, quantity: &str, net: &str
     }
 }
 
-fn return_input(account: &str, return_id: &str, invoice: &str, line: u32, quantity: &str, net: &str) -> ReturnLineInput {
+fn return_input(
+    account: &str,
+    return_id: &str,
+    invoice: &str,
+    line: u32,
+    quantity: &str,
+    net: &str,
+) -> ReturnLineInput {
     ReturnLineInput {
         account_id: Some(account.into()),
         return_id: Some(return_id.into()),
@@ -87,10 +110,17 @@ fn recorded(events: Vec<Event>, command: Command) -> Vec<Event> {
 #[test]
 fn sale_is_recorded_with_the_account_currency() {
     // Proves a valid line becomes one SaleRecorded with the currency resolved.
-    let (events, duplicates) = given(vec![opened("KA-1")]).when(Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")] }).then_events();
+    let (events, duplicates) = given(vec![opened("KA-1")])
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        })
+        .then_events();
     assert_eq!(duplicates, 0);
     match &events[..] {
-        [Event::SaleRecorded(s)] => assert_eq!((s.currency.as_str(), s.net_amount.to_string().as_str()), ("CNY", "100.00")),
+        [Event::SaleRecorded(s)] => assert_eq!(
+            (s.currency.as_str(), s.net_amount.to_string().as_str()),
+            ("CNY", "100.00")
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -100,40 +130,101 @@ fn every_bad_line_is_listed_and_nothing_is_recorded() {
     // Proves one bad line refuses the batch and each bad field of each line is named.
     let mut bad = sale_input("KA-1", "I-2", 1, "-1", "abc");
     bad.occurred_on = Some("2026-02-30".into());
-    let lines = vec![sale_input("KA-1", "I-1", 1, "10", "100.00"), bad, sale_input("nobody", "I-3", 1, "1", "1.00")];
-    let e = given(vec![opened("KA-1")]).when(Command::RecordSales { lines }).then_error("invalid_lines");
-    let codes: Vec<(Option<usize>, &str, &str)> = e.field_errors().iter().map(|f| (f.index, f.field.as_str(), f.code.as_str())).collect();
-    assert!(codes.contains(&(Some(1), "quantity", "not_positive")), "{codes:?}");
-    assert!(codes.contains(&(Some(1), "net_amount", "invalid_decimal")), "{codes:?}");
-    assert!(codes.contains(&(Some(1), "occurred_on", "invalid_date")), "{codes:?}");
-    assert!(codes.contains(&(Some(2), "account_id", "unknown_account")), "{codes:?}");
+    let lines = vec![
+        sale_input("KA-1", "I-1", 1, "10", "100.00"),
+        bad,
+        sale_input("nobody", "I-3", 1, "1", "1.00"),
+    ];
+    let e = given(vec![opened("KA-1")])
+        .when(Command::RecordSales { lines })
+        .then_error("invalid_lines");
+    let codes: Vec<(Option<usize>, &str, &str)> = e
+        .field_errors()
+        .iter()
+        .map(|f| (f.index, f.field.as_str(), f.code.as_str()))
+        .collect();
+    assert!(
+        codes.contains(&(Some(1), "quantity", "not_positive")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&(Some(1), "net_amount", "invalid_decimal")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&(Some(1), "occurred_on", "invalid_date")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&(Some(2), "account_id", "unknown_account")),
+        "{codes:?}"
+    );
     assert!(!codes.iter().any(|c| c.0 == Some(0)));
 }
 
 #[test]
 fn identical_repeat_is_a_duplicate_and_a_changed_one_conflicts() {
     // Proves natural-key dedupe: same content counts as duplicate, other content is a conflict.
-    let history = recorded(vec![opened("KA-1")], Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")] });
-    let (events, duplicates) = given(history.clone()).when(Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "10.0", "100")] }).then_events();
-    assert_eq!((events.len(), duplicates), (0, 1), "10.0 and 10 are the same quantity");
-    given(history).when(Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "11", "100.00")] }).then_error("duplicate_line_conflict");
+    let history = recorded(
+        vec![opened("KA-1")],
+        Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        },
+    );
+    let (events, duplicates) = given(history.clone())
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10.0", "100")],
+        })
+        .then_events();
+    assert_eq!(
+        (events.len(), duplicates),
+        (0, 1),
+        "10.0 and 10 are the same quantity"
+    );
+    given(history)
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "11", "100.00")],
+        })
+        .then_error("duplicate_line_conflict");
 }
 
 #[test]
 fn amounts_beyond_the_minor_unit_are_refused() {
     // Proves money keeps to the currency's minor unit: 0.001 CNY is not an amount.
-    let e = given(vec![opened("KA-1")]).when(Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "1", "1.005")] }).then_error("invalid_lines");
+    let e = given(vec![opened("KA-1")])
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "1", "1.005")],
+        })
+        .then_error("invalid_lines");
     assert_eq!(e.field_errors()[0].code, "too_many_decimals");
 }
 
 #[test]
 fn returns_never_exceed_the_sale_even_across_batches() {
     // Proves cumulative returns are capped by the sold quantity and amount.
-    let history = recorded(vec![opened("KA-1")], Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")] });
-    let history = recorded(history, Command::RecordReturns { lines: vec![return_input("KA-1", "R-1", "I-1", 1, "6", "60.00")] });
-    let e = given(history.clone()).when(Command::RecordReturns { lines: vec![return_input("KA-1", "R-2", "I-1", 1, "5", "40.00")] }).then_error("invalid_lines");
+    let history = recorded(
+        vec![opened("KA-1")],
+        Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        },
+    );
+    let history = recorded(
+        history,
+        Command::RecordReturns {
+            lines: vec![return_input("KA-1", "R-1", "I-1", 1, "6", "60.00")],
+        },
+    );
+    let e = given(history.clone())
+        .when(Command::RecordReturns {
+            lines: vec![return_input("KA-1", "R-2", "I-1", 1, "5", "40.00")],
+        })
+        .then_error("invalid_lines");
     assert_eq!(e.field_errors()[0].code, "return_exceeds_sale");
-    let (events, _) = given(history).when(Command::RecordReturns { lines: vec![return_input("KA-1", "R-2", "I-1", 1, "4", "40.00")] }).then_events();
+    let (events, _) = given(history)
+        .when(Command::RecordReturns {
+            lines: vec![return_input("KA-1", "R-2", "I-1", 1, "4", "40.00")],
+        })
+        .then_events();
     assert_eq!(events.len(), 1);
 }
 
@@ -142,8 +233,15 @@ fn return_carries_its_sale_date_and_a_prorated_cost() {
     // Proves a return counts in its sale's period and, without a stated cost, takes its share.
     let mut sale = sale_input("KA-1", "I-1", 1, "3", "90.00");
     sale.cost_amount = Some("10.00".into());
-    let history = recorded(vec![opened("KA-1")], Command::RecordSales { lines: vec![sale] });
-    let (events, _) = given(history).when(Command::RecordReturns { lines: vec![return_input("KA-1", "R-1", "I-1", 1, "1", "30.00")] }).then_events();
+    let history = recorded(
+        vec![opened("KA-1")],
+        Command::RecordSales { lines: vec![sale] },
+    );
+    let (events, _) = given(history)
+        .when(Command::RecordReturns {
+            lines: vec![return_input("KA-1", "R-1", "I-1", 1, "1", "30.00")],
+        })
+        .then_events();
     match &events[..] {
         [Event::SaleReturned(r)] => {
             assert_eq!(r.cost_amount.to_string(), "3.33");
@@ -156,30 +254,64 @@ fn return_carries_its_sale_date_and_a_prorated_cost() {
 #[test]
 fn closed_accounts_take_returns_but_no_sales() {
     // Proves closing stops new sales while late returns still count.
-    let history = recorded(vec![opened("KA-1")], Command::RecordSales { lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")] });
-    let history = recorded(history, Command::CloseAccount { account_id: "KA-1".into(), reason: None, expected_version: None });
-    let e = given(history.clone()).when(Command::RecordSales { lines: vec![sale_input("KA-1", "I-2", 1, "1", "1.00")] }).then_error("invalid_lines");
+    let history = recorded(
+        vec![opened("KA-1")],
+        Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        },
+    );
+    let history = recorded(
+        history,
+        Command::CloseAccount {
+            account_id: "KA-1".into(),
+            reason: None,
+            expected_version: None,
+        },
+    );
+    let e = given(history.clone())
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-2", 1, "1", "1.00")],
+        })
+        .then_error("invalid_lines");
     assert_eq!(e.field_errors()[0].code, "account_closed");
-    given(history).when(Command::RecordReturns { lines: vec![return_input("KA-1", "R-1", "I-1", 1, "1", "10.00")] }).then_events();
+    given(history)
+        .when(Command::RecordReturns {
+            lines: vec![return_input("KA-1", "R-1", "I-1", 1, "1", "10.00")],
+        })
+        .then_events();
 }
 
 #[test]
 fn expected_version_mismatch_is_a_conflict() {
     // Proves optimistic concurrency on a stream.
-    let then = given(vec![opened("KA-1")]).when(Command::ChangeStage { account_id: "KA-1".into(), stage: Stage::Integrated, reason: None, expected_version: Some(0) });
+    let then = given(vec![opened("KA-1")]).when(Command::ChangeStage {
+        account_id: "KA-1".into(),
+        stage: Stage::Integrated,
+        reason: None,
+        expected_version: Some(0),
+    });
     assert_eq!(then.state.stream_version("account/KA-1"), 1);
     then.then_error("version_conflict");
     given(vec![opened("KA-1")])
-        .when(Command::ChangeStage { account_id: "KA-1".into(), stage: Stage::Integrated, reason: None, expected_version: Some(1) })
+        .when(Command::ChangeStage {
+            account_id: "KA-1".into(),
+            stage: Stage::Integrated,
+            reason: None,
+            expected_version: Some(1),
+        })
         .then_events();
 }
 
 #[test]
 fn batch_size_is_bounded() {
     // Proves empty and oversized batches are refused before any line is looked at.
-    given(vec![]).when(Command::RecordSales { lines: vec![] }).then_error("empty_batch");
+    given(vec![])
+        .when(Command::RecordSales { lines: vec![] })
+        .then_error("empty_batch");
     let lines = vec![SaleLineInput::default(); commands::BATCH_LINES_MAX + 1];
-    given(vec![]).when(Command::RecordSales { lines }).then_error("too_many_lines");
+    given(vec![])
+        .when(Command::RecordSales { lines })
+        .then_error("too_many_lines");
 }
 
 proptest! {

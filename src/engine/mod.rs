@@ -150,7 +150,7 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
             &envelope.payload,
         )
         .map_err(|e| corrupt(e.to_string()))?;
-        state.apply(&event);
+        state.apply_in_stream(&envelope.stream, &event);
         read.apply(&envelope, &event);
         head = Head {
             position,
@@ -481,7 +481,7 @@ impl Writer {
                 hash: [0; 32],
             };
             let bytes = envelope.seal();
-            self.state.apply(&event);
+            self.state.apply_in_stream(&envelope.stream, &event);
             self.head = Head {
                 position,
                 hash: envelope.hash,

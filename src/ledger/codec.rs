@@ -2,8 +2,8 @@
 //! SECURITY.md). Everything stored goes through `encode`/`decode`, so replacing bincode is
 //! a change to this file plus golden-bytes tests.
 //!
-//! The options are pinned: fixed-width little-endian integers, u64 length prefixes, no
-//! trailing bytes, and a decode limit so corrupt length prefixes cannot allocate wildly.
+//! The options are pinned: variable-length little-endian integers (lengths of strings
+//! mostly take one byte), no trailing bytes, and a decode limit so corrupt length prefixes cannot allocate wildly.
 
 use bincode::Options;
 use serde::de::DeserializeOwned;
@@ -30,7 +30,7 @@ pub enum CodecError {
 
 fn options() -> impl Options {
     bincode::DefaultOptions::new()
-        .with_fixint_encoding()
+        .with_varint_encoding()
         .with_little_endian()
         .reject_trailing_bytes()
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::events::Event;
 use crate::domain::vocab::{Scope, Segment, Stage};
+use crate::ledger::envelope::format_micros;
 
 /// An account as a reader sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -54,8 +55,11 @@ pub struct AccountsProjection {
 }
 
 impl AccountsProjection {
-    /// Applies one event at `position`, recorded at `recorded_at`.
-    pub fn apply(&mut self, position: u64, recorded_at: &str, event: &Event) {
+    /// Applies one event at `position`, recorded at `recorded_at_micros`.
+    pub fn apply(&mut self, position: u64, recorded_at_micros: i64, event: &Event) {
+        // Formatting the instant costs more than the rest of a sale's apply: only do it
+        // for the rare descriptive events that keep it.
+        let recorded_at = || format_micros(recorded_at_micros);
         let account_id = match event {
             Event::AccountOpened(e) => {
                 let view = AccountView {
@@ -67,7 +71,7 @@ impl AccountsProjection {
                     currency: e.currency.clone(),
                     relationship_stage: e.stage,
                     status: "open".to_string(),
-                    opened_at: recorded_at.to_string(),
+                    opened_at: recorded_at(),
                     closed_at: None,
                     sale_lines: 0,
                     return_lines: 0,
@@ -108,7 +112,7 @@ impl AccountsProjection {
             Event::RelationshipStageChanged(e) => next.relationship_stage = e.to,
             Event::AccountClosed(_) => {
                 next.status = "closed".to_string();
-                next.closed_at = Some(recorded_at.to_string());
+                next.closed_at = Some(recorded_at());
             }
             _ => return,
         }

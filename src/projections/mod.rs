@@ -29,6 +29,16 @@ pub struct ReadModel {
     pub tokens: TokensProjection,
 }
 
+/// Appends a position to a keyed index without allocating the key when it exists.
+fn push_position(index: &mut HashMap<String, Vec<u64>>, key: &str, position: u64) {
+    match index.get_mut(key) {
+        Some(positions) => positions.push(position),
+        None => {
+            index.insert(key.to_string(), vec![position]);
+        }
+    }
+}
+
 impl ReadModel {
     /// Applies one stored event. Positions must arrive gapless and in order.
     pub fn apply(&mut self, envelope: &Envelope, event: &Event) {
@@ -38,17 +48,12 @@ impl ReadModel {
             "read model positions must be gapless"
         );
         self.recorded_at.push(envelope.recorded_at_micros);
-        self.streams
-            .entry(envelope.stream.clone())
-            .or_default()
-            .push(envelope.position);
-        self.types
-            .entry(envelope.event_type.clone())
-            .or_default()
-            .push(envelope.position);
-        let recorded_at = envelope.recorded_at_rfc3339();
-        self.accounts.apply(envelope.position, &recorded_at, event);
-        self.tokens.apply(&recorded_at, &envelope.actor.name, event);
+        push_position(&mut self.streams, &envelope.stream, envelope.position);
+        push_position(&mut self.types, &envelope.event_type, envelope.position);
+        self.accounts
+            .apply(envelope.position, envelope.recorded_at_micros, event);
+        self.tokens
+            .apply(envelope.recorded_at_micros, &envelope.actor.name, event);
         self.head = Some(Head {
             position: envelope.position,
             hash: envelope.hash,

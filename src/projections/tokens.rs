@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::events::Event;
 use crate::domain::vocab::Role;
+use crate::ledger::envelope::format_micros;
 
 /// A token as listed to admins (never the token itself, which is not stored).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -27,7 +28,8 @@ pub struct TokensProjection {
 
 impl TokensProjection {
     /// Applies one event.
-    pub fn apply(&mut self, recorded_at: &str, actor: &str, event: &Event) {
+    pub fn apply(&mut self, recorded_at_micros: i64, actor: &str, event: &Event) {
+        let recorded_at = || format_micros(recorded_at_micros);
         match event {
             Event::TokenIssued(e) => {
                 self.by_hash.insert(e.token_sha256.clone(), e.name.clone());
@@ -36,7 +38,7 @@ impl TokensProjection {
                     TokenView {
                         name: e.name.clone(),
                         role: e.role,
-                        created_at: recorded_at.to_string(),
+                        created_at: recorded_at(),
                         created_by: actor.to_string(),
                         revoked_at: None,
                     },
@@ -44,7 +46,7 @@ impl TokensProjection {
             }
             Event::TokenRevoked(e) => {
                 if let Some(t) = self.by_name.get_mut(&e.name) {
-                    t.revoked_at = Some(recorded_at.to_string());
+                    t.revoked_at = Some(recorded_at());
                 }
             }
             _ => {}

@@ -11,7 +11,7 @@ use crate::support::{cli_token, http_client, http_get, http_post, run_cli, Serve
 
 /// Kill/restart cycles: enough to catch a crash that lands in different phases of a group
 /// commit, few enough to stay well under a minute in a debug build.
-const CYCLES: u64 = 5;
+const CYCLES: u64 = 8;
 /// Concurrent ingesting clients, so that groups hold several requests.
 const CLIENTS: u64 = 4;
 /// Accounts the sale lines are spread over.
@@ -76,19 +76,35 @@ fn sales_batch(rng: &mut Rng, invoice: &str, lines: u64) -> Value {
 }
 
 /// Posts batches as fast as it can until its requests fail after `killing` is set.
-fn client(base: String, token: String, tag: String, seed: u64, killing: Arc<AtomicBool>, batches_max: Option<u64>) -> ClientReport {
+fn client(
+    base: String,
+    token: String,
+    tag: String,
+    seed: u64,
+    killing: Arc<AtomicBool>,
+    batches_max: Option<u64>,
+) -> ClientReport {
     let http = http_client();
     let mut rng = Rng::new(seed);
     let mut report = ClientReport::default();
     let started = Instant::now();
     let mut batch = 0u64;
-    while started.elapsed() < Duration::from_secs(CLIENT_SECONDS_MAX) && batches_max.map_or(true, |max| batch < max) {
+    while started.elapsed() < Duration::from_secs(CLIENT_SECONDS_MAX)
+        && batches_max.map_or(true, |max| batch < max)
+    {
         batch += 1;
         // Mostly single lines (many small requests per group), some 50–200 line batches.
-        let lines = if rng.below(3) == 0 { 50 + rng.below(151) } else { 1 };
+        let lines = if rng.below(3) == 0 {
+            50 + rng.below(151)
+        } else {
+            1
+        };
         let body = sales_batch(&mut rng, &format!("INV-{tag}-{batch}"), lines);
         let idempotency_key = (batch % 3 == 0).then(|| format!("key-{tag}-{batch}"));
-        let mut request = http.post(format!("{base}/v1/sales")).bearer_auth(&token).json(&body);
+        let mut request = http
+            .post(format!("{base}/v1/sales"))
+            .bearer_auth(&token)
+            .json(&body);
         if let Some(key) = &idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
@@ -97,15 +113,30 @@ fn client(base: String, token: String, tag: String, seed: u64, killing: Arc<Atom
                 let status = response.status().as_u16();
                 // The answer comes only after the group is on disk: a 2xx status is an
                 // acknowledgement even if the kill cuts the body off.
-                let response = response.text().ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).unwrap_or(Value::Null);
+                let response = response
+                    .text()
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                    .unwrap_or(Value::Null);
                 if status != 201 {
-                    report.unexpected.push(format!("{tag} batch {batch}: status {status}: {response}"));
+                    report
+                        .unexpected
+                        .push(format!("{tag} batch {batch}: status {status}: {response}"));
                     break;
                 }
-                if !response.is_null() && (response["recorded"] != json!(lines) || response["duplicates"] != json!(0)) {
-                    report.unexpected.push(format!("{tag} batch {batch} of {lines} lines answered {response}"));
+                if !response.is_null()
+                    && (response["recorded"] != json!(lines) || response["duplicates"] != json!(0))
+                {
+                    report.unexpected.push(format!(
+                        "{tag} batch {batch} of {lines} lines answered {response}"
+                    ));
                 }
-                report.acked.push(Acked { body, lines, idempotency_key, response });
+                report.acked.push(Acked {
+                    body,
+                    lines,
+                    idempotency_key,
+                    response,
+                });
             }
             Err(e) => {
                 if killing.load(Ordering::SeqCst) {
@@ -121,12 +152,28 @@ fn client(base: String, token: String, tag: String, seed: u64, killing: Arc<Atom
 }
 
 /// Runs `CLIENTS` clients until the server dies (`kill_after` set) or each sent `batches`.
-fn ingest(server: Option<Server>, base: &str, token: &str, cycle: u64, kill_after: Option<Duration>, batches: Option<u64>) -> ClientReport {
+fn ingest(
+    server: Option<Server>,
+    base: &str,
+    token: &str,
+    cycle: u64,
+    kill_after: Option<Duration>,
+    batches: Option<u64>,
+) -> ClientReport {
     let killing = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..CLIENTS)
         .map(|thread| {
             let (base, token, killing) = (base.to_string(), token.to_string(), killing.clone());
-            std::thread::spawn(move || client(base, token, format!("c{cycle}-t{thread}"), cycle * 100 + thread + 1, killing, batches))
+            std::thread::spawn(move || {
+                client(
+                    base,
+                    token,
+                    format!("c{cycle}-t{thread}"),
+                    cycle * 100 + thread + 1,
+                    killing,
+                    batches,
+                )
+            })
         })
         .collect();
     if let (Some(server), Some(delay)) = (server, kill_after) {
@@ -155,14 +202,38 @@ fn check_acknowledged(base: &str, token: &str, acked: &[Acked]) {
                 for batch in part {
                     let (status, body) = http_post(&http, base, token, "/v1/sales", &batch.body);
                     assert_eq!(status, 200, "re-posting an acknowledged batch: {body}");
-                    assert_eq!((body["recorded"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(batch.lines)), "an acknowledged line is missing after the crash: {body}");
+                    assert_eq!(
+                        (body["recorded"].as_u64(), body["duplicates"].as_u64()),
+                        (Some(0), Some(batch.lines)),
+                        "an acknowledged line is missing after the crash: {body}"
+                    );
                     if let Some(key) = &batch.idempotency_key {
-                        let response = http.post(format!("{base}/v1/sales")).bearer_auth(token).header("Idempotency-Key", key).json(&batch.body).send().expect("replay with key");
-                        assert_eq!(response.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"), "key {key} not replayed");
+                        let response = http
+                            .post(format!("{base}/v1/sales"))
+                            .bearer_auth(token)
+                            .header("Idempotency-Key", key)
+                            .json(&batch.body)
+                            .send()
+                            .expect("replay with key");
+                        assert_eq!(
+                            response
+                                .headers()
+                                .get("idempotent-replayed")
+                                .and_then(|v| v.to_str().ok()),
+                            Some("true"),
+                            "key {key} not replayed"
+                        );
                         let replayed: Value = response.json().expect("replayed body");
-                        assert_eq!(replayed["recorded"], json!(batch.lines), "key {key}: {replayed}");
+                        assert_eq!(
+                            replayed["recorded"],
+                            json!(batch.lines),
+                            "key {key}: {replayed}"
+                        );
                         if !batch.response.is_null() {
-                            assert_eq!(replayed, batch.response, "key {key}: the replayed answer differs from the acknowledged one");
+                            assert_eq!(
+                                replayed, batch.response,
+                                "key {key}: the replayed answer differs from the acknowledged one"
+                            );
                         }
                     }
                 }
@@ -189,7 +260,13 @@ fn kill_9_during_ingestion_loses_nothing_acknowledged() {
     let mut server = Server::start(&data);
     let http = http_client();
     for account in ACCOUNTS {
-        let (status, body) = http_post(&http, &server.base, &token, "/v1/accounts", &json!({"account_id": account, "name": format!("Account {account}"), "scope": "national", "currency": "CNY"}));
+        let (status, body) = http_post(
+            &http,
+            &server.base,
+            &token,
+            "/v1/accounts",
+            &json!({"account_id": account, "name": format!("Account {account}"), "scope": "national", "currency": "CNY"}),
+        );
         assert_eq!(status, 201, "{body}");
     }
     let mut acked: Vec<Acked> = Vec::new();
@@ -200,8 +277,15 @@ fn kill_9_during_ingestion_loses_nothing_acknowledged() {
         let delay = Duration::from_millis(100 + (cycle * 211) % 500);
         let base = server.base.clone();
         let report = ingest(Some(server), &base, &token, cycle, Some(delay), None);
-        assert!(report.unexpected.is_empty(), "cycle {cycle}: {:#?}", report.unexpected);
-        assert!(!report.acked.is_empty(), "cycle {cycle}: nothing was acknowledged before the kill");
+        assert!(
+            report.unexpected.is_empty(),
+            "cycle {cycle}: {:#?}",
+            report.unexpected
+        );
+        assert!(
+            !report.acked.is_empty(),
+            "cycle {cycle}: nothing was acknowledged before the kill"
+        );
         let cycle_lines: u64 = report.acked.iter().map(|a| a.lines).sum();
         for a in &report.acked {
             if let Some(last) = a.response["last_position"].as_u64() {
@@ -215,13 +299,23 @@ fn kill_9_during_ingestion_loses_nothing_acknowledged() {
         server = Server::start(&data);
         let restart_ms = restarting.elapsed().as_millis();
         let head = head_position(&server.base, &token);
-        assert!(head >= acked_lines + ACCOUNTS.len() as u64 + TOKENS, "cycle {cycle}: head {head} < {acked_lines} acknowledged lines + accounts + tokens");
-        assert!(head >= last_acked_position, "cycle {cycle}: head {head} < last acknowledged position {last_acked_position}");
+        assert!(
+            head >= acked_lines + ACCOUNTS.len() as u64 + TOKENS,
+            "cycle {cycle}: head {head} < {acked_lines} acknowledged lines + accounts + tokens"
+        );
+        assert!(
+            head >= last_acked_position,
+            "cycle {cycle}: head {head} < last acknowledged position {last_acked_position}"
+        );
         let checking = Instant::now();
         check_acknowledged(&server.base, &token, &acked);
         let (status, verify) = http_get(&http_client(), &server.base, &token, "/v1/audit/verify");
         assert_eq!(status, 200, "{verify}");
-        assert_eq!((verify["ok"].as_bool(), verify["verified_through"].as_u64()), (Some(true), Some(head)), "cycle {cycle}: {verify}");
+        assert_eq!(
+            (verify["ok"].as_bool(), verify["verified_through"].as_u64()),
+            (Some(true), Some(head)),
+            "cycle {cycle}: {verify}"
+        );
         eprintln!(
             "crash cycle {cycle}: killed after {} ms; {} batches / {cycle_lines} lines acknowledged, {} requests cut; head {head}; restart {restart_ms} ms; re-checked {} batches / {acked_lines} lines in {} ms",
             delay.as_millis(),
@@ -235,7 +329,11 @@ fn kill_9_during_ingestion_loses_nothing_acknowledged() {
     // A last stretch on the restarted server, so the live projections also hold events
     // applied incrementally (not only replayed at start), including returns.
     let report = ingest(None, &server.base, &token, CYCLES + 1, None, Some(10));
-    assert!(report.unexpected.is_empty(), "final stretch: {:#?}", report.unexpected);
+    assert!(
+        report.unexpected.is_empty(),
+        "final stretch: {:#?}",
+        report.unexpected
+    );
     let returns: Vec<Value> = report
         .acked
         .iter()
@@ -247,28 +345,58 @@ fn kill_9_during_ingestion_loses_nothing_acknowledged() {
                 "quantity": "1", "net_amount": "0.50", "cost_amount": "0.10", "occurred_on": "2026-10-01"})
         })
         .collect();
-    let (status, body) = http_post(&http_client(), &server.base, &token, "/v1/returns", &json!({ "lines": returns }));
-    assert_eq!((status, body["recorded"].as_u64()), (201, Some(5)), "{body}");
+    let (status, body) = http_post(
+        &http_client(),
+        &server.base,
+        &token,
+        "/v1/returns",
+        &json!({ "lines": returns }),
+    );
+    assert_eq!(
+        (status, body["recorded"].as_u64()),
+        (201, Some(5)),
+        "{body}"
+    );
     acked_lines += report.acked.iter().map(|a| a.lines).sum::<u64>();
     acked.extend(report.acked.iter().cloned());
     // Duplicates and replays write nothing, so this leaves the projections as they are.
     check_acknowledged(&server.base, &token, &acked);
 
-    let (status, live) = http_get(&http_client(), &server.base, &token, "/v1/audit/projections");
+    let (status, live) = http_get(
+        &http_client(),
+        &server.base,
+        &token,
+        "/v1/audit/projections",
+    );
     assert_eq!(status, 200, "{live}");
     let head = head_position(&server.base, &token);
     assert_eq!(live["through_position"].as_u64(), Some(head), "{live}");
     server.stop();
 
     let verify = run_cli(["verify".as_ref(), "--data".as_ref(), data.as_os_str()]);
-    assert!(verify.success(), "verify failed: {}\n{}", verify.stdout, verify.stderr);
+    assert!(
+        verify.success(),
+        "verify failed: {}\n{}",
+        verify.stdout,
+        verify.stderr
+    );
     let verify = verify.json();
-    assert_eq!((verify["ok"].as_bool(), verify["verified_through"].as_u64()), (Some(true), Some(head)), "{verify}");
+    assert_eq!(
+        (verify["ok"].as_bool(), verify["verified_through"].as_u64()),
+        (Some(true), Some(head)),
+        "{verify}"
+    );
     let rebuild = run_cli(["rebuild".as_ref(), "--data".as_ref(), data.as_os_str()]);
     assert!(rebuild.success(), "rebuild failed: {}", rebuild.stderr);
     let rebuild = rebuild.json();
-    assert_eq!(rebuild["through_position"], live["through_position"], "rebuild {rebuild} vs live {live}");
-    assert_eq!(rebuild["digest"], live["digest"], "the rebuild differs from the live projections: {rebuild} vs {live}");
+    assert_eq!(
+        rebuild["through_position"], live["through_position"],
+        "rebuild {rebuild} vs live {live}"
+    );
+    assert_eq!(
+        rebuild["digest"], live["digest"],
+        "the rebuild differs from the live projections: {rebuild} vs {live}"
+    );
     assert_eq!(rebuild["events"].as_u64(), Some(head), "{rebuild}");
     eprintln!(
         "crash test: {CYCLES} kill -9 cycles, {} acknowledged batches / {acked_lines} lines checked, head {head}, verify ok, rebuild digest equal; {} ms in all",

@@ -2,9 +2,9 @@
 
 mod support;
 
+mod cli;
+mod crash;
 mod envelope_golden;
-mod http_ingest;
 mod http_accounts;
 mod http_auth_audit;
-mod crash;
-mod cli;
+mod http_ingest;

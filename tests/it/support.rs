@@ -50,15 +50,30 @@ impl TestApp {
         let mut tokens = HashMap::new();
         for role in Role::ALL {
             let (token, token_sha256) = new_token().expect("randomness");
-            let actor = Actor { name: "test-setup".into(), role: "admin".into() };
+            let actor = Actor {
+                name: "test-setup".into(),
+                role: "admin".into(),
+            };
             engine
-                .submit(LedgerCommand::IssueToken { name: format!("test-{role}"), role: *role, token_sha256 }, WriteMeta::new(actor, None, &[], "setup".into()))
+                .submit(
+                    LedgerCommand::IssueToken {
+                        name: format!("test-{role}"),
+                        role: *role,
+                        token_sha256,
+                    },
+                    WriteMeta::new(actor, None, &[], "setup".into()),
+                )
                 .await
                 .expect("issue token");
             tokens.insert(*role, token);
         }
         let router = kaledger::api::router(engine.clone());
-        TestApp { dir, engine, router, tokens }
+        TestApp {
+            dir,
+            engine,
+            router,
+            tokens,
+        }
     }
 
     /// The token of a role.
@@ -67,7 +82,14 @@ impl TestApp {
     }
 
     /// Sends a request with optional bearer token, extra headers and body.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             builder = builder.header("authorization", format!("Bearer {t}"));
@@ -75,23 +97,46 @@ impl TestApp {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let response = self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// GET as a role.
     pub async fn get(&self, role: Role, path: &str) -> Reply {
-        self.send(Method::GET, path, Some(self.token(role)), &[], Vec::new()).await
+        self.send(Method::GET, path, Some(self.token(role)), &[], Vec::new())
+            .await
     }
 
     /// POST JSON as a role.
     pub async fn post(&self, role: Role, path: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(self.token(role)), &[("content-type", "application/json")], body.to_string().into_bytes()).await
+        self.send(
+            Method::POST,
+            path,
+            Some(self.token(role)),
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// Opens an account (as manager) and asserts it worked.
@@ -121,9 +166,21 @@ pub fn binary() -> PathBuf {
 
 /// Creates a token offline with the real binary.
 pub fn cli_token(data: &Path, name: &str, role: &str) -> String {
-    let out = Command::new(binary()).args(["token", "create", "--data"]).arg(data).args(["--name", name, "--role", role]).output().expect("run token create");
-    assert!(out.status.success(), "token create failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+    let out = Command::new(binary())
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--name", name, "--role", role])
+        .output()
+        .expect("run token create");
+    assert!(
+        out.status.success(),
+        "token create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
 }
 
 /// The real binary serving a data directory on 127.0.0.1 (a free port).
@@ -146,8 +203,14 @@ impl Server {
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let base = line.trim().strip_prefix("kaledger listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
+        let base = line
+            .trim()
+            .strip_prefix("kaledger listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
         Server { child, base }
     }
 
@@ -159,7 +222,10 @@ impl Server {
 
     /// SIGTERM and wait for a graceful exit.
     pub fn stop(mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -193,7 +259,12 @@ impl CliOutput {
 
     /// Standard output parsed as one JSON value (panics with both streams when it is not).
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -204,7 +275,10 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     use std::io::Read;
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let args: Vec<std::ffi::OsString> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
     let mut child = Command::new(binary())
         .args(&args)
         .env("RUST_LOG", "warn")
@@ -240,7 +314,11 @@ where
     };
     let stdout = String::from_utf8_lossy(&out_reader.join().expect("stdout reader")).to_string();
     let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr reader")).to_string();
-    CliOutput { code: status.code(), stdout, stderr }
+    CliOutput {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
 }
 
 /// A blocking HTTP client for 127.0.0.1: short timeouts, never through a proxy.
@@ -254,18 +332,42 @@ pub fn http_client() -> reqwest::blocking::Client {
 }
 
 /// GET `path` on a real server with a bearer token; returns the status and JSON body.
-pub fn http_get(client: &reqwest::blocking::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
-    let response = client.get(format!("{base}{path}")).bearer_auth(token).send().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+pub fn http_get(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> (u16, Value) {
+    let response = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = response.status().as_u16();
-    let text = response.text().unwrap_or_else(|e| panic!("GET {path} body: {e}"));
+    let text = response
+        .text()
+        .unwrap_or_else(|e| panic!("GET {path} body: {e}"));
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// POST JSON to `path` on a real server with a bearer token; returns the status and JSON body.
-pub fn http_post(client: &reqwest::blocking::Client, base: &str, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let response = client.post(format!("{base}{path}")).bearer_auth(token).json(body).send().unwrap_or_else(|e| panic!("POST {path}: {e}"));
+pub fn http_post(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let response = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
     let status = response.status().as_u16();
-    let text = response.text().unwrap_or_else(|e| panic!("POST {path} body: {e}"));
+    let text = response
+        .text()
+        .unwrap_or_else(|e| panic!("POST {path} body: {e}"));
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
@@ -273,20 +375,48 @@ pub fn http_post(client: &reqwest::blocking::Client, base: &str, token: &str, pa
 
 impl TestApp {
     /// POST raw bytes with a content type (and optional extra headers) as a role.
-    pub async fn post_bytes(&self, role: Role, path: &str, content_type: &str, extra: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    pub async fn post_bytes(
+        &self,
+        role: Role,
+        path: &str,
+        content_type: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
         let mut headers = vec![("content-type", content_type)];
         headers.extend_from_slice(extra);
-        self.send(Method::POST, path, Some(self.token(role)), &headers, body).await
+        self.send(Method::POST, path, Some(self.token(role)), &headers, body)
+            .await
     }
 
     /// POST JSON with extra headers (e.g. Idempotency-Key) as a role.
-    pub async fn post_with(&self, role: Role, path: &str, extra: &[(&str, &str)], body: Value) -> Reply {
-        self.post_bytes(role, path, "application/json", extra, body.to_string().into_bytes()).await
+    pub async fn post_with(
+        &self,
+        role: Role,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Value,
+    ) -> Reply {
+        self.post_bytes(
+            role,
+            path,
+            "application/json",
+            extra,
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// PATCH JSON as a role.
     pub async fn patch(&self, role: Role, path: &str, body: Value) -> Reply {
-        self.send(Method::PATCH, path, Some(self.token(role)), &[("content-type", "application/json")], body.to_string().into_bytes()).await
+        self.send(
+            Method::PATCH,
+            path,
+            Some(self.token(role)),
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// Every audit event matching `query` (e.g. "type=SaleReturned"), read as an auditor,
@@ -295,9 +425,20 @@ impl TestApp {
         let mut events = Vec::new();
         let mut after = 0u64;
         loop {
-            let reply = self.get(Role::Auditor, &format!("/v1/audit/events?limit=1000&after={after}&{query}")).await;
+            let reply = self
+                .get(
+                    Role::Auditor,
+                    &format!("/v1/audit/events?limit=1000&after={after}&{query}"),
+                )
+                .await;
             assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-            events.extend(reply.body["events"].as_array().expect("events").iter().cloned());
+            events.extend(
+                reply.body["events"]
+                    .as_array()
+                    .expect("events")
+                    .iter()
+                    .cloned(),
+            );
             match reply.body["next_after"].as_u64() {
                 Some(next) => after = next,
                 None => return events,
@@ -310,11 +451,33 @@ impl TestApp {
 /// `status` and `type` in the body).
 #[track_caller]
 pub fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "expected {status} {code}, got {}", reply.text);
+    assert_eq!(
+        reply.status, status,
+        "expected {status} {code}, got {}",
+        reply.text
+    );
     assert_eq!(reply.code(), code, "body: {}", reply.text);
-    assert_eq!(reply.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"), "body: {}", reply.text);
-    assert_eq!(reply.body["status"], status.as_u16(), "body: {}", reply.text);
-    assert_eq!(reply.body["type"], format!("urn:kaledger:error:{code}"), "body: {}", reply.text);
+    assert_eq!(
+        reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "body: {}",
+        reply.text
+    );
+    assert_eq!(
+        reply.body["status"],
+        status.as_u16(),
+        "body: {}",
+        reply.text
+    );
+    assert_eq!(
+        reply.body["type"],
+        format!("urn:kaledger:error:{code}"),
+        "body: {}",
+        reply.text
+    );
 }
 
 /// The (index, field, code) triples of a problem's `errors`, in order.
@@ -324,7 +487,13 @@ pub fn error_triples(reply: &Reply) -> Vec<(Option<u64>, String, String)> {
         .map(|errors| {
             errors
                 .iter()
-                .map(|e| (e["index"].as_u64(), e["field"].as_str().unwrap_or("").to_string(), e["code"].as_str().unwrap_or("").to_string()))
+                .map(|e| {
+                    (
+                        e["index"].as_u64(),
+                        e["field"].as_str().unwrap_or("").to_string(),
+                        e["code"].as_str().unwrap_or("").to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()

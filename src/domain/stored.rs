@@ -1,0 +1,125 @@
+//! Serde forms of decimals and dates in events: compact and exact in the stored binary
+//! form (a decimal's 16-byte representation, a date's day number), readable strings in
+//! JSON ("1234.50", "2026-05-01"). The choice follows `is_human_readable()`, which bincode
+//! answers false and serde_json true. Parsing a decimal from text on every replayed event
+//! was the main cost of replay; the 16-byte form is also what DESIGN §4 recommends.
+
+/// `Decimal` as 16 bytes (binary) or a string (JSON).
+pub mod decimal {
+    use rust_decimal::Decimal;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(value)
+        } else {
+            serde::Serialize::serialize(&value.serialize(), serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(D::Error::custom)
+        } else {
+            let bytes: [u8; 16] = <[u8; 16]>::deserialize(deserializer)?;
+            Ok(Decimal::deserialize(bytes))
+        }
+    }
+}
+
+/// `Option<Decimal>` in the same forms.
+pub mod decimal_option {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Wrapped(#[serde(with = "super::decimal")] Decimal);
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.map(Wrapped).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
+    }
+}
+
+/// `NaiveDate` as days from 0001-01-01 (binary) or "YYYY-MM-DD" (JSON).
+pub mod date {
+    use chrono::{Datelike, NaiveDate};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &NaiveDate, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(value)
+        } else {
+            serializer.serialize_i32(value.num_days_from_ce())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(D::Error::custom)
+        } else {
+            let days = i32::deserialize(deserializer)?;
+            NaiveDate::from_num_days_from_ce_opt(days)
+                .ok_or_else(|| D::Error::custom(format!("day number {days} is out of range")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Serialize};
+    use std::str::FromStr;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Sample {
+        #[serde(with = "super::decimal")]
+        amount: Decimal,
+        #[serde(with = "super::decimal_option")]
+        cost: Option<Decimal>,
+        #[serde(with = "super::date")]
+        on: NaiveDate,
+    }
+
+    #[test]
+    fn both_forms_round_trip_exactly() {
+        // Proves decimals keep their scale and dates their day in both the binary and JSON forms.
+        let sample = Sample {
+            amount: Decimal::from_str("1234.50").unwrap(),
+            cost: Some(Decimal::from_str("-0.005").unwrap()),
+            on: NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+        };
+        let json = serde_json::to_string(&sample).unwrap();
+        assert_eq!(
+            json,
+            r#"{"amount":"1234.50","cost":"-0.005","on":"2026-02-28"}"#
+        );
+        assert_eq!(serde_json::from_str::<Sample>(&json).unwrap(), sample);
+        let bytes = crate::ledger::codec::encode(&sample);
+        assert_eq!(
+            crate::ledger::codec::decode::<Sample>(&bytes).unwrap(),
+            sample
+        );
+        let none = Sample {
+            cost: None,
+            ..sample
+        };
+        assert_eq!(
+            crate::ledger::codec::decode::<Sample>(&crate::ledger::codec::encode(&none)).unwrap(),
+            none
+        );
+    }
+}
