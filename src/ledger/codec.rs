@@ -44,6 +44,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
         .expect("storage types always serialize")
 }
 
+/// Decodes a value that borrows strings and bytes from `bytes` (no copies).
+pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
+    options()
+        .with_limit(DECODE_BYTES_MAX)
+        .deserialize(bytes)
+        .map_err(|e| CodecError::Malformed(e.to_string()))
+}
+
 /// Decodes a value stored by [`encode`]; corrupt input gives an error, never a panic.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     options()

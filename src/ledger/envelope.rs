@@ -41,6 +41,74 @@ struct EnvelopeBodyV1 {
     prev_hash: [u8; HASH_BYTES],
 }
 
+/// Format-1 body read in place: the same layout as [`EnvelopeBodyV1`], borrowing its
+/// strings and payload from the stored bytes (replay reads a million of them).
+#[derive(Deserialize)]
+struct EnvelopeBodyV1Ref<'a> {
+    #[serde(borrow)]
+    event_type: &'a str,
+    schema_version: u16,
+    position: u64,
+    #[serde(borrow)]
+    stream: &'a str,
+    stream_version: u64,
+    event_id: [u8; 16],
+    recorded_at_micros: i64,
+    #[serde(borrow)]
+    actor_name: &'a str,
+    #[serde(borrow)]
+    actor_role: &'a str,
+    #[serde(borrow)]
+    idempotency_key: Option<&'a str>,
+    #[serde(borrow)]
+    request_id: &'a str,
+    #[serde(borrow)]
+    payload: &'a [u8],
+    prev_hash: [u8; HASH_BYTES],
+}
+
+/// The parts of a stored envelope that replay needs, borrowed from the stored bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnvelopeRef<'a> {
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub position: u64,
+    pub stream: &'a str,
+    pub recorded_at_micros: i64,
+    pub actor_name: &'a str,
+    pub payload: &'a [u8],
+    pub prev_hash: [u8; HASH_BYTES],
+    pub hash: [u8; HASH_BYTES],
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Decodes stored bytes without copying; like [`Envelope::open`] it does not check the hash.
+    pub fn open(bytes: &'a [u8]) -> Result<EnvelopeRef<'a>, CodecError> {
+        if bytes.len() < 1 + HASH_BYTES {
+            return Err(CodecError::Truncated(bytes.len()));
+        }
+        if bytes[0] != FORMAT_V1 {
+            return Err(CodecError::UnknownFormat(bytes[0]));
+        }
+        let body_end = bytes.len() - HASH_BYTES;
+        let body: EnvelopeBodyV1Ref<'a> = codec::decode_borrowed(&bytes[1..body_end])?;
+        let mut hash = [0u8; HASH_BYTES];
+        hash.copy_from_slice(&bytes[body_end..]);
+        let _ = (body.stream_version, body.event_id, body.actor_role, body.idempotency_key, body.request_id);
+        Ok(EnvelopeRef {
+            event_type: body.event_type,
+            schema_version: body.schema_version,
+            position: body.position,
+            stream: body.stream,
+            recorded_at_micros: body.recorded_at_micros,
+            actor_name: body.actor_name,
+            payload: body.payload,
+            prev_hash: body.prev_hash,
+            hash,
+        })
+    }
+}
+
 /// One stored event with its metadata and chain links.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {

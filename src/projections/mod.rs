@@ -4,7 +4,7 @@
 pub mod accounts;
 pub mod tokens;
 
-use std::collections::HashMap;
+use crate::domain::state::FastMap;
 
 use sha2::{Digest, Sha256};
 
@@ -23,14 +23,31 @@ pub struct ReadModel {
     /// recorded_at of each position (index = position − 1); strictly increasing, so
     /// `known_at` maps to a log prefix by binary search.
     recorded_at: Vec<i64>,
-    streams: HashMap<String, Vec<u64>>,
-    types: HashMap<String, Vec<u64>>,
+    streams: FastMap<String, Vec<u64>>,
+    types: FastMap<String, Vec<u64>>,
     pub accounts: AccountsProjection,
     pub tokens: TokensProjection,
 }
 
+/// What the read models need of an event's envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct EventMeta<'a> {
+    pub position: u64,
+    pub stream: &'a str,
+    pub recorded_at_micros: i64,
+    pub hash: [u8; 32],
+    /// The token name that caused the event (kept for token events).
+    pub actor_name: &'a str,
+}
+
+impl<'a> From<&'a Envelope> for EventMeta<'a> {
+    fn from(e: &'a Envelope) -> Self {
+        EventMeta { position: e.position, stream: &e.stream, recorded_at_micros: e.recorded_at_micros, hash: e.hash, actor_name: &e.actor.name }
+    }
+}
+
 /// Appends a position to a keyed index without allocating the key when it exists.
-fn push_position(index: &mut HashMap<String, Vec<u64>>, key: &str, position: u64) {
+fn push_position(index: &mut FastMap<String, Vec<u64>>, key: &str, position: u64) {
     match index.get_mut(key) {
         Some(positions) => positions.push(position),
         None => {
@@ -41,7 +58,7 @@ fn push_position(index: &mut HashMap<String, Vec<u64>>, key: &str, position: u64
 
 impl ReadModel {
     /// Applies one stored event. Positions must arrive gapless and in order.
-    pub fn apply(&mut self, envelope: &Envelope, event: &Event) {
+    pub fn apply(&mut self, envelope: &EventMeta<'_>, event: &Event) {
         assert_eq!(
             envelope.position,
             self.recorded_at.len() as u64 + 1,
@@ -49,11 +66,11 @@ impl ReadModel {
         );
         self.recorded_at.push(envelope.recorded_at_micros);
         push_position(&mut self.streams, &envelope.stream, envelope.position);
-        push_position(&mut self.types, &envelope.event_type, envelope.position);
+        push_position(&mut self.types, event.type_name(), envelope.position);
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
         self.tokens
-            .apply(envelope.recorded_at_micros, &envelope.actor.name, event);
+            .apply(envelope.recorded_at_micros, envelope.actor_name, event);
         self.head = Some(Head {
             position: envelope.position,
             hash: envelope.hash,

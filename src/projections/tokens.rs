@@ -1,6 +1,8 @@
 //! Tokens read model: who may call the API, looked up by the SHA-256 of the bearer token.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::domain::state::FastMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,7 +25,7 @@ pub struct TokenView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokensProjection {
     by_name: BTreeMap<String, TokenView>,
-    by_hash: HashMap<String, String>,
+    by_hash: FastMap<String, String>,
 }
 
 impl TokensProjection {

@@ -56,6 +56,18 @@ async fn post_returns(app: &TestApp, lines: Vec<Value>) -> Reply {
         .await
 }
 
+/// A request body case: name, path, content type, body, expected status and code.
+type BodyCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+/// A refused return: name, the line, and the expected (field, code) pairs sorted.
+type ReturnCase = (&'static str, Value, Vec<(&'static str, &'static str)>);
+
 #[track_caller]
 fn assert_recorded(reply: &Reply, status: StatusCode, recorded: u64, duplicates: u64) {
     assert_eq!(reply.status, status, "{}", reply.text);
@@ -76,7 +88,7 @@ async fn malformed_bodies_are_4xx_problems_and_write_nothing() {
     float_amount["net_amount"] = json!(12.5);
     let mut object_amount = good.clone();
     object_amount["quantity"] = json!({"value": 1});
-    let cases: Vec<(&str, &str, &str, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<BodyCase> = vec![
         (
             "truncated JSON",
             "/v1/sales",
@@ -628,7 +640,7 @@ async fn returns_that_do_not_fit_the_sale_are_refused() {
     stated_cost["cost_amount"] = json!("60.01");
     let mut other_account = return_line("R1", "INV-1", 1, "1", "10.00", "2026-03-20");
     other_account["account_id"] = json!("KA-404");
-    let cases: Vec<(&str, Value, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<ReturnCase> = vec![
         (
             "quantity beyond the sale",
             return_line("R1", "INV-1", 1, "11", "10.00", "2026-03-20"),
