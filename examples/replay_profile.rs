@@ -37,8 +37,9 @@ fn main() {
     let mut events = Vec::with_capacity(n);
     for item in store.iter_from(1) {
         let (_, b) = item.expect("read");
+        let e = kaledger::ledger::envelope::EnvelopeRef::open(&b).expect("envelope");
+        let ev = Event::decode(e.event_type, e.schema_version, e.payload).expect("event");
         let e = Envelope::open(&b).expect("envelope");
-        let ev = Event::decode(&e.event_type, e.schema_version, &e.payload).expect("event");
         events.push((e, ev));
     }
     println!(
@@ -47,8 +48,10 @@ fn main() {
     );
     let t = Instant::now();
     let mut state = LedgerState::default();
-    for (e, ev) in &events {
-        state.apply_in_stream(&e.stream, ev);
+    let events2 = events.clone();
+    let t = Instant::now();
+    for (e, ev) in events2 {
+        state.apply_owned(&e.stream, ev);
     }
     println!(
         "state.apply only:     {:>8.0} ms",
@@ -57,7 +60,7 @@ fn main() {
     let t = Instant::now();
     let mut read = ReadModel::default();
     for (e, ev) in &events {
-        read.apply(e, ev);
+        read.apply(&kaledger::projections::EventMeta::from(e), ev);
     }
     println!(
         "read.apply only:      {:>8.0} ms",

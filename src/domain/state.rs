@@ -104,6 +104,14 @@ pub fn fingerprint(fields: &[&str]) -> [u8; 16] {
 }
 
 impl LedgerState {
+    /// An empty state with room for about `events` sale lines, so a replay of a large log
+    /// does not rehash its biggest map over and over.
+    pub fn with_capacity(events: usize) -> LedgerState {
+        let mut state = LedgerState::default();
+        state.sales.reserve(events);
+        state
+    }
+
     /// The version of a stream: the number of events in it (0 when it has none).
     pub fn stream_version(&self, stream: &str) -> u64 {
         self.stream_versions.get(stream).copied().unwrap_or(0)

@@ -14,7 +14,25 @@ pub mod decimal {
         if serializer.is_human_readable() {
             serializer.collect_str(value)
         } else {
-            serde::Serialize::serialize(&value.serialize(), serializer)
+            serializer.serialize_bytes(&value.serialize())
+        }
+    }
+
+    /// Reads the 16-byte form in one call (a `[u8; 16]` would be sixteen).
+    struct DecimalBytes;
+
+    impl<'de> serde::de::Visitor<'de> for DecimalBytes {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("16 bytes of a decimal")
+        }
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Decimal, E> {
+            let exact: [u8; 16] = bytes.try_into().map_err(|_| E::invalid_length(bytes.len(), &self))?;
+            // Flags: 16 zero bits, the scale (at most 28), then only the sign bit.
+            if exact[0] != 0 || exact[1] != 0 || exact[2] > 28 || exact[3] & 0x7f != 0 {
+                return Err(E::custom("corrupt decimal flags"));
+            }
+            Ok(Decimal::deserialize(exact))
         }
     }
 
@@ -23,8 +41,7 @@ pub mod decimal {
             let text = String::deserialize(deserializer)?;
             text.parse().map_err(D::Error::custom)
         } else {
-            let bytes: [u8; 16] = <[u8; 16]>::deserialize(deserializer)?;
-            Ok(Decimal::deserialize(bytes))
+            deserializer.deserialize_bytes(DecimalBytes)
         }
     }
 }

@@ -24,7 +24,8 @@ use crate::ledger::codec;
 use crate::ledger::envelope::Actor;
 use crate::ledger::store::Head;
 use crate::ledger::{Envelope, LedgerError, LogStore};
-use crate::projections::ReadModel;
+use crate::ledger::envelope::EnvelopeRef;
+use crate::projections::{EventMeta, ReadModel};
 pub use metrics::Metrics;
 
 /// Requests waiting for the writer: enough to keep a group full under 64+ concurrent
@@ -128,43 +129,81 @@ pub struct Replayed {
     pub elapsed: Duration,
 }
 
-/// Replays the whole log into fresh state and read models.
+/// Events decoded per hand-over between the replay threads: large enough that the
+/// channel costs nothing per event, small enough to keep both threads busy.
+const REPLAY_BATCH_EVENTS: usize = 4096;
+
+/// One decoded event on its way from the reading thread to the applying one.
+struct DecodedEvent {
+    position: u64,
+    stream: String,
+    recorded_at_micros: i64,
+    hash: [u8; 32],
+    /// Only token events keep their actor (the read models need no other).
+    actor_name: String,
+    event: Event,
+}
+
+/// Replays the whole log into fresh state and read models. Two threads: one iterates
+/// sled and decodes envelopes and payloads, the other applies them in order.
 pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
     let started = Instant::now();
-    let mut state = LedgerState::default();
-    let mut read = ReadModel::default();
+    let expected_events = usize::try_from(store.last_position()?).unwrap_or(0);
+    let mut state = LedgerState::with_capacity(expected_events);
+    let mut read = ReadModel::with_capacity(expected_events);
     let mut head = Head::EMPTY;
-    for item in store.iter_from(1) {
-        let (position, bytes) = item?;
-        if position != head.position + 1 {
-            return Err(LedgerError::Corrupt {
-                position: head.position + 1,
-                reason: format!("missing; next stored is {position}"),
-            });
+    std::thread::scope(|scope| -> Result<(), LedgerError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<DecodedEvent>>(4);
+        let reader = scope.spawn(move || -> Result<(), LedgerError> {
+            let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
+            let mut expected = 1;
+            for item in store.iter_from(1) {
+                let (position, bytes) = item?;
+                if position != expected {
+                    return Err(LedgerError::Corrupt { position: expected, reason: format!("missing; next stored is {position}") });
+                }
+                expected += 1;
+                let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
+                let envelope = EnvelopeRef::open(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                let event = Event::decode(envelope.event_type, envelope.schema_version, envelope.payload).map_err(|e| corrupt(e.to_string()))?;
+                let actor_name = match event {
+                    Event::TokenIssued(_) | Event::TokenRevoked(_) => envelope.actor_name.to_string(),
+                    _ => String::new(),
+                };
+                batch.push(DecodedEvent {
+                    position,
+                    stream: envelope.stream.to_string(),
+                    recorded_at_micros: envelope.recorded_at_micros,
+                    hash: envelope.hash,
+                    actor_name,
+                    event,
+                });
+                if batch.len() == REPLAY_BATCH_EVENTS && sender.send(std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH_EVENTS))).is_err() {
+                    return Ok(());
+                }
+            }
+            if !batch.is_empty() {
+                let _ = sender.send(batch);
+            }
+            Ok(())
+        });
+        for batch in receiver {
+            for decoded in batch {
+                let meta = EventMeta {
+                    position: decoded.position,
+                    stream: &decoded.stream,
+                    recorded_at_micros: decoded.recorded_at_micros,
+                    hash: decoded.hash,
+                    actor_name: &decoded.actor_name,
+                };
+                read.apply(&meta, &decoded.event);
+                head = Head { position: decoded.position, hash: decoded.hash, recorded_at_micros: decoded.recorded_at_micros };
+                state.apply_owned(&decoded.stream, decoded.event);
+            }
         }
-        let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
-        let envelope = Envelope::open(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let event = Event::decode(
-            &envelope.event_type,
-            envelope.schema_version,
-            &envelope.payload,
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
-        state.apply_in_stream(&envelope.stream, &event);
-        read.apply(&envelope, &event);
-        head = Head {
-            position,
-            hash: envelope.hash,
-            recorded_at_micros: envelope.recorded_at_micros,
-        };
-    }
-    Ok(Replayed {
-        state,
-        read,
-        head,
-        events: head.position,
-        elapsed: started.elapsed(),
-    })
+        reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
+    Ok(Replayed { state, read, head, events: head.position, elapsed: started.elapsed() })
 }
 
 /// A running ledger: the writer thread and the shared read models.
@@ -415,7 +454,7 @@ impl Writer {
         if !applied.is_empty() {
             let mut read = self.read.write().unwrap_or_else(|p| p.into_inner());
             for (envelope, event) in &applied {
-                read.apply(envelope, event);
+                read.apply(&EventMeta::from(envelope), event);
             }
         }
         for (reply, result) in replies {

@@ -157,6 +157,14 @@ impl LogStore {
         }
     }
 
+    /// The last position (0 for an empty log), read from the last key alone.
+    pub fn last_position(&self) -> Result<u64, LedgerError> {
+        match self.log.last()? {
+            None => Ok(0),
+            Some((k, _)) => position_of(&k),
+        }
+    }
+
     /// Durably appends a group: one sled batch for the log, one for idempotency records,
     /// one flush, one `sync_data`. Returns only when all of it is on disk.
     pub fn append(

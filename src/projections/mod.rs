@@ -57,6 +57,11 @@ fn push_position(index: &mut FastMap<String, Vec<u64>>, key: &str, position: u64
 }
 
 impl ReadModel {
+    /// An empty read model with room for `events` positions.
+    pub fn with_capacity(events: usize) -> ReadModel {
+        ReadModel { recorded_at: Vec::with_capacity(events), ..ReadModel::default() }
+    }
+
     /// Applies one stored event. Positions must arrive gapless and in order.
     pub fn apply(&mut self, envelope: &EventMeta<'_>, event: &Event) {
         assert_eq!(
