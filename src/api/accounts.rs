@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{json_body, ApiBytes, ApiPath, ApiQuery};
 use super::{page_limit, parse_known_at, write_meta, AppState};
 use crate::domain::commands::{OpenAccount, UpdateAccount};
 use crate::domain::events::account_stream;
@@ -146,9 +146,10 @@ pub async fn open_account(
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<OpenAccountRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<AccountResponse>)> {
     caller.require(Right::ManageAccounts)?;
+    let body: OpenAccountRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(&caller, &headers, &method, "/v1/accounts", &canonical)?;
     let command = Command::OpenAccount(OpenAccount {
@@ -239,9 +240,10 @@ pub async fn update_account(
     method: Method,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateAccountRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
     caller.require(Right::ManageAccounts)?;
+    let body: UpdateAccountRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(
         &caller,
@@ -270,9 +272,10 @@ pub async fn change_stage(
     method: Method,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<ChangeStageRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
     caller.require(Right::ManageAccounts)?;
+    let body: ChangeStageRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(
         &caller,
@@ -299,9 +302,10 @@ pub async fn close_account(
     method: Method,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<CloseAccountRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
     caller.require(Right::ManageAccounts)?;
+    let body: CloseAccountRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(
         &caller,

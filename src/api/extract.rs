@@ -1,6 +1,6 @@
 //! Extractors whose rejections are problem+json like every other error.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -8,35 +8,6 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-
-/// A JSON body; malformed JSON is a 400 `malformed_json`, a body of the wrong shape
-/// (unknown field, wrong type, missing field) a 422 `invalid_body`.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", e.body_text()),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonRejection::BytesRejection(e) => bytes_rejection(e),
-        other => ApiError::bad_request("invalid_body", other.body_text()),
-    }
-}
 
 /// Maps body-reading failures; an over-long body is a 413 `body_too_large`.
 pub fn bytes_rejection(rejection: BytesRejection) -> ApiError {
@@ -63,6 +34,42 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             .map(ApiBytes)
             .map_err(bytes_rejection)
     }
+}
+
+/// Parses a JSON body that was read as bytes, after the caller's rights were checked (so a
+/// role without the right gets 403 whatever it sent). A declared content type other than
+/// JSON is a 415; a missing one is taken as JSON.
+pub fn json_body<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if let Some(content_type) = headers.get(axum::http::header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("content type \"{essence}\" is not accepted; send application/json"),
+            ));
+        }
+    }
+    parse_json(body)
+}
+
+/// Parses JSON bytes: a syntax error is a 400 `malformed_json`, a body of the wrong shape
+/// (unknown field, wrong type, missing field) a 422 `invalid_body`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
+        _ => ApiError::bad_request("malformed_json", e.to_string()),
+    })
 }
 
 /// Query parameters; a bad one is a 400 `invalid_query`.

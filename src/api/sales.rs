@@ -329,13 +329,7 @@ pub fn returns_from_csv(bytes: &[u8]) -> Result<Vec<ReturnLineInput>, ApiError> 
         .collect())
 }
 
-/// Parses a JSON value of type `T`, mapping errors like the JSON extractor does.
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
-        _ => ApiError::bad_request("malformed_json", e.to_string()),
-    })
-}
+pub use super::extract::parse_json;
 
 /// Which body format the request declares.
 enum BodyFormat {

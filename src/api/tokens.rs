@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::auth::{new_token, Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{json_body, ApiBytes, ApiPath};
 use super::{write_meta, AppState};
 use crate::domain::vocab::Role;
 use crate::domain::Command;
@@ -57,9 +57,10 @@ pub async fn create_token(
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateTokenRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     caller.require(Right::ManageTokens)?;
+    let body: CreateTokenRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(&caller, &headers, &method, "/v1/tokens", &canonical)?;
     let (token, token_sha256) = new_token().map_err(ApiError::internal)?;
@@ -103,9 +104,10 @@ pub async fn revoke_token(
     method: Method,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
-    ApiJson(body): ApiJson<RevokeTokenRequest>,
+    ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<TokenView>> {
     caller.require(Right::ManageTokens)?;
+    let body: RevokeTokenRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(
         &caller,

@@ -247,6 +247,14 @@ fn check_manager(manager: Option<&str>, errors: &mut Vec<FieldError>) {
 
 fn update_account(state: &LedgerState, c: &UpdateAccount) -> Result<Decision, DomainError> {
     let facts = open_account_facts(state, &c.account_id, c.expected_version)?;
+    if c.name.is_none() && c.scope.is_none() && c.segment.is_none() && c.manager.is_none() {
+        return Err(DomainError::Validation(vec![FieldError::new(
+            None,
+            "body",
+            "nothing_to_change",
+            "give at least one of name, scope, segment, manager",
+        )]));
+    }
     let mut errors = Vec::new();
     if let Some(name) = &c.name {
         check_name(name, &mut errors);
@@ -392,11 +400,19 @@ impl LineCheck<'_> {
 
 /// Parses `YYYY-MM-DD` strictly (no times, no other forms).
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
     if text.len() != 10 {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&d.year()))
 }
+
+/// Business dates outside these years are typos (0026 for 2026), not history or plans.
+pub const BUSINESS_YEAR_MIN: i32 = 1900;
+/// See [`BUSINESS_YEAR_MIN`].
+pub const BUSINESS_YEAR_MAX: i32 = 2999;
 
 /// Parses a plain decimal: optional minus, digits, optional fraction. No exponents,
 /// separators or signs that ERP exports sometimes smuggle in.
@@ -460,14 +476,8 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
                     );
                     None
                 }
-                Some(a) if a.closed => {
-                    check.fail(
-                        "account_id",
-                        "account_closed",
-                        format!("account \"{id}\" is closed and accepts no sales"),
-                    );
-                    None
-                }
+                // A closed account is refused below, after a retry of a line recorded
+                // before the close has had the chance to count as a duplicate.
                 Some(a) => Some(a),
             });
         let money_places = account.map(|a| minor_unit_places(&a.currency)).unwrap_or(2);
@@ -564,6 +574,11 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
             .or_else(|| in_batch.get(&key).copied());
         match recorded {
             Some(f) if f == fingerprint => duplicates += 1,
+            _ if account.closed => check.fail(
+                "account_id",
+                "account_closed",
+                format!("account \"{}\" is closed and accepts no sales", key.0),
+            ),
             Some(_) => conflicts.push(FieldError::new(
                 Some(index),
                 "line",

@@ -139,7 +139,8 @@ impl LedgerState {
                     returned_net: Decimal::ZERO,
                     returned_cost: Decimal::ZERO,
                 };
-                self.sales.insert((e.account_id, e.invoice_id, e.line), sold);
+                self.sales
+                    .insert((e.account_id, e.invoice_id, e.line), sold);
             }
             other => self.apply_in_stream(stream, &other),
         }

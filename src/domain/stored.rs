@@ -27,7 +27,9 @@ pub mod decimal {
             f.write_str("16 bytes of a decimal")
         }
         fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Decimal, E> {
-            let exact: [u8; 16] = bytes.try_into().map_err(|_| E::invalid_length(bytes.len(), &self))?;
+            let exact: [u8; 16] = bytes
+                .try_into()
+                .map_err(|_| E::invalid_length(bytes.len(), &self))?;
             // Flags: 16 zero bits, the scale (at most 28), then only the sign bit.
             if exact[0] != 0 || exact[1] != 0 || exact[2] > 28 || exact[3] & 0x7f != 0 {
                 return Err(E::custom("corrupt decimal flags"));

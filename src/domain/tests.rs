@@ -314,6 +314,61 @@ fn batch_size_is_bounded() {
         .then_error("too_many_lines");
 }
 
+#[test]
+fn a_retried_line_of_a_closed_account_is_still_a_duplicate() {
+    // Proves an ERP retry of a line recorded before the close counts as a duplicate, while
+    // a new line is refused as account_closed.
+    let history = recorded(
+        vec![opened("KA-1")],
+        Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        },
+    );
+    let history = recorded(
+        history,
+        Command::CloseAccount {
+            account_id: "KA-1".into(),
+            reason: None,
+            expected_version: None,
+        },
+    );
+    let (events, duplicates) = given(history.clone())
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "10", "100.00")],
+        })
+        .then_events();
+    assert_eq!((events.len(), duplicates), (0, 1));
+    let e = given(history)
+        .when(Command::RecordSales {
+            lines: vec![sale_input("KA-1", "I-1", 1, "11", "100.00")],
+        })
+        .then_error("invalid_lines");
+    assert_eq!(e.field_errors()[0].code, "account_closed");
+}
+
+#[test]
+fn business_dates_outside_plausible_years_are_refused() {
+    // Proves typo years (0026, 20266) are invalid dates, while 1900 and 2999 pass.
+    assert!(decide::parse_date("0026-03-01").is_none());
+    assert!(decide::parse_date("0000-01-01").is_none());
+    assert!(decide::parse_date("1900-01-01").is_some());
+    assert!(decide::parse_date("2999-12-31").is_some());
+    assert!(decide::parse_date("2026-02-29").is_none());
+}
+
+#[test]
+fn an_update_that_changes_nothing_is_refused() {
+    // Proves PATCH {} records no empty AccountUpdated event.
+    let update = commands::UpdateAccount {
+        account_id: "KA-1".into(),
+        ..Default::default()
+    };
+    let e = given(vec![opened("KA-1")])
+        .when(Command::UpdateAccount(update))
+        .then_error("validation_failed");
+    assert_eq!(e.field_errors()[0].code, "nothing_to_change");
+}
+
 proptest! {
     #[test]
     fn retrying_any_accepted_batch_records_nothing(quantities in proptest::collection::vec((1u32..1000, 0u32..100_000), 1..40)) {

@@ -22,9 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
 use crate::ledger::envelope::Actor;
+use crate::ledger::envelope::EnvelopeRef;
 use crate::ledger::store::Head;
 use crate::ledger::{Envelope, LedgerError, LogStore};
-use crate::ledger::envelope::EnvelopeRef;
 use crate::projections::{EventMeta, ReadModel};
 pub use metrics::Metrics;
 
@@ -160,14 +160,24 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
             for item in store.iter_from(1) {
                 let (position, bytes) = item?;
                 if position != expected {
-                    return Err(LedgerError::Corrupt { position: expected, reason: format!("missing; next stored is {position}") });
+                    return Err(LedgerError::Corrupt {
+                        position: expected,
+                        reason: format!("missing; next stored is {position}"),
+                    });
                 }
                 expected += 1;
                 let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
                 let envelope = EnvelopeRef::open(&bytes).map_err(|e| corrupt(e.to_string()))?;
-                let event = Event::decode(envelope.event_type, envelope.schema_version, envelope.payload).map_err(|e| corrupt(e.to_string()))?;
+                let event = Event::decode(
+                    envelope.event_type,
+                    envelope.schema_version,
+                    envelope.payload,
+                )
+                .map_err(|e| corrupt(e.to_string()))?;
                 let actor_name = match event {
-                    Event::TokenIssued(_) | Event::TokenRevoked(_) => envelope.actor_name.to_string(),
+                    Event::TokenIssued(_) | Event::TokenRevoked(_) => {
+                        envelope.actor_name.to_string()
+                    }
                     _ => String::new(),
                 };
                 batch.push(DecodedEvent {
@@ -178,7 +188,14 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
                     actor_name,
                     event,
                 });
-                if batch.len() == REPLAY_BATCH_EVENTS && sender.send(std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH_EVENTS))).is_err() {
+                if batch.len() == REPLAY_BATCH_EVENTS
+                    && sender
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(REPLAY_BATCH_EVENTS),
+                        ))
+                        .is_err()
+                {
                     return Ok(());
                 }
             }
@@ -197,13 +214,25 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
                     actor_name: &decoded.actor_name,
                 };
                 read.apply(&meta, &decoded.event);
-                head = Head { position: decoded.position, hash: decoded.hash, recorded_at_micros: decoded.recorded_at_micros };
+                head = Head {
+                    position: decoded.position,
+                    hash: decoded.hash,
+                    recorded_at_micros: decoded.recorded_at_micros,
+                };
                 state.apply_owned(&decoded.stream, decoded.event);
             }
         }
-        reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
-    Ok(Replayed { state, read, head, events: head.position, elapsed: started.elapsed() })
+    Ok(Replayed {
+        state,
+        read,
+        head,
+        events: head.position,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// A running ledger: the writer thread and the shared read models.

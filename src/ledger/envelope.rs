@@ -94,7 +94,13 @@ impl<'a> EnvelopeRef<'a> {
         let body: EnvelopeBodyV1Ref<'a> = codec::decode_borrowed(&bytes[1..body_end])?;
         let mut hash = [0u8; HASH_BYTES];
         hash.copy_from_slice(&bytes[body_end..]);
-        let _ = (body.stream_version, body.event_id, body.actor_role, body.idempotency_key, body.request_id);
+        let _ = (
+            body.stream_version,
+            body.event_id,
+            body.actor_role,
+            body.idempotency_key,
+            body.request_id,
+        );
         Ok(EnvelopeRef {
             event_type: body.event_type,
             schema_version: body.schema_version,

@@ -42,7 +42,13 @@ pub struct EventMeta<'a> {
 
 impl<'a> From<&'a Envelope> for EventMeta<'a> {
     fn from(e: &'a Envelope) -> Self {
-        EventMeta { position: e.position, stream: &e.stream, recorded_at_micros: e.recorded_at_micros, hash: e.hash, actor_name: &e.actor.name }
+        EventMeta {
+            position: e.position,
+            stream: &e.stream,
+            recorded_at_micros: e.recorded_at_micros,
+            hash: e.hash,
+            actor_name: &e.actor.name,
+        }
     }
 }
 
@@ -59,7 +65,10 @@ fn push_position(index: &mut FastMap<String, Vec<u64>>, key: &str, position: u64
 impl ReadModel {
     /// An empty read model with room for `events` positions.
     pub fn with_capacity(events: usize) -> ReadModel {
-        ReadModel { recorded_at: Vec::with_capacity(events), ..ReadModel::default() }
+        ReadModel {
+            recorded_at: Vec::with_capacity(events),
+            ..ReadModel::default()
+        }
     }
 
     /// Applies one stored event. Positions must arrive gapless and in order.

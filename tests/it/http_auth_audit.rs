@@ -887,3 +887,29 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_the_right_gets_403_whatever_body_it_sends() {
+    // Proves the role check comes before the body is parsed: a wrong role learns nothing
+    // about what a valid body would be, and nothing is written.
+    let app = TestApp::new().await;
+    let head = app.head();
+    for (path, body) in [
+        ("/v1/accounts", "{not json"),
+        ("/v1/accounts", r#"{"unknown_field":1}"#),
+        ("/v1/tokens", "{not json"),
+        ("/v1/sales", "{not json"),
+    ] {
+        let reply = app
+            .send(
+                Method::POST,
+                path,
+                Some(app.token(Role::Auditor)),
+                &[("content-type", "application/json")],
+                body.as_bytes().to_vec(),
+            )
+            .await;
+        assert_problem(&reply, StatusCode::FORBIDDEN, "forbidden");
+    }
+    assert_eq!(app.head(), head);
+}
