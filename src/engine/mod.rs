@@ -23,6 +23,7 @@ use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
 use crate::ledger::envelope::Actor;
 use crate::ledger::envelope::EnvelopeRef;
+use crate::ledger::store::chunk_entries;
 use crate::ledger::store::Head;
 use crate::ledger::{Envelope, LedgerError, LogStore};
 use crate::projections::{EventMeta, ReadModel};
@@ -157,46 +158,48 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
         let reader = scope.spawn(move || -> Result<(), LedgerError> {
             let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
             let mut expected = 1;
-            for item in store.iter_from(1) {
-                let (position, bytes) = item?;
-                if position != expected {
-                    return Err(LedgerError::Corrupt {
-                        position: expected,
-                        reason: format!("missing; next stored is {position}"),
-                    });
-                }
-                expected += 1;
-                let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
-                let envelope = EnvelopeRef::open(&bytes).map_err(|e| corrupt(e.to_string()))?;
-                let event = Event::decode(
-                    envelope.event_type,
-                    envelope.schema_version,
-                    envelope.payload,
-                )
-                .map_err(|e| corrupt(e.to_string()))?;
-                let actor_name = match event {
-                    Event::TokenIssued(_) | Event::TokenRevoked(_) => {
-                        envelope.actor_name.to_string()
+            for chunk in store.chunks_from(1) {
+                let (first, chunk) = chunk?;
+                for (position, bytes) in chunk_entries(first, &chunk)? {
+                    if position != expected {
+                        return Err(LedgerError::Corrupt {
+                            position: expected,
+                            reason: format!("missing; next stored is {position}"),
+                        });
                     }
-                    _ => String::new(),
-                };
-                batch.push(DecodedEvent {
-                    position,
-                    stream: envelope.stream.to_string(),
-                    recorded_at_micros: envelope.recorded_at_micros,
-                    hash: envelope.hash,
-                    actor_name,
-                    event,
-                });
-                if batch.len() == REPLAY_BATCH_EVENTS
-                    && sender
-                        .send(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(REPLAY_BATCH_EVENTS),
-                        ))
-                        .is_err()
-                {
-                    return Ok(());
+                    expected += 1;
+                    let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
+                    let envelope = EnvelopeRef::open(bytes).map_err(|e| corrupt(e.to_string()))?;
+                    let event = Event::decode(
+                        envelope.event_type,
+                        envelope.schema_version,
+                        envelope.payload,
+                    )
+                    .map_err(|e| corrupt(e.to_string()))?;
+                    let actor_name = match event {
+                        Event::TokenIssued(_) | Event::TokenRevoked(_) => {
+                            envelope.actor_name.to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    batch.push(DecodedEvent {
+                        position,
+                        stream: envelope.stream.to_string(),
+                        recorded_at_micros: envelope.recorded_at_micros,
+                        hash: envelope.hash,
+                        actor_name,
+                        event,
+                    });
+                    if batch.len() == REPLAY_BATCH_EVENTS
+                        && sender
+                            .send(std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(REPLAY_BATCH_EVENTS),
+                            ))
+                            .is_err()
+                    {
+                        return Ok(());
+                    }
                 }
             }
             if !batch.is_empty() {
@@ -583,9 +586,8 @@ impl Writer {
     /// Undoes a group that could not be made durable: removes its entries from sled's
     /// trees (they were never acknowledged) and rebuilds the decision state from the log.
     fn roll_back(&mut self, staged: &[(u64, Vec<u8>)], idempotency_writes: &[(Vec<u8>, Vec<u8>)]) {
-        let positions: Vec<u64> = staged.iter().map(|(p, _)| *p).collect();
         let keys: Vec<Vec<u8>> = idempotency_writes.iter().map(|(k, _)| k.clone()).collect();
-        if let Err(e) = self.store.remove(&positions, &keys) {
+        if let Err(e) = self.store.remove(staged, &keys) {
             tracing::error!(error = %e, "could not remove the failed group from memory");
         }
         match replay(&self.store) {
