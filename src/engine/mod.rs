@@ -104,7 +104,7 @@ struct WriteRequest {
 }
 
 enum WriterMessage {
-    Write(WriteRequest),
+    Write(Box<WriteRequest>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -290,11 +290,11 @@ impl Engine {
     ) -> Result<WriteOutcome, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(WriterMessage::Write(WriteRequest {
+            .send(WriterMessage::Write(Box::new(WriteRequest {
                 command,
                 meta,
                 reply,
-            }))
+            })))
             .await
             .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?;
         answer
@@ -310,11 +310,11 @@ impl Engine {
     ) -> Result<WriteOutcome, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .blocking_send(WriterMessage::Write(WriteRequest {
+            .blocking_send(WriterMessage::Write(Box::new(WriteRequest {
                 command,
                 meta,
                 reply,
-            }))
+            })))
             .map_err(|_| EngineError::Unavailable("the writer has stopped".to_string()))?;
         answer
             .blocking_recv()
@@ -420,7 +420,7 @@ impl Writer {
             let mut requests = Vec::with_capacity(group.len());
             for message in group {
                 match message {
-                    WriterMessage::Write(r) => requests.push(r),
+                    WriterMessage::Write(r) => requests.push(*r),
                     WriterMessage::Shutdown(done) => shutdown = Some(done),
                 }
             }

@@ -79,7 +79,7 @@ impl ReadModel {
             "read model positions must be gapless"
         );
         self.recorded_at.push(envelope.recorded_at_micros);
-        push_position(&mut self.streams, &envelope.stream, envelope.position);
+        push_position(&mut self.streams, envelope.stream, envelope.position);
         push_position(&mut self.types, event.type_name(), envelope.position);
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);

@@ -90,7 +90,7 @@ fn client(
     let started = Instant::now();
     let mut batch = 0u64;
     while started.elapsed() < Duration::from_secs(CLIENT_SECONDS_MAX)
-        && batches_max.map_or(true, |max| batch < max)
+        && batches_max.is_none_or(|max| batch < max)
     {
         batch += 1;
         // Mostly single lines (many small requests per group), some 50–200 line batches.
