@@ -5,7 +5,7 @@
 //!   appends, verification. Knows nothing of accounts or rebates.
 //! - [`domain`]: events, commands, validation (`decide`), money, ids. Pure: no IO, no
 //!   sled, no axum, no clock.
-//! - [`rules`]: pure calculations (period and month arithmetic for now).
+//! - [`rules`]: pure calculations: calendar windows and periods, tier evaluation, the Pareto report.
 //! - [`projections`]: read models fed by events; they apply facts, never decide.
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
 //! - [`api`]: axum routers, one file per resource; auth; problem+json; OpenAPI.
@@ -17,3 +17,4 @@ pub mod domain;
 pub mod engine;
 pub mod ledger;
 pub mod projections;
+pub mod rules;

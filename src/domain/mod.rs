@@ -1,6 +1,7 @@
 //! Events, commands and the rules that decide them. Pure: no IO, no sled, no axum, no clock.
 
 pub mod commands;
+pub mod daily;
 pub mod decide;
 pub mod error;
 pub mod events;

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::daily::DailySales;
 use super::events::Event;
 use super::vocab::{Role, Scope, Segment, Stage};
 
@@ -88,6 +89,8 @@ pub struct LedgerState {
     pub sales: FastMap<SaleKey, SoldLine>,
     pub returns: FastMap<ReturnKey, ReturnedLine>,
     pub tokens: FastMap<String, TokenFacts>,
+    /// Per-day sales totals by account (for tier metrics as of any date).
+    pub daily: FastMap<String, DailySales>,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -128,6 +131,7 @@ impl LedgerState {
         match event {
             Event::SaleRecorded(e) => {
                 self.bump_stream(stream);
+                self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity);
                 let fingerprint = sale_fingerprint(&e);
                 let sold = SoldLine {
                     fingerprint,
@@ -144,6 +148,14 @@ impl LedgerState {
             }
             other => self.apply_in_stream(stream, &other),
         }
+    }
+
+    /// The daily totals of an account, created on first use.
+    pub fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {
+        if !self.daily.contains_key(account_id) {
+            self.daily.insert(account_id.to_string(), DailySales::default());
+        }
+        self.daily.get_mut(account_id).expect("inserted above")
     }
 
     fn bump_stream(&mut self, stream: &str) {
@@ -192,6 +204,7 @@ impl LedgerState {
                 }
             }
             Event::SaleRecorded(e) => {
+                self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity);
                 let fingerprint = sale_fingerprint(e);
                 self.sales.insert(
                     (e.account_id.clone(), e.invoice_id.clone(), e.line),
@@ -208,6 +221,7 @@ impl LedgerState {
                 );
             }
             Event::SaleReturned(e) => {
+                self.daily_mut(&e.account_id).subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity);
                 let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
                 if let Some(sold) = self.sales.get_mut(&key) {
                     sold.returned_quantity += e.quantity;

@@ -8,6 +8,7 @@ use crate::domain::state::FastMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::daily::DailySales;
 use crate::domain::events::Event;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
@@ -27,6 +28,8 @@ pub struct ReadModel {
     types: FastMap<String, Vec<u64>>,
     pub accounts: AccountsProjection,
     pub tokens: TokensProjection,
+    /// Per-day sales totals by account (returns on their sale's day).
+    pub daily: FastMap<String, DailySales>,
 }
 
 /// What the read models need of an event's envelope.
@@ -83,6 +86,11 @@ impl ReadModel {
         push_position(&mut self.types, event.type_name(), envelope.position);
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
+        match event {
+            Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity),
+            Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity),
+            _ => {}
+        }
         self.tokens
             .apply(envelope.recorded_at_micros, envelope.actor_name, event);
         self.head = Some(Head {
@@ -90,6 +98,18 @@ impl ReadModel {
             hash: envelope.hash,
             recorded_at_micros: envelope.recorded_at_micros,
         });
+    }
+
+    fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {
+        if !self.daily.contains_key(account_id) {
+            self.daily.insert(account_id.to_string(), DailySales::default());
+        }
+        self.daily.get_mut(account_id).expect("inserted above")
+    }
+
+    /// The per-day totals of an account (empty when it has none).
+    pub fn daily(&self, account_id: &str) -> Option<&DailySales> {
+        self.daily.get(account_id)
     }
 
     /// The last applied position (0 for an empty log).
@@ -140,6 +160,11 @@ impl ReadModel {
                     cutoff
                 )
             ));
+        }
+        let mut daily: Vec<_> = self.daily.iter().collect();
+        daily.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (account, days) in daily {
+            hasher.update(format!("d|{account}|{days:?}\n"));
         }
         for token in self.tokens.list() {
             hasher.update(format!("{token:?}\n"));
