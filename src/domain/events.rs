@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::ledger::codec::{self, CodecError};
+use crate::rules::tiers::TierDefinition;
 
 /// AccountOpened v1: a key account enters the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +105,77 @@ pub struct TokenRevoked {
     pub reason: Option<String>,
 }
 
+/// TierPolicyPublished v1: a new version of the tier policy, in force from
+/// `effective_from` until a later version's date. Tiers are listed best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierPolicyPublished {
+    pub version: u32,
+    #[serde(with = "super::stored::date")]
+    pub effective_from: NaiveDate,
+    pub window_months: u32,
+    pub tiers: Vec<TierDefinition>,
+}
+
+/// TierOverrideGranted v1: an admin puts an account in a tier regardless of its criteria.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierOverrideGranted {
+    pub account_id: String,
+    pub override_id: String,
+    pub tier: String,
+    #[serde(with = "super::stored::date")]
+    pub valid_from: NaiveDate,
+    #[serde(with = "super::stored::date_option")]
+    pub valid_to: Option<NaiveDate>,
+    pub reason: String,
+}
+
+/// TierOverrideRevoked v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierOverrideRevoked {
+    pub account_id: String,
+    pub override_id: String,
+    pub reason: Option<String>,
+}
+
+/// What a discount applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountScope {
+    Sku,
+    Category,
+    All,
+}
+
+/// DiscountGranted v1. It records the tier and ceiling it was checked against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscountGranted {
+    pub discount_id: String,
+    pub account_id: String,
+    #[serde(with = "super::stored::decimal")]
+    pub percent: Decimal,
+    pub scope: DiscountScope,
+    /// The sku or category for those scopes; None for `all`.
+    pub scope_value: Option<String>,
+    #[serde(with = "super::stored::date")]
+    pub valid_from: NaiveDate,
+    #[serde(with = "super::stored::date_option")]
+    pub valid_to: Option<NaiveDate>,
+    pub reason: String,
+    pub tier: String,
+    #[serde(with = "super::stored::decimal")]
+    pub ceiling_pct: Decimal,
+}
+
+/// DiscountRevoked v1: the discount no longer applies from `effective_on`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscountRevoked {
+    pub discount_id: String,
+    pub account_id: String,
+    #[serde(with = "super::stored::date")]
+    pub effective_on: NaiveDate,
+    pub reason: Option<String>,
+}
+
 /// Every event the ledger records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -115,7 +187,15 @@ pub enum Event {
     SaleReturned(SaleReturned),
     TokenIssued(TokenIssued),
     TokenRevoked(TokenRevoked),
+    TierPolicyPublished(TierPolicyPublished),
+    TierOverrideGranted(TierOverrideGranted),
+    TierOverrideRevoked(TierOverrideRevoked),
+    DiscountGranted(DiscountGranted),
+    DiscountRevoked(DiscountRevoked),
 }
+
+/// Stream of the tier policy versions.
+pub const POLICY_STREAM: &str = "policy/tiers";
 
 /// Stream of the system-wide facts (tokens).
 pub const SYSTEM_STREAM: &str = "system";
@@ -137,6 +217,11 @@ macro_rules! with_payload {
             Event::SaleReturned($p) => $body,
             Event::TokenIssued($p) => $body,
             Event::TokenRevoked($p) => $body,
+            Event::TierPolicyPublished($p) => $body,
+            Event::TierOverrideGranted($p) => $body,
+            Event::TierOverrideRevoked($p) => $body,
+            Event::DiscountGranted($p) => $body,
+            Event::DiscountRevoked($p) => $body,
         }
     };
 }
@@ -151,6 +236,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "SaleReturned",
     "TokenIssued",
     "TokenRevoked",
+    "TierPolicyPublished",
+    "TierOverrideGranted",
+    "TierOverrideRevoked",
+    "DiscountGranted",
+    "DiscountRevoked",
 ];
 
 impl Event {
@@ -165,6 +255,11 @@ impl Event {
             Event::SaleReturned(_) => "SaleReturned",
             Event::TokenIssued(_) => "TokenIssued",
             Event::TokenRevoked(_) => "TokenRevoked",
+            Event::TierPolicyPublished(_) => "TierPolicyPublished",
+            Event::TierOverrideGranted(_) => "TierOverrideGranted",
+            Event::TierOverrideRevoked(_) => "TierOverrideRevoked",
+            Event::DiscountGranted(_) => "DiscountGranted",
+            Event::DiscountRevoked(_) => "DiscountRevoked",
         }
     }
 
@@ -183,6 +278,11 @@ impl Event {
             Event::SaleRecorded(e) => account_stream(&e.account_id),
             Event::SaleReturned(e) => account_stream(&e.account_id),
             Event::TokenIssued(_) | Event::TokenRevoked(_) => SYSTEM_STREAM.to_string(),
+            Event::TierPolicyPublished(_) => POLICY_STREAM.to_string(),
+            Event::TierOverrideGranted(e) => account_stream(&e.account_id),
+            Event::TierOverrideRevoked(e) => account_stream(&e.account_id),
+            Event::DiscountGranted(e) => account_stream(&e.account_id),
+            Event::DiscountRevoked(e) => account_stream(&e.account_id),
         }
     }
 
@@ -214,6 +314,11 @@ impl Event {
             ("SaleReturned", 1) => Event::SaleReturned(codec::decode(payload)?),
             ("TokenIssued", 1) => Event::TokenIssued(codec::decode(payload)?),
             ("TokenRevoked", 1) => Event::TokenRevoked(codec::decode(payload)?),
+            ("TierPolicyPublished", 1) => Event::TierPolicyPublished(codec::decode(payload)?),
+            ("TierOverrideGranted", 1) => Event::TierOverrideGranted(codec::decode(payload)?),
+            ("TierOverrideRevoked", 1) => Event::TierOverrideRevoked(codec::decode(payload)?),
+            ("DiscountGranted", 1) => Event::DiscountGranted(codec::decode(payload)?),
+            ("DiscountRevoked", 1) => Event::DiscountRevoked(codec::decode(payload)?),
             (other, version) => {
                 return Err(CodecError::UnknownEvent {
                     type_name: other.to_string(),

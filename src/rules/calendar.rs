@@ -52,9 +52,7 @@ pub fn month_last_day(index: i32) -> NaiveDate {
 /// Panics only beyond chrono's year range; business dates are years 1900–2999.
 pub fn add_months_clamped(date: NaiveDate, months: i32) -> NaiveDate {
     let first = month_first_day(month_index(date) + months);
-    let day = date
-        .day()
-        .min(days_in_month(first.year(), first.month()));
+    let day = date.day().min(days_in_month(first.year(), first.month()));
     first.with_day(day).expect("day clamped to the month")
 }
 
@@ -242,23 +240,59 @@ mod tests {
     #[test]
     fn month_steps_clamp_to_month_end() {
         // Proves month arithmetic clamps the day to the target month's end, in both directions.
-        assert_eq!(add_months_clamped(date("2026-03-31"), -1), date("2026-02-28"));
-        assert_eq!(add_months_clamped(date("2026-01-31"), 1), date("2026-02-28"));
-        assert_eq!(add_months_clamped(date("2026-05-31"), -1), date("2026-04-30"));
-        assert_eq!(add_months_clamped(date("2026-03-15"), -3), date("2025-12-15"));
-        assert_eq!(add_months_clamped(date("2025-12-31"), 2), date("2026-02-28"));
-        assert_eq!(add_months_clamped(date("2026-06-30"), 0), date("2026-06-30"));
+        assert_eq!(
+            add_months_clamped(date("2026-03-31"), -1),
+            date("2026-02-28")
+        );
+        assert_eq!(
+            add_months_clamped(date("2026-01-31"), 1),
+            date("2026-02-28")
+        );
+        assert_eq!(
+            add_months_clamped(date("2026-05-31"), -1),
+            date("2026-04-30")
+        );
+        assert_eq!(
+            add_months_clamped(date("2026-03-15"), -3),
+            date("2025-12-15")
+        );
+        assert_eq!(
+            add_months_clamped(date("2025-12-31"), 2),
+            date("2026-02-28")
+        );
+        assert_eq!(
+            add_months_clamped(date("2026-06-30"), 0),
+            date("2026-06-30")
+        );
     }
 
     #[test]
     fn month_steps_clamp_on_leap_years() {
         // Proves February 29 exists only in leap years: 2024 and 2000 yes, 2025 and 1900 no.
-        assert_eq!(add_months_clamped(date("2024-02-29"), 12), date("2025-02-28"));
-        assert_eq!(add_months_clamped(date("2024-02-29"), 48), date("2028-02-29"));
-        assert_eq!(add_months_clamped(date("2024-03-31"), -1), date("2024-02-29"));
-        assert_eq!(add_months_clamped(date("2000-01-31"), 1), date("2000-02-29"));
-        assert_eq!(add_months_clamped(date("1900-01-31"), 1), date("1900-02-28"));
-        assert_eq!(add_months_clamped(date("2025-02-28"), -12), date("2024-02-28"));
+        assert_eq!(
+            add_months_clamped(date("2024-02-29"), 12),
+            date("2025-02-28")
+        );
+        assert_eq!(
+            add_months_clamped(date("2024-02-29"), 48),
+            date("2028-02-29")
+        );
+        assert_eq!(
+            add_months_clamped(date("2024-03-31"), -1),
+            date("2024-02-29")
+        );
+        assert_eq!(
+            add_months_clamped(date("2000-01-31"), 1),
+            date("2000-02-29")
+        );
+        assert_eq!(
+            add_months_clamped(date("1900-01-31"), 1),
+            date("1900-02-28")
+        );
+        assert_eq!(
+            add_months_clamped(date("2025-02-28"), -12),
+            date("2024-02-28")
+        );
     }
 
     #[test]
@@ -276,28 +310,56 @@ mod tests {
     #[test]
     fn month_indexes_round_trip() {
         // Proves month_index and month_first_day / month_last_day are inverse, across year ends.
-        assert_eq!(month_index(date("2026-01-15")) + 1, month_index(date("2026-02-01")));
-        assert_eq!(month_index(date("2025-12-31")) + 1, month_index(date("2026-01-01")));
-        assert_eq!(month_first_day(month_index(date("2026-05-17"))), date("2026-05-01"));
-        assert_eq!(month_last_day(month_index(date("2024-02-03"))), date("2024-02-29"));
-        assert_eq!(month_last_day(month_index(date("2026-12-03"))), date("2026-12-31"));
+        assert_eq!(
+            month_index(date("2026-01-15")) + 1,
+            month_index(date("2026-02-01"))
+        );
+        assert_eq!(
+            month_index(date("2025-12-31")) + 1,
+            month_index(date("2026-01-01"))
+        );
+        assert_eq!(
+            month_first_day(month_index(date("2026-05-17"))),
+            date("2026-05-01")
+        );
+        assert_eq!(
+            month_last_day(month_index(date("2024-02-03"))),
+            date("2024-02-29")
+        );
+        assert_eq!(
+            month_last_day(month_index(date("2026-12-03"))),
+            date("2026-12-31")
+        );
     }
 
     #[test]
     fn periods_parse_in_the_three_forms() {
         // Proves each written form gives the right kind and first/last day, quarter edges included.
         let year: Period = "2026".parse().unwrap();
-        assert_eq!((year.kind, year.start, year.end), (PeriodKind::Annual, date("2026-01-01"), date("2026-12-31")));
+        assert_eq!(
+            (year.kind, year.start, year.end),
+            (PeriodKind::Annual, date("2026-01-01"), date("2026-12-31"))
+        );
         let q1: Period = "2026-Q1".parse().unwrap();
         assert_eq!((q1.start, q1.end), (date("2026-01-01"), date("2026-03-31")));
         let q2: Period = "2026-Q2".parse().unwrap();
-        assert_eq!((q2.kind, q2.start, q2.end), (PeriodKind::Quarterly, date("2026-04-01"), date("2026-06-30")));
+        assert_eq!(
+            (q2.kind, q2.start, q2.end),
+            (
+                PeriodKind::Quarterly,
+                date("2026-04-01"),
+                date("2026-06-30")
+            )
+        );
         let q3: Period = "2026-Q3".parse().unwrap();
         assert_eq!((q3.start, q3.end), (date("2026-07-01"), date("2026-09-30")));
         let q4: Period = "2026-Q4".parse().unwrap();
         assert_eq!((q4.start, q4.end), (date("2026-10-01"), date("2026-12-31")));
         let feb: Period = "2024-02".parse().unwrap();
-        assert_eq!((feb.kind, feb.start, feb.end), (PeriodKind::Monthly, date("2024-02-01"), date("2024-02-29")));
+        assert_eq!(
+            (feb.kind, feb.start, feb.end),
+            (PeriodKind::Monthly, date("2024-02-01"), date("2024-02-29"))
+        );
         let may: Period = "2026-05".parse().unwrap();
         assert_eq!(may.to_string(), "2026-05");
         assert_eq!(q2.to_string(), "2026-Q2");
@@ -309,17 +371,39 @@ mod tests {
     fn bad_periods_are_refused_with_the_expected_forms() {
         // Proves malformed labels are refused, quoting the value and suggesting the forms.
         let err = "2026-Q5".parse::<Period>().unwrap_err();
-        assert_eq!(err, "unknown period \"2026-Q5\"; expected YYYY, YYYY-Qn or YYYY-MM");
+        assert_eq!(
+            err,
+            "unknown period \"2026-Q5\"; expected YYYY, YYYY-Qn or YYYY-MM"
+        );
         for bad in [
-            "", "26", "20266", "2026-", "2026-Q0", "2026-q2", "2026-Q", "2026-Q12", "2026-13",
-            "2026-00", "2026-5", "2026-005", "2026/05", "2026-05-01", "+026", " 2026", "2026 ",
-            "２０２６", "2026-Q2x",
+            "",
+            "26",
+            "20266",
+            "2026-",
+            "2026-Q0",
+            "2026-q2",
+            "2026-Q",
+            "2026-Q12",
+            "2026-13",
+            "2026-00",
+            "2026-5",
+            "2026-005",
+            "2026/05",
+            "2026-05-01",
+            "+026",
+            " 2026",
+            "2026 ",
+            "２０２６",
+            "2026-Q2x",
         ] {
             let err = bad.parse::<Period>().unwrap_err();
             assert!(err.contains(&format!("\"{bad}\"")), "{bad}: {err}");
         }
         let err = "1899".parse::<Period>().unwrap_err();
-        assert!(err.contains("\"1899\"") && err.contains("1900-2999"), "{err}");
+        assert!(
+            err.contains("\"1899\"") && err.contains("1900-2999"),
+            "{err}"
+        );
         assert!("3000-Q1".parse::<Period>().is_err());
     }
 
@@ -328,18 +412,45 @@ mod tests {
         // Proves containing finds the period around a date and next/previous cross year ends.
         let q = Period::containing(PeriodKind::Quarterly, date("2026-06-30"));
         assert_eq!(q.label, "2026-Q2");
-        assert_eq!(Period::containing(PeriodKind::Quarterly, date("2026-07-01")).label, "2026-Q3");
+        assert_eq!(
+            Period::containing(PeriodKind::Quarterly, date("2026-07-01")).label,
+            "2026-Q3"
+        );
         assert_eq!(q.next().label, "2026-Q3");
-        assert_eq!(Period::containing(PeriodKind::Quarterly, date("2026-11-02")).next().label, "2027-Q1");
-        assert_eq!(Period::containing(PeriodKind::Monthly, date("2026-12-31")).next().label, "2027-01");
-        assert_eq!(Period::containing(PeriodKind::Annual, date("2026-03-03")).next().label, "2027");
-        assert_eq!("2027-Q1".parse::<Period>().unwrap().previous().label, "2026-Q4");
-        assert_eq!("2026-03".parse::<Period>().unwrap().previous().end, date("2026-02-28"));
+        assert_eq!(
+            Period::containing(PeriodKind::Quarterly, date("2026-11-02"))
+                .next()
+                .label,
+            "2027-Q1"
+        );
+        assert_eq!(
+            Period::containing(PeriodKind::Monthly, date("2026-12-31"))
+                .next()
+                .label,
+            "2027-01"
+        );
+        assert_eq!(
+            Period::containing(PeriodKind::Annual, date("2026-03-03"))
+                .next()
+                .label,
+            "2027"
+        );
+        assert_eq!(
+            "2027-Q1".parse::<Period>().unwrap().previous().label,
+            "2026-Q4"
+        );
+        assert_eq!(
+            "2026-03".parse::<Period>().unwrap().previous().end,
+            date("2026-02-28")
+        );
         assert!(q.contains(date("2026-04-01")) && q.contains(date("2026-06-30")));
         assert!(!q.contains(date("2026-03-31")) && !q.contains(date("2026-07-01")));
         assert_eq!(serde_json::to_string(&q).unwrap(), "\"2026-Q2\"");
         assert_eq!(serde_json::from_str::<Period>("\"2026-Q2\"").unwrap(), q);
-        assert_eq!(serde_json::to_string(&PeriodKind::Quarterly).unwrap(), "\"quarterly\"");
+        assert_eq!(
+            serde_json::to_string(&PeriodKind::Quarterly).unwrap(),
+            "\"quarterly\""
+        );
     }
 
     fn any_date() -> impl Strategy<Value = NaiveDate> {

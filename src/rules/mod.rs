@@ -63,7 +63,10 @@ mod tests {
         // Proves a share of a zero or negative total is absent rather than a division error.
         assert_eq!(exact_percent(d("5"), Decimal::ZERO), None);
         assert_eq!(exact_percent(d("5"), d("-10")), None);
-        assert_eq!(exact_percent(d("1"), d("3")).map(round_percent), Some(d("33.33")));
+        assert_eq!(
+            exact_percent(d("1"), d("3")).map(round_percent),
+            Some(d("33.33"))
+        );
         assert_eq!(exact_percent(d("1"), d("8")), Some(d("12.5")));
     }
 }

@@ -72,7 +72,9 @@ pub fn pareto(
     let count = u32::try_from(accounts.len()).expect("fewer than 4 billion accounts");
     // Sums of lines capped at 10^15 stay far below Decimal's range (see tiers::metrics_from_days).
     let total: Decimal = accounts.iter().map(|(_, net)| *net).sum();
-    let share = |part: Decimal| exact_percent(part, total).map_or(round_percent(Decimal::ZERO), round_percent);
+    let share = |part: Decimal| {
+        exact_percent(part, total).map_or(round_percent(Decimal::ZERO), round_percent)
+    };
     let top_count = (count * TOP_SHARE_PERCENT).div_ceil(100);
     let mut running = Decimal::ZERO;
     let mut top_sum = Decimal::ZERO;
@@ -120,7 +122,10 @@ mod tests {
     }
 
     fn report(accounts: &[(&str, &str)]) -> ParetoReport {
-        let accounts = accounts.iter().map(|(id, net)| (id.to_string(), d(net))).collect();
+        let accounts = accounts
+            .iter()
+            .map(|(id, net)| (id.to_string(), d(net)))
+            .collect();
         pareto(accounts, date("2025-07-01"), date("2026-06-30"), 12)
     }
 
@@ -150,9 +155,21 @@ mod tests {
     #[test]
     fn ties_are_ordered_by_account_id() {
         // Proves equal revenues are listed by account id ascending with distinct ranks.
-        let r = report(&[("KA-9", "100"), ("KA-10", "100"), ("KA-2", "300"), ("KA-1", "100")]);
-        let order: Vec<_> = r.rows.iter().map(|row| (row.rank, row.account_id.as_str())).collect();
-        assert_eq!(order, vec![(1, "KA-2"), (2, "KA-1"), (3, "KA-10"), (4, "KA-9")]);
+        let r = report(&[
+            ("KA-9", "100"),
+            ("KA-10", "100"),
+            ("KA-2", "300"),
+            ("KA-1", "100"),
+        ]);
+        let order: Vec<_> = r
+            .rows
+            .iter()
+            .map(|row| (row.rank, row.account_id.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![(1, "KA-2"), (2, "KA-1"), (3, "KA-10"), (4, "KA-9")]
+        );
         assert_eq!(r.top_20_percent_accounts, 1);
         assert_eq!(r.top_20_percent_share_pct.to_string(), "50.00");
     }
@@ -162,7 +179,11 @@ mod tests {
         // Proves cumulative shares are rounded once from exact sums, so three thirds end at 100.00, not 99.99.
         let r = report(&[("A", "1"), ("B", "1"), ("C", "1")]);
         let shares: Vec<_> = r.rows.iter().map(|row| row.share_pct.to_string()).collect();
-        let cumulative: Vec<_> = r.rows.iter().map(|row| row.cumulative_share_pct.to_string()).collect();
+        let cumulative: Vec<_> = r
+            .rows
+            .iter()
+            .map(|row| row.cumulative_share_pct.to_string())
+            .collect();
         assert_eq!(shares, vec!["33.33", "33.33", "33.33"]);
         assert_eq!(cumulative, vec!["33.33", "66.67", "100.00"]);
     }
@@ -187,14 +208,25 @@ mod tests {
         assert_eq!(empty.top_20_percent_share_pct.to_string(), "0.00");
         let r = report(&[("A", "0"), ("B", "-5")]);
         assert_eq!(r.top_20_percent_accounts, 1);
-        assert!(r.rows.iter().all(|row| row.share_pct.is_zero() && row.cumulative_share_pct.is_zero()));
+        assert!(r
+            .rows
+            .iter()
+            .all(|row| row.share_pct.is_zero() && row.cumulative_share_pct.is_zero()));
         assert_eq!(r.top_20_percent_share_pct.to_string(), "0.00");
     }
 
     #[test]
     fn top_twenty_percent_rounds_the_count_up() {
         // Proves the headline count is ceil(0.2 × n): 1 for 1–5 accounts, 2 for 6–10, 3 for 11.
-        for (n, expected) in [(1, 1), (5, 1), (6, 2), (10, 2), (11, 3), (100, 20), (101, 21)] {
+        for (n, expected) in [
+            (1, 1),
+            (5, 1),
+            (6, 2),
+            (10, 2),
+            (11, 3),
+            (100, 20),
+            (101, 21),
+        ] {
             let accounts = (0..n).map(|i| (format!("A{i}"), Decimal::ONE)).collect();
             let r = pareto(accounts, date("2026-01-01"), date("2026-12-31"), 12);
             assert_eq!(r.top_20_percent_accounts, expected, "n = {n}");

@@ -143,7 +143,10 @@ pub fn validate_policy(window_months: u32, tiers: &[TierDefinition]) -> Vec<Fiel
             push(
                 at("name"),
                 "reserved_tier_name",
-                format!("\"{}\" is reserved for accounts without a policy; choose another name", tier.name),
+                format!(
+                    "\"{}\" is reserved for accounts without a policy; choose another name",
+                    tier.name
+                ),
             );
         }
         if let Some(first) = tiers[..i]
@@ -499,24 +502,54 @@ mod tests {
     #[test]
     fn exactly_at_a_threshold_qualifies_and_a_cent_below_does_not() {
         // Proves thresholds are inclusive: 1000000.00 reaches key, 999999.99 stays major.
-        assert_eq!(tier_name(&metrics("1000000.00", "100000.00", 9), Stage::Basic), "key");
-        assert_eq!(tier_name(&metrics("999999.99", "100000.00", 9), Stage::Basic), "major");
+        assert_eq!(
+            tier_name(&metrics("1000000.00", "100000.00", 9), Stage::Basic),
+            "key"
+        );
+        assert_eq!(
+            tier_name(&metrics("999999.99", "100000.00", 9), Stage::Basic),
+            "major"
+        );
         // margin exactly 10.00 %, then 9.99 %.
-        assert_eq!(tier_name(&metrics("2000000.00", "200000.00", 12), Stage::Basic), "key");
-        assert_eq!(tier_name(&metrics("2000000.00", "199800.00", 12), Stage::Basic), "major");
+        assert_eq!(
+            tier_name(&metrics("2000000.00", "200000.00", 12), Stage::Basic),
+            "key"
+        );
+        assert_eq!(
+            tier_name(&metrics("2000000.00", "199800.00", 12), Stage::Basic),
+            "major"
+        );
         // active months exactly 9, then 8.
-        assert_eq!(tier_name(&metrics("2000000.00", "400000.00", 9), Stage::Basic), "key");
-        assert_eq!(tier_name(&metrics("2000000.00", "400000.00", 8), Stage::Basic), "major");
-        assert_eq!(tier_name(&metrics("200000", "0", 0), Stage::Exploratory), "major");
-        assert_eq!(tier_name(&metrics("0", "0", 0), Stage::Exploratory), "general");
+        assert_eq!(
+            tier_name(&metrics("2000000.00", "400000.00", 9), Stage::Basic),
+            "key"
+        );
+        assert_eq!(
+            tier_name(&metrics("2000000.00", "400000.00", 8), Stage::Basic),
+            "major"
+        );
+        assert_eq!(
+            tier_name(&metrics("200000", "0", 0), Stage::Exploratory),
+            "major"
+        );
+        assert_eq!(
+            tier_name(&metrics("0", "0", 0), Stage::Exploratory),
+            "general"
+        );
     }
 
     #[test]
     fn margin_pct_is_rounded_once_and_absent_without_revenue() {
         // Proves margin_pct rounds half away from zero to 2 places and is None for net ≤ 0.
-        assert_eq!(margin_pct(d("1234567.00"), d("150000.00")), Some(d("12.15")));
+        assert_eq!(
+            margin_pct(d("1234567.00"), d("150000.00")),
+            Some(d("12.15"))
+        );
         assert_eq!(margin_pct(d("200"), d("0.01")).unwrap().to_string(), "0.01"); // 0.005 → 0.01
-        assert_eq!(margin_pct(d("200"), d("-0.01")).unwrap().to_string(), "-0.01");
+        assert_eq!(
+            margin_pct(d("200"), d("-0.01")).unwrap().to_string(),
+            "-0.01"
+        );
         assert_eq!(margin_pct(d("8"), d("1")).unwrap().to_string(), "12.50");
         assert_eq!(margin_pct(Decimal::ZERO, d("5")), None);
         assert_eq!(margin_pct(d("-100"), d("-20")), None);
@@ -653,10 +686,10 @@ mod tests {
         let start = date("2025-07-01");
         let as_of = date("2026-06-30");
         let days = vec![
-            (date("2025-06-30"), d("1000.00"), d("0")),  // one day before the window
+            (date("2025-06-30"), d("1000.00"), d("0")), // one day before the window
             (date("2025-07-01"), d("100.00"), d("60.00")), // first day
             (date("2026-06-30"), d("300.00"), d("200.00")), // last day
-            (date("2026-07-01"), d("1000.00"), d("0")),  // one day after
+            (date("2026-07-01"), d("1000.00"), d("0")), // one day after
             (date("2026-01-15"), d("50.00"), d("50.00")),
             (date("2026-01-20"), d("-50.00"), d("-50.00")), // a month netted to zero
         ];
@@ -679,7 +712,13 @@ mod tests {
         let as_of = date("2026-06-30");
         // Ten months of 100,000.00 at 20 % margin: exactly the key threshold.
         let mut days: Vec<_> = (0..10)
-            .map(|m| (crate::rules::calendar::add_months_clamped(start, m), d("100000.00"), d("80000.00")))
+            .map(|m| {
+                (
+                    crate::rules::calendar::add_months_clamped(start, m),
+                    d("100000.00"),
+                    d("80000.00"),
+                )
+            })
             .collect();
         let before = metrics_from_days(start, as_of, days.clone());
         assert_eq!(tier_name(&before, Stage::Basic), "key");
@@ -729,7 +768,10 @@ mod tests {
         let back = serde_json::to_value(&policy).unwrap();
         assert_eq!(back["tiers"][0]["entitlements"]["max_discount_pct"], "5");
         let bytes = crate::ledger::codec::encode(&policy);
-        assert_eq!(crate::ledger::codec::decode::<TierPolicy>(&bytes).unwrap(), policy);
+        assert_eq!(
+            crate::ledger::codec::decode::<TierPolicy>(&bytes).unwrap(),
+            policy
+        );
         assert!(serde_json::from_str::<TierCriteria>(r#"{"min_revenue":"1"}"#).is_err());
         assert!(serde_json::from_str::<TierCriteria>(r#"{"min_net_revenue":1.5}"#).is_err());
     }
@@ -751,15 +793,24 @@ mod tests {
         assert!(validate_policy(12, &demo_tiers()).is_empty());
         assert!(validate_policy(1, &demo_tiers()[3..]).is_empty());
         let e = unclassified_entitlements();
-        assert_eq!((e.max_discount_pct, e.supply_priority, e.contest_eligible), (Decimal::ZERO, 100, true));
+        assert_eq!(
+            (e.max_discount_pct, e.supply_priority, e.contest_eligible),
+            (Decimal::ZERO, 100, true)
+        );
     }
 
     #[test]
     fn validation_names_every_violation() {
         // Proves each rule yields its stable code on the exact field path.
         assert_eq!(codes(12, &[]), vec![pair("tiers", "no_tiers")]);
-        assert_eq!(codes(0, &demo_tiers()), vec![pair("window_months", "invalid_window")]);
-        assert_eq!(codes(37, &demo_tiers()), vec![pair("window_months", "invalid_window")]);
+        assert_eq!(
+            codes(0, &demo_tiers()),
+            vec![pair("window_months", "invalid_window")]
+        );
+        assert_eq!(
+            codes(37, &demo_tiers()),
+            vec![pair("window_months", "invalid_window")]
+        );
         assert!(codes(36, &demo_tiers()).is_empty());
 
         let mut tiers = demo_tiers();
@@ -768,25 +819,40 @@ mod tests {
 
         let mut tiers = demo_tiers();
         tiers[2].name = "Key".into();
-        assert_eq!(codes(12, &tiers), vec![pair("tiers[2].name", "duplicate_tier_name")]);
+        assert_eq!(
+            codes(12, &tiers),
+            vec![pair("tiers[2].name", "duplicate_tier_name")]
+        );
 
         let mut tiers = demo_tiers();
         tiers[3].name = "Unclassified".into();
-        assert_eq!(codes(12, &tiers), vec![pair("tiers[3].name", "reserved_tier_name")]);
+        assert_eq!(
+            codes(12, &tiers),
+            vec![pair("tiers[3].name", "reserved_tier_name")]
+        );
 
         let mut tiers = demo_tiers();
         tiers[3].criteria.min_active_months = Some(1);
-        assert_eq!(codes(12, &tiers), vec![pair("tiers[3].criteria", "last_tier_has_criteria")]);
+        assert_eq!(
+            codes(12, &tiers),
+            vec![pair("tiers[3].criteria", "last_tier_has_criteria")]
+        );
 
         let mut tiers = demo_tiers();
         tiers[2].criteria = TierCriteria::default();
-        assert_eq!(codes(12, &tiers), vec![pair("tiers[2].criteria", "tier_without_criteria")]);
+        assert_eq!(
+            codes(12, &tiers),
+            vec![pair("tiers[2].criteria", "tier_without_criteria")]
+        );
 
         let mut tiers = demo_tiers();
         tiers[0].entitlements.supply_priority = 0;
         assert_eq!(
             codes(12, &tiers),
-            vec![pair("tiers[0].entitlements.supply_priority", "invalid_supply_priority")]
+            vec![pair(
+                "tiers[0].entitlements.supply_priority",
+                "invalid_supply_priority"
+            )]
         );
 
         let mut tiers = demo_tiers();
@@ -797,8 +863,14 @@ mod tests {
         assert_eq!(
             codes(12, &tiers),
             vec![
-                pair("tiers[0].entitlements.max_discount_pct", "percent_out_of_range"),
-                pair("tiers[1].entitlements.max_discount_pct", "percent_out_of_range"),
+                pair(
+                    "tiers[0].entitlements.max_discount_pct",
+                    "percent_out_of_range"
+                ),
+                pair(
+                    "tiers[1].entitlements.max_discount_pct",
+                    "percent_out_of_range"
+                ),
                 pair("tiers[2].criteria.min_margin_pct", "percent_out_of_range"),
             ]
         );
@@ -811,7 +883,10 @@ mod tests {
         );
 
         let errors = validate_policy(12, &[tier("unclassified", TierCriteria::default(), 1)]);
-        assert_eq!(errors[0].message, "\"unclassified\" is reserved for accounts without a policy; choose another name");
+        assert_eq!(
+            errors[0].message,
+            "\"unclassified\" is reserved for accounts without a policy; choose another name"
+        );
         assert_eq!(errors[0].index, None);
     }
 
@@ -837,7 +912,8 @@ mod tests {
     /// An independent reading of "all criteria hold", written without `shortfalls`.
     fn holds(c: &TierCriteria, m: &Metrics, stage: Stage) -> bool {
         c.min_net_revenue.is_none_or(|r| m.net_revenue >= r)
-            && c.min_margin_pct.is_none_or(|r| m.margin_pct.is_some_and(|a| a >= r))
+            && c.min_margin_pct
+                .is_none_or(|r| m.margin_pct.is_some_and(|a| a >= r))
             && c.min_active_months.is_none_or(|r| m.active_months >= r)
             && c.min_stage.is_none_or(|r| stage >= r)
     }
