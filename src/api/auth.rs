@@ -41,6 +41,10 @@ pub enum Right {
     Ingest,
     /// Issue, list and revoke tokens.
     ManageTokens,
+    /// Publish tier policies, grant and revoke tier overrides.
+    ManagePolicy,
+    /// Grant and revoke discounts.
+    ManageDiscounts,
 }
 
 impl Right {
@@ -50,7 +54,8 @@ impl Right {
             Right::Read => role != Role::Ingest,
             Right::ManageAccounts => matches!(role, Role::Manager | Role::Admin),
             Right::Ingest => matches!(role, Role::Ingest | Role::Admin),
-            Right::ManageTokens => role == Role::Admin,
+            Right::ManageTokens | Right::ManagePolicy => role == Role::Admin,
+            Right::ManageDiscounts => matches!(role, Role::Manager | Role::Admin),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod openapi;
 pub mod sales;
 pub mod system;
+pub mod tiers;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(sales::router())
         .merge(audit::router())
         .merge(tokens::router())
+        .merge(tiers::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

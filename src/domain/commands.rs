@@ -5,7 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::events::DiscountScope;
 use super::vocab::{Role, Scope, Segment, Stage};
+use crate::rules::tiers::TierDefinition;
 
 /// Largest batch accepted in one request: big enough for an ERP extract page, small enough
 /// that one request's validation and sled batch stay in the low milliseconds.
@@ -93,4 +98,22 @@ pub enum Command {
         name: String,
         reason: Option<String>,
     },
+    PublishTierPolicy { effective_from: NaiveDate, window_months: u32, tiers: Vec<TierDefinition>, expected_version: Option<u64> },
+    GrantTierOverride { account_id: String, tier: String, valid_from: NaiveDate, valid_to: Option<NaiveDate>, reason: String },
+    RevokeTierOverride { account_id: String, override_id: String, reason: Option<String> },
+    GrantDiscount(GrantDiscount),
+    RevokeDiscount { discount_id: String, effective_on: NaiveDate, reason: Option<String> },
+}
+
+/// Grants a discount to an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantDiscount {
+    pub discount_id: String,
+    pub account_id: String,
+    pub percent: Decimal,
+    pub scope: DiscountScope,
+    pub scope_value: Option<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub reason: String,
 }

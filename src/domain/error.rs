@@ -56,6 +56,18 @@ pub enum DomainError {
     TokenNotFound(String),
     #[error("token \"{0}\" is already revoked")]
     TokenAlreadyRevoked(String),
+    #[error("{percent}% exceeds the {ceiling}% ceiling of tier {tier} on {on}")]
+    DiscountExceedsEntitlement { tier: String, ceiling: String, percent: String, on: String },
+    #[error("a discount with id \"{0}\" already exists")]
+    DiscountExists(String),
+    #[error("no discount with id \"{0}\"")]
+    DiscountNotFound(String),
+    #[error("discount \"{0}\" is already revoked")]
+    DiscountAlreadyRevoked(String),
+    #[error("account \"{account_id}\" has no tier override \"{override_id}\"")]
+    OverrideNotFound { account_id: String, override_id: String },
+    #[error("tier override \"{0}\" is already revoked")]
+    OverrideAlreadyRevoked(String),
     #[error("account \"{account_id}\" is already at stage {stage}")]
     StageUnchanged { account_id: String, stage: String },
 }
@@ -84,6 +96,12 @@ impl DomainError {
             DomainError::TokenNotFound(_) => "token_not_found",
             DomainError::TokenAlreadyRevoked(_) => "token_revoked",
             DomainError::StageUnchanged { .. } => "stage_unchanged",
+            DomainError::DiscountExceedsEntitlement { .. } => "discount_exceeds_entitlement",
+            DomainError::DiscountExists(_) => "discount_exists",
+            DomainError::DiscountNotFound(_) => "discount_not_found",
+            DomainError::DiscountAlreadyRevoked(_) => "discount_revoked",
+            DomainError::OverrideNotFound { .. } => "override_not_found",
+            DomainError::OverrideAlreadyRevoked(_) => "override_revoked",
         }
     }
 
@@ -93,15 +111,22 @@ impl DomainError {
             DomainError::InvalidLines(_)
             | DomainError::Validation(_)
             | DomainError::EmptyBatch
-            | DomainError::StageUnchanged { .. } => 422,
+            | DomainError::StageUnchanged { .. }
+            | DomainError::DiscountExceedsEntitlement { .. } => 422,
             DomainError::TooManyLines { .. } => 413,
-            DomainError::AccountNotFound(_) | DomainError::TokenNotFound(_) => 404,
+            DomainError::AccountNotFound(_)
+            | DomainError::TokenNotFound(_)
+            | DomainError::DiscountNotFound(_)
+            | DomainError::OverrideNotFound { .. } => 404,
             DomainError::DuplicateLineConflict(_)
             | DomainError::VersionConflict { .. }
             | DomainError::AccountExists(_)
             | DomainError::AccountClosed(_)
             | DomainError::TokenExists(_)
-            | DomainError::TokenAlreadyRevoked(_) => 409,
+            | DomainError::TokenAlreadyRevoked(_)
+            | DomainError::DiscountExists(_)
+            | DomainError::DiscountAlreadyRevoked(_)
+            | DomainError::OverrideAlreadyRevoked(_) => 409,
         }
     }
 

@@ -3,9 +3,11 @@
 pub mod commands;
 pub mod daily;
 pub mod decide;
+pub mod decide_incentives;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod incentives;
 pub mod money;
 pub mod state;
 pub mod stored;

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::daily::DailySales;
+use super::incentives::Incentives;
 use super::events::Event;
 use super::vocab::{Role, Scope, Segment, Stage};
 
@@ -91,6 +92,8 @@ pub struct LedgerState {
     pub tokens: FastMap<String, TokenFacts>,
     /// Per-day sales totals by account (for tier metrics as of any date).
     pub daily: FastMap<String, DailySales>,
+    /// Tier policies, overrides and discounts (positions are not known here: all 0).
+    pub incentives: Incentives,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -243,6 +246,11 @@ impl LedgerState {
                     },
                 );
             }
+            Event::TierPolicyPublished(_)
+            | Event::TierOverrideGranted(_)
+            | Event::TierOverrideRevoked(_)
+            | Event::DiscountGranted(_)
+            | Event::DiscountRevoked(_) => self.incentives.apply(0, event),
             Event::TokenIssued(e) => {
                 self.tokens.insert(
                     e.name.clone(),

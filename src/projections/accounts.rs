@@ -88,6 +88,11 @@ impl AccountsProjection {
             Event::AccountClosed(e) => &e.account_id,
             Event::SaleRecorded(e) => &e.account_id,
             Event::SaleReturned(e) => &e.account_id,
+            Event::TierPolicyPublished(_)
+            | Event::TierOverrideGranted(_)
+            | Event::TierOverrideRevoked(_)
+            | Event::DiscountGranted(_)
+            | Event::DiscountRevoked(_) => return,
             Event::TokenIssued(_) | Event::TokenRevoked(_) => return,
         };
         let Some(history) = self.history.get_mut(account_id) else {

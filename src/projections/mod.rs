@@ -9,6 +9,7 @@ use crate::domain::state::FastMap;
 use sha2::{Digest, Sha256};
 
 use crate::domain::daily::DailySales;
+use crate::domain::incentives::Incentives;
 use crate::domain::events::Event;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
@@ -30,6 +31,8 @@ pub struct ReadModel {
     pub tokens: TokensProjection,
     /// Per-day sales totals by account (returns on their sale's day).
     pub daily: FastMap<String, DailySales>,
+    /// Tier policies, overrides and discounts with their positions.
+    pub incentives: Incentives,
 }
 
 /// What the read models need of an event's envelope.
@@ -88,6 +91,11 @@ impl ReadModel {
             .apply(envelope.position, envelope.recorded_at_micros, event);
         match event {
             Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity),
+            Event::TierPolicyPublished(_)
+            | Event::TierOverrideGranted(_)
+            | Event::TierOverrideRevoked(_)
+            | Event::DiscountGranted(_)
+            | Event::DiscountRevoked(_) => self.incentives.apply(envelope.position, event),
             Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity),
             _ => {}
         }
