@@ -47,6 +47,9 @@ pub struct AccountResponse {
     pub account: AccountView,
     /// Number of events in the account's stream; send it back as `expected_version`.
     pub version: u64,
+    /// The account's tier on `as_of` (only when the list is filtered by tier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 /// Body of `PATCH /v1/accounts/{id}`: absent fields stay, `null` clears segment or manager.
@@ -109,6 +112,10 @@ pub struct ListAccountsQuery {
     pub manager: Option<String>,
     /// `open` or `closed`.
     pub status: Option<String>,
+    /// Only accounts in this tier on `as_of` (e.g. `key`, `unclassified`).
+    pub tier: Option<String>,
+    /// Business date of the tier filter (default today, UTC).
+    pub as_of: Option<String>,
     pub known_at: Option<String>,
 }
 
@@ -134,7 +141,11 @@ fn account_at(
         )
     })?;
     let version = read.stream_version_at(&account_stream(account_id), cutoff);
-    Ok(AccountResponse { account, version })
+    Ok(AccountResponse {
+        account,
+        version,
+        tier: None,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = OpenAccountRequest,
@@ -186,8 +197,46 @@ pub async fn list_accounts(
             ));
         }
     }
+    let as_of = super::tiers::parse_day("as_of", query.as_of.as_deref())?;
+    let (cutoff, head) = {
+        let read = state.engine.read();
+        (read.cutoff(known_at), read.head_position())
+    };
+    // Tiers as known at an earlier instant need each account's sales rebuilt from the log.
+    let rebuilt: std::collections::HashMap<String, crate::domain::daily::DailySales> =
+        match (&query.tier, cutoff < head) {
+            (Some(_), true) => {
+                let ids: Vec<String> = state
+                    .engine
+                    .read()
+                    .accounts
+                    .list(query.after.as_deref(), cutoff)
+                    .map(|a| a.account_id)
+                    .collect();
+                let mut rebuilt = std::collections::HashMap::new();
+                for id in ids {
+                    let daily = super::tiers::daily_at(&state, &id, cutoff)?;
+                    rebuilt.insert(id, daily);
+                }
+                rebuilt
+            }
+            _ => std::collections::HashMap::new(),
+        };
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let tier_of = |account: &crate::projections::AccountView| {
+        let daily = rebuilt
+            .get(&account.account_id)
+            .or_else(|| read.daily(&account.account_id));
+        read.incentives
+            .entitlement(
+                &account.account_id,
+                as_of,
+                cutoff,
+                daily,
+                account.relationship_stage,
+            )
+            .tier
+    };
     let mut accounts: Vec<AccountResponse> = read
         .accounts
         .list(query.after.as_deref(), cutoff)
@@ -200,10 +249,21 @@ pub async fn list_accounts(
                 .is_none_or(|m| a.manager.as_deref() == Some(m))
         })
         .filter(|a| query.status.as_deref().is_none_or(|s| a.status == s))
+        .filter_map(|account| match &query.tier {
+            None => Some((account, None)),
+            Some(wanted) => {
+                let tier = tier_of(&account);
+                (&tier == wanted).then_some((account, Some(tier)))
+            }
+        })
         .take(limit + 1)
-        .map(|account| {
+        .map(|(account, tier)| {
             let version = read.stream_version_at(&account_stream(&account.account_id), cutoff);
-            AccountResponse { account, version }
+            AccountResponse {
+                account,
+                version,
+                tier,
+            }
         })
         .collect();
     let next_after = if accounts.len() > limit {

@@ -100,6 +100,14 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> ApiError {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         let context = match &e {
+            DomainError::DiscountExceedsEntitlement {
+                tier,
+                ceiling,
+                percent,
+                on,
+            } => Some(
+                serde_json::json!({"tier": tier, "ceiling_pct": ceiling, "percent": percent, "on": on}),
+            ),
             DomainError::VersionConflict {
                 stream,
                 expected,

@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod discounts;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod reports;
 pub mod sales;
 pub mod system;
 pub mod tiers;
@@ -54,6 +56,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(audit::router())
         .merge(tokens::router())
         .merge(tiers::router())
+        .merge(discounts::router())
+        .merge(reports::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

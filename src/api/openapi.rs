@@ -19,6 +19,17 @@ use utoipa::{Modify, OpenApi};
         super::audit::head,
         super::audit::verify,
         super::audit::projections,
+        super::tiers::publish_policy,
+        super::tiers::get_policy,
+        super::tiers::get_entitlements,
+        super::tiers::grant_override,
+        super::tiers::list_overrides,
+        super::tiers::revoke_override,
+        super::discounts::grant_discount,
+        super::discounts::get_discount,
+        super::discounts::revoke_discount,
+        super::discounts::account_discounts,
+        super::reports::get_pareto,
         super::tokens::create_token,
         super::tokens::list_tokens,
         super::tokens::revoke_token,
@@ -27,7 +38,7 @@ use utoipa::{Modify, OpenApi};
         super::system::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tokens"), (name = "system"))
+    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "tokens"), (name = "system"))
 )]
 pub struct ApiDoc;
 

@@ -23,8 +23,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tier-policy", post(publish_policy).get(get_policy))
         .route("/v1/accounts/{id}/entitlements", get(get_entitlements))
-        .route("/v1/accounts/{id}/tier-overrides", post(grant_override).get(list_overrides))
-        .route("/v1/accounts/{id}/tier-overrides/{override_id}/revoke", post(revoke_override))
+        .route(
+            "/v1/accounts/{id}/tier-overrides",
+            post(grant_override).get(list_overrides),
+        )
+        .route(
+            "/v1/accounts/{id}/tier-overrides/{override_id}/revoke",
+            post(revoke_override),
+        )
 }
 
 /// Body of `POST /v1/tier-policy`.
@@ -100,7 +106,12 @@ pub struct OverrideList {
 pub fn parse_day(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> {
     match text {
         None => Ok(chrono::Utc::now().date_naive()),
-        Some(t) => crate::domain::decide::parse_date(t).ok_or_else(|| ApiError::bad_request("invalid_query", format!("{name} \"{t}\" is not a date; expected YYYY-MM-DD"))),
+        Some(t) => crate::domain::decide::parse_date(t).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} \"{t}\" is not a date; expected YYYY-MM-DD"),
+            )
+        }),
     }
 }
 
@@ -109,15 +120,36 @@ pub fn parse_day(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> 
 pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<DailySales, ApiError> {
     let positions: Vec<u64> = {
         let read = state.engine.read();
-        read.stream_positions(&account_stream(account_id)).iter().copied().take_while(|p| *p <= cutoff).collect()
+        read.stream_positions(&account_stream(account_id))
+            .iter()
+            .copied()
+            .take_while(|p| *p <= cutoff)
+            .collect()
     };
     let mut daily = DailySales::default();
     for position in positions {
-        let bytes = state.engine.store().get(position)?.ok_or_else(|| ApiError::internal(format!("position {position} is missing")))?;
+        let bytes = state
+            .engine
+            .store()
+            .get(position)?
+            .ok_or_else(|| ApiError::internal(format!("position {position} is missing")))?;
         let envelope = Envelope::open(&bytes).map_err(ApiError::internal)?;
-        match Event::decode(&envelope.event_type, envelope.schema_version, &envelope.payload).map_err(ApiError::internal)? {
-            Event::SaleRecorded(e) => daily.add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity),
-            Event::SaleReturned(e) => daily.subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity),
+        match Event::decode(
+            &envelope.event_type,
+            envelope.schema_version,
+            &envelope.payload,
+        )
+        .map_err(ApiError::internal)?
+        {
+            Event::SaleRecorded(e) => daily.add_sale(
+                e.occurred_on,
+                e.net_amount,
+                e.cost_amount.unwrap_or(e.net_amount),
+                e.quantity,
+            ),
+            Event::SaleReturned(e) => {
+                daily.subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity)
+            }
             _ => {}
         }
     }
@@ -125,55 +157,98 @@ pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<Daily
 }
 
 /// The entitlement of an account on `as_of`, as known at `known_at` (None: now).
-pub fn entitlement_of(state: &AppState, account_id: &str, as_of: NaiveDate, known_at: Option<i64>) -> Result<Entitlement, ApiError> {
+pub fn entitlement_of(
+    state: &AppState,
+    account_id: &str,
+    as_of: NaiveDate,
+    known_at: Option<i64>,
+) -> Result<Entitlement, ApiError> {
     let (cutoff, head) = {
         let read = state.engine.read();
         (read.cutoff(known_at), read.head_position())
     };
-    let rebuilt = if cutoff < head { Some(daily_at(state, account_id, cutoff)?) } else { None };
+    let rebuilt = if cutoff < head {
+        Some(daily_at(state, account_id, cutoff)?)
+    } else {
+        None
+    };
     let read = state.engine.read();
-    let account = read.accounts.get(account_id, cutoff).ok_or_else(|| ApiError::not_found("account_not_found", format!("account \"{account_id}\" does not exist")))?;
+    let account = read.accounts.get(account_id, cutoff).ok_or_else(|| {
+        ApiError::not_found(
+            "account_not_found",
+            format!("account \"{account_id}\" does not exist"),
+        )
+    })?;
     let daily = match &rebuilt {
         Some(d) => Some(d),
         None => read.daily(account_id),
     };
-    Ok(read.incentives.entitlement(account_id, as_of, cutoff, daily, account.relationship_stage))
+    Ok(read
+        .incentives
+        .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage))
 }
 
 #[utoipa::path(post, path = "/v1/tier-policy", tag = "tiers", request_body = PublishPolicyRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 201, body = TierPolicy), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
-pub async fn publish_policy(State(state): State<AppState>, caller: Caller, method: Method, headers: HeaderMap, ApiBytes(raw): ApiBytes) -> ApiResult<(StatusCode, Json<TierPolicy>)> {
+pub async fn publish_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<TierPolicy>)> {
     caller.require(Right::ManagePolicy)?;
     let body: PublishPolicyRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let meta = write_meta(&caller, &headers, &method, "/v1/tier-policy", &canonical)?;
     let command = Command::PublishTierPolicy {
         effective_from: body.effective_from,
-        window_months: body.window_months.unwrap_or(crate::domain::incentives::DEFAULT_WINDOW_MONTHS),
+        window_months: body
+            .window_months
+            .unwrap_or(crate::domain::incentives::DEFAULT_WINDOW_MONTHS),
         tiers: body.tiers,
         expected_version: body.expected_version,
     };
     let outcome = state.engine.submit(command, meta).await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let policy = state.engine.read().incentives.policies(cutoff).pop().ok_or_else(|| ApiError::internal("published policy vanished"))?;
+    let policy = state
+        .engine
+        .read()
+        .incentives
+        .policies(cutoff)
+        .pop()
+        .ok_or_else(|| ApiError::internal("published policy vanished"))?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
 #[utoipa::path(get, path = "/v1/tier-policy", tag = "tiers", params(PolicyQuery), responses((status = 200, body = PolicyVersions)), security(("bearer" = [])))]
-pub async fn get_policy(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<PolicyQuery>) -> ApiResult<Json<PolicyVersions>> {
+pub async fn get_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PolicyQuery>,
+) -> ApiResult<Json<PolicyVersions>> {
     caller.require(Right::Read)?;
     let on = parse_day("on", query.on.as_deref())?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let versions = read.incentives.policies(read.cutoff(known_at));
     let current = policy_in_force(&versions, on).cloned();
-    Ok(Json(PolicyVersions { current, on, versions }))
+    Ok(Json(PolicyVersions {
+        current,
+        on,
+        versions,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}/entitlements", tag = "tiers", params(("id" = String, Path), EntitlementQuery),
     responses((status = 200, body = Entitlement), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
-pub async fn get_entitlements(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, ApiQuery(query): ApiQuery<EntitlementQuery>) -> ApiResult<Json<Entitlement>> {
+pub async fn get_entitlements(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<EntitlementQuery>,
+) -> ApiResult<Json<Entitlement>> {
     caller.require(Right::Read)?;
     let as_of = parse_day("as_of", query.as_of.as_deref())?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
@@ -182,41 +257,112 @@ pub async fn get_entitlements(State(state): State<AppState>, caller: Caller, Api
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/tier-overrides", tag = "tiers", params(("id" = String, Path)), request_body = GrantOverrideRequest,
     responses((status = 201, body = TierOverride), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
-pub async fn grant_override(State(state): State<AppState>, caller: Caller, method: Method, headers: HeaderMap, ApiPath(id): ApiPath<String>, ApiBytes(raw): ApiBytes) -> ApiResult<(StatusCode, Json<TierOverride>)> {
+pub async fn grant_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<TierOverride>)> {
     caller.require(Right::ManagePolicy)?;
     let body: GrantOverrideRequest = json_body(&headers, &raw)?;
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, &format!("/v1/accounts/{id}/tier-overrides"), &canonical)?;
-    let command = Command::GrantTierOverride { account_id: id.clone(), tier: body.tier, valid_from: body.valid_from, valid_to: body.valid_to, reason: body.reason };
+    let meta = write_meta(
+        &caller,
+        &headers,
+        &method,
+        &format!("/v1/accounts/{id}/tier-overrides"),
+        &canonical,
+    )?;
+    let command = Command::GrantTierOverride {
+        account_id: id.clone(),
+        tier: body.tier,
+        valid_from: body.valid_from,
+        valid_to: body.valid_to,
+        reason: body.reason,
+    };
     let outcome = state.engine.submit(command, meta).await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let granted = state.engine.read().incentives.overrides(&id, cutoff).into_iter().max_by_key(|o| o.granted_at).ok_or_else(|| ApiError::internal("granted override vanished"))?;
+    let granted = state
+        .engine
+        .read()
+        .incentives
+        .overrides(&id, cutoff)
+        .into_iter()
+        .max_by_key(|o| o.granted_at)
+        .ok_or_else(|| ApiError::internal("granted override vanished"))?;
     Ok((StatusCode::CREATED, Json(granted)))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}/tier-overrides", tag = "tiers", params(("id" = String, Path), EntitlementQuery),
     responses((status = 200, body = OverrideList), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
-pub async fn list_overrides(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>, ApiQuery(query): ApiQuery<EntitlementQuery>) -> ApiResult<Json<OverrideList>> {
+pub async fn list_overrides(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<EntitlementQuery>,
+) -> ApiResult<Json<OverrideList>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
     if read.accounts.get(&id, cutoff).is_none() {
-        return Err(ApiError::not_found("account_not_found", format!("account \"{id}\" does not exist")));
+        return Err(ApiError::not_found(
+            "account_not_found",
+            format!("account \"{id}\" does not exist"),
+        ));
     }
-    Ok(Json(OverrideList { overrides: read.incentives.overrides(&id, cutoff), account_id: id }))
+    Ok(Json(OverrideList {
+        overrides: read.incentives.overrides(&id, cutoff),
+        account_id: id,
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/tier-overrides/{override_id}/revoke", tag = "tiers", params(("id" = String, Path), ("override_id" = String, Path)),
     request_body = RevokeOverrideRequest,
     responses((status = 200, body = TierOverride), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("bearer" = [])))]
-pub async fn revoke_override(State(state): State<AppState>, caller: Caller, method: Method, headers: HeaderMap, ApiPath((id, override_id)): ApiPath<(String, String)>, ApiBytes(raw): ApiBytes) -> ApiResult<Json<TierOverride>> {
+pub async fn revoke_override(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath((id, override_id)): ApiPath<(String, String)>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<Json<TierOverride>> {
     caller.require(Right::ManagePolicy)?;
-    let body: RevokeOverrideRequest = if raw.is_empty() { RevokeOverrideRequest::default() } else { json_body(&headers, &raw)? };
+    let body: RevokeOverrideRequest = if raw.is_empty() {
+        RevokeOverrideRequest::default()
+    } else {
+        json_body(&headers, &raw)?
+    };
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, &format!("/v1/accounts/{id}/tier-overrides/{override_id}/revoke"), &canonical)?;
-    let outcome = state.engine.submit(Command::RevokeTierOverride { account_id: id.clone(), override_id: override_id.clone(), reason: body.reason }, meta).await?;
+    let meta = write_meta(
+        &caller,
+        &headers,
+        &method,
+        &format!("/v1/accounts/{id}/tier-overrides/{override_id}/revoke"),
+        &canonical,
+    )?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::RevokeTierOverride {
+                account_id: id.clone(),
+                override_id: override_id.clone(),
+                reason: body.reason,
+            },
+            meta,
+        )
+        .await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let revoked = state.engine.read().incentives.overrides(&id, cutoff).into_iter().find(|o| o.override_id == override_id).ok_or_else(|| ApiError::internal("revoked override vanished"))?;
+    let revoked = state
+        .engine
+        .read()
+        .incentives
+        .overrides(&id, cutoff)
+        .into_iter()
+        .find(|o| o.override_id == override_id)
+        .ok_or_else(|| ApiError::internal("revoked override vanished"))?;
     Ok(Json(revoked))
 }

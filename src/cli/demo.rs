@@ -40,6 +40,7 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
         let summary = import_file(&engine, Some(kind), &fixtures.join(file), true)?;
         eprintln!("loaded {file}: {} recorded", summary.recorded);
     }
+    load_incentives(&engine, &fixtures)?;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let name = format!("demo-{role}");
@@ -82,6 +83,94 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
     }
     println!("\nServing; stop with Ctrl-C.");
     super::serve::serve_engine(engine, listen, || {})
+}
+
+/// A tier override of `incentives.json`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoOverride {
+    account_id: String,
+    #[serde(flatten)]
+    grant: crate::api::tiers::GrantOverrideRequest,
+}
+
+/// `incentives.json`: tier overrides and discounts.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoIncentives {
+    overrides: Vec<DemoOverride>,
+    discounts: Vec<crate::api::discounts::GrantDiscountRequest>,
+}
+
+/// Publishes `tier-policy.json` (a list of versions) and grants `incentives.json`, through
+/// the same decisions as the API (a discount above its tier's ceiling is refused here too).
+fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::domain::commands::GrantDiscount;
+    use crate::domain::Command;
+    let policy_path = fixtures.join("tier-policy.json");
+    if !policy_path.exists() {
+        eprintln!(
+            "{} not found; no tier policy (every account is unclassified)",
+            policy_path.display()
+        );
+        return Ok(());
+    }
+    let meta = || {
+        crate::engine::WriteMeta::new(
+            super::offline::cli_actor(),
+            None,
+            &[],
+            uuid::Uuid::new_v4().to_string(),
+        )
+    };
+    let policies: Vec<crate::api::tiers::PublishPolicyRequest> =
+        serde_json::from_slice(&std::fs::read(&policy_path)?)
+            .map_err(|e| format!("{}: {e}", policy_path.display()))?;
+    for p in policies {
+        let window_months = p
+            .window_months
+            .unwrap_or(crate::domain::incentives::DEFAULT_WINDOW_MONTHS);
+        engine.submit_blocking(
+            Command::PublishTierPolicy {
+                effective_from: p.effective_from,
+                window_months,
+                tiers: p.tiers,
+                expected_version: None,
+            },
+            meta(),
+        )?;
+    }
+    let incentives_path = fixtures.join("incentives.json");
+    if !incentives_path.exists() {
+        return Ok(());
+    }
+    let incentives: DemoIncentives = serde_json::from_slice(&std::fs::read(&incentives_path)?)
+        .map_err(|e| format!("{}: {e}", incentives_path.display()))?;
+    for o in incentives.overrides {
+        let command = Command::GrantTierOverride {
+            account_id: o.account_id,
+            tier: o.grant.tier,
+            valid_from: o.grant.valid_from,
+            valid_to: o.grant.valid_to,
+            reason: o.grant.reason,
+        };
+        engine.submit_blocking(command, meta())?;
+    }
+    for d in incentives.discounts {
+        let command = Command::GrantDiscount(GrantDiscount {
+            discount_id: d.discount_id,
+            account_id: d.account_id,
+            percent: d.percent,
+            scope: d.scope,
+            scope_value: d.scope_value,
+            valid_from: d.valid_from,
+            valid_to: d.valid_to,
+            reason: d.reason,
+        });
+        engine.submit_blocking(command, meta())?;
+    }
+    eprintln!("loaded the tier policy, overrides and discounts");
+    Ok(())
 }
 
 /// Empties an earlier demo directory; refuses to touch any other non-empty directory.

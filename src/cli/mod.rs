@@ -85,6 +85,11 @@ pub enum Commands {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Reports from the ledger (offline; the server must be stopped).
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
     /// Manage bearer tokens offline (the server must be stopped).
     Token {
         #[command(subcommand)]
@@ -121,6 +126,27 @@ pub enum TokenAction {
         name: String,
         #[arg(long)]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Net revenue by account with cumulative shares: the 20/80 report.
+    Pareto {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Last day of the window (default today, UTC).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Months in the window (1–36).
+        #[arg(long, default_value_t = 12)]
+        window_months: u32,
+        /// Required when accounts trade in several currencies.
+        #[arg(long)]
+        currency: Option<String>,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
     },
 }
 
@@ -184,6 +210,21 @@ fn run(cli: Cli) -> CliResult {
         Commands::Verify { data } => offline::verify(&data.data),
         Commands::Rebuild { data } => offline::rebuild(&data.data),
         Commands::Export { data, output } => offline::export(&data.data, output.as_deref()),
+        Commands::Report { action } => match action {
+            ReportAction::Pareto {
+                data,
+                as_of,
+                window_months,
+                currency,
+                format,
+            } => offline::report_pareto(
+                &data.data,
+                as_of,
+                window_months,
+                currency.as_deref(),
+                &format,
+            ),
+        },
         Commands::Token { action } => match action {
             TokenAction::Create { data, name, role } => {
                 offline::token_create(&data.data, &name, role)

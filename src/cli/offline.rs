@@ -174,3 +174,28 @@ pub fn token_revoke(data: &Path, name: &str, reason: Option<String>) -> CliResul
     eprintln!("revoked token {name}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// `kaledger report pareto`.
+pub fn report_pareto(
+    data: &Path,
+    as_of: Option<chrono::NaiveDate>,
+    window_months: u32,
+    currency: Option<&str>,
+    format: &str,
+) -> CliResult {
+    if format != "json" && format != "csv" {
+        return Err(format!("unknown format \"{format}\"; expected json or csv").into());
+    }
+    existing_ledger(data)?;
+    let store = LogStore::open(data)?;
+    let replayed = replay(&store)?;
+    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let report =
+        crate::projections::reports::pareto_report(&replayed.read, as_of, window_months, currency)?;
+    if format == "csv" {
+        print!("{}", crate::projections::reports::pareto_csv(&report));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -98,11 +98,30 @@ pub enum Command {
         name: String,
         reason: Option<String>,
     },
-    PublishTierPolicy { effective_from: NaiveDate, window_months: u32, tiers: Vec<TierDefinition>, expected_version: Option<u64> },
-    GrantTierOverride { account_id: String, tier: String, valid_from: NaiveDate, valid_to: Option<NaiveDate>, reason: String },
-    RevokeTierOverride { account_id: String, override_id: String, reason: Option<String> },
+    PublishTierPolicy {
+        effective_from: NaiveDate,
+        window_months: u32,
+        tiers: Vec<TierDefinition>,
+        expected_version: Option<u64>,
+    },
+    GrantTierOverride {
+        account_id: String,
+        tier: String,
+        valid_from: NaiveDate,
+        valid_to: Option<NaiveDate>,
+        reason: String,
+    },
+    RevokeTierOverride {
+        account_id: String,
+        override_id: String,
+        reason: Option<String>,
+    },
     GrantDiscount(GrantDiscount),
-    RevokeDiscount { discount_id: String, effective_on: NaiveDate, reason: Option<String> },
+    RevokeDiscount {
+        discount_id: String,
+        effective_on: NaiveDate,
+        reason: Option<String>,
+    },
 }
 
 /// Grants a discount to an account.

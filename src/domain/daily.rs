@@ -33,7 +33,13 @@ impl DailySales {
     }
 
     /// Subtracts a return on the day of the sale it returns.
-    pub fn subtract_return(&mut self, sale_on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
+    pub fn subtract_return(
+        &mut self,
+        sale_on: NaiveDate,
+        net: Decimal,
+        cost: Decimal,
+        quantity: Decimal,
+    ) {
         let day = self.days.entry(sale_on).or_default();
         day.net -= net;
         day.cost -= cost;
@@ -41,8 +47,16 @@ impl DailySales {
     }
 
     /// Days from `from` to `to`, both included, in order.
-    pub fn between(&self, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = (NaiveDate, DayTotals)> + '_ {
-        let range = if from <= to { Some(self.days.range(from..=to)) } else { None };
+    pub fn between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Iterator<Item = (NaiveDate, DayTotals)> + '_ {
+        let range = if from <= to {
+            Some(self.days.range(from..=to))
+        } else {
+            None
+        };
         range.into_iter().flatten().map(|(d, t)| (*d, *t))
     }
 
@@ -78,10 +92,26 @@ mod tests {
         sales.add_sale(day("2026-03-31"), d("50.00"), d("50.00"), d("5"));
         sales.add_sale(day("2026-04-01"), d("7.00"), d("1.00"), d("1"));
         sales.subtract_return(day("2026-03-01"), d("30.00"), d("18.00"), d("3"));
-        assert_eq!(sales.net_between(day("2026-03-01"), day("2026-03-31")), d("120.00"));
-        assert_eq!(sales.net_between(day("2026-03-02"), day("2026-03-30")), d("0"));
-        assert_eq!(sales.net_between(day("2026-04-01"), day("2026-03-01")), d("0"));
-        let first = sales.between(day("2026-03-01"), day("2026-03-01")).next().unwrap().1;
-        assert_eq!((first.net, first.cost, first.quantity), (d("70.00"), d("42.00"), d("7")));
+        assert_eq!(
+            sales.net_between(day("2026-03-01"), day("2026-03-31")),
+            d("120.00")
+        );
+        assert_eq!(
+            sales.net_between(day("2026-03-02"), day("2026-03-30")),
+            d("0")
+        );
+        assert_eq!(
+            sales.net_between(day("2026-04-01"), day("2026-03-01")),
+            d("0")
+        );
+        let first = sales
+            .between(day("2026-03-01"), day("2026-03-01"))
+            .next()
+            .unwrap()
+            .1;
+        assert_eq!(
+            (first.net, first.cost, first.quantity),
+            (d("70.00"), d("42.00"), d("7"))
+        );
     }
 }

@@ -44,19 +44,36 @@ impl Decision {
 pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
     use super::decide_incentives as incentives;
     match command {
-        Command::PublishTierPolicy { effective_from, window_months, tiers, expected_version } => {
-            incentives::publish_policy(state, *effective_from, *window_months, tiers, *expected_version)
-        }
-        Command::GrantTierOverride { account_id, tier, valid_from, valid_to, reason } => {
-            incentives::grant_override(state, account_id, tier, *valid_from, *valid_to, reason)
-        }
-        Command::RevokeTierOverride { account_id, override_id, reason } => {
-            incentives::revoke_override(state, account_id, override_id, reason.as_deref())
-        }
+        Command::PublishTierPolicy {
+            effective_from,
+            window_months,
+            tiers,
+            expected_version,
+        } => incentives::publish_policy(
+            state,
+            *effective_from,
+            *window_months,
+            tiers,
+            *expected_version,
+        ),
+        Command::GrantTierOverride {
+            account_id,
+            tier,
+            valid_from,
+            valid_to,
+            reason,
+        } => incentives::grant_override(state, account_id, tier, *valid_from, *valid_to, reason),
+        Command::RevokeTierOverride {
+            account_id,
+            override_id,
+            reason,
+        } => incentives::revoke_override(state, account_id, override_id, reason.as_deref()),
         Command::GrantDiscount(c) => incentives::grant_discount(state, c),
-        Command::RevokeDiscount { discount_id, effective_on, reason } => {
-            incentives::revoke_discount(state, discount_id, *effective_on, reason.as_deref())
-        }
+        Command::RevokeDiscount {
+            discount_id,
+            effective_on,
+            reason,
+        } => incentives::revoke_discount(state, discount_id, *effective_on, reason.as_deref()),
         Command::OpenAccount(c) => open_account(state, c),
         Command::UpdateAccount(c) => update_account(state, c),
         Command::ChangeStage {

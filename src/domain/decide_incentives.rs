@@ -23,7 +23,11 @@ fn check_date(field: &str, date: NaiveDate) -> Result<(), DomainError> {
     if (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year()) {
         Ok(())
     } else {
-        Err(invalid(field, "invalid_date", format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}")))
+        Err(invalid(
+            field,
+            "invalid_date",
+            format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
+        ))
     }
 }
 
@@ -32,7 +36,11 @@ fn check_validity(valid_from: NaiveDate, valid_to: Option<NaiveDate>) -> Result<
     if let Some(to) = valid_to {
         check_date("valid_to", to)?;
         if to < valid_from {
-            return Err(invalid("valid_to", "invalid_validity", format!("valid_to {to} is before valid_from {valid_from}")));
+            return Err(invalid(
+                "valid_to",
+                "invalid_validity",
+                format!("valid_to {to} is before valid_from {valid_from}"),
+            ));
         }
     }
     Ok(())
@@ -43,14 +51,24 @@ fn check_reason(reason: &str) -> Result<(), DomainError> {
     if length == 0 {
         Err(invalid("reason", "missing", "say why (reason is required)"))
     } else if length > TEXT_LENGTH_MAX {
-        Err(invalid("reason", "too_long", format!("at most {TEXT_LENGTH_MAX} characters")))
+        Err(invalid(
+            "reason",
+            "too_long",
+            format!("at most {TEXT_LENGTH_MAX} characters"),
+        ))
     } else {
         Ok(())
     }
 }
 
-fn open_account<'s>(state: &'s LedgerState, account_id: &str) -> Result<&'s super::state::AccountFacts, DomainError> {
-    let facts = state.accounts.get(account_id).ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
+fn open_account<'s>(
+    state: &'s LedgerState,
+    account_id: &str,
+) -> Result<&'s super::state::AccountFacts, DomainError> {
+    let facts = state
+        .accounts
+        .get(account_id)
+        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
     if facts.closed {
         return Err(DomainError::AccountClosed(account_id.to_string()));
     }
@@ -58,11 +76,21 @@ fn open_account<'s>(state: &'s LedgerState, account_id: &str) -> Result<&'s supe
 }
 
 /// Publishes the next version of the tier policy.
-pub fn publish_policy(state: &LedgerState, effective_from: NaiveDate, window_months: u32, tiers: &[TierDefinition], expected_version: Option<u64>) -> Result<Decision, DomainError> {
+pub fn publish_policy(
+    state: &LedgerState,
+    effective_from: NaiveDate,
+    window_months: u32,
+    tiers: &[TierDefinition],
+    expected_version: Option<u64>,
+) -> Result<Decision, DomainError> {
     let actual = state.stream_version(POLICY_STREAM);
     if let Some(expected) = expected_version {
         if expected != actual {
-            return Err(DomainError::VersionConflict { stream: POLICY_STREAM.to_string(), expected, actual });
+            return Err(DomainError::VersionConflict {
+                stream: POLICY_STREAM.to_string(),
+                expected,
+                actual,
+            });
         }
     }
     check_date("effective_from", effective_from)?;
@@ -82,17 +110,36 @@ pub fn publish_policy(state: &LedgerState, effective_from: NaiveDate, window_mon
 }
 
 /// Grants a tier override; the tier must exist in the policy in force on `valid_from`.
-pub fn grant_override(state: &LedgerState, account_id: &str, tier: &str, valid_from: NaiveDate, valid_to: Option<NaiveDate>, reason: &str) -> Result<Decision, DomainError> {
+pub fn grant_override(
+    state: &LedgerState,
+    account_id: &str,
+    tier: &str,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    reason: &str,
+) -> Result<Decision, DomainError> {
     open_account(state, account_id)?;
     check_validity(valid_from, valid_to)?;
     check_reason(reason)?;
     let policies = state.incentives.policies(u64::MAX);
     let Some(policy) = policy_in_force(&policies, valid_from) else {
-        return Err(invalid("tier", "no_policy", format!("no tier policy is in force on {valid_from}; publish one first")));
+        return Err(invalid(
+            "tier",
+            "no_policy",
+            format!("no tier policy is in force on {valid_from}; publish one first"),
+        ));
     };
     if !policy.tiers.iter().any(|t| t.name == tier) {
         let names: Vec<&str> = policy.tiers.iter().map(|t| t.name.as_str()).collect();
-        return Err(invalid("tier", "unknown_tier", format!("policy version {} has no tier \"{tier}\"; expected one of {}", policy.version, names.join(", "))));
+        return Err(invalid(
+            "tier",
+            "unknown_tier",
+            format!(
+                "policy version {} has no tier \"{tier}\"; expected one of {}",
+                policy.version,
+                names.join(", ")
+            ),
+        ));
     }
     let count = state.incentives.overrides(account_id, u64::MAX).len();
     Ok(Decision {
@@ -109,7 +156,12 @@ pub fn grant_override(state: &LedgerState, account_id: &str, tier: &str, valid_f
 }
 
 /// Revokes a tier override.
-pub fn revoke_override(state: &LedgerState, account_id: &str, override_id: &str, reason: Option<&str>) -> Result<Decision, DomainError> {
+pub fn revoke_override(
+    state: &LedgerState,
+    account_id: &str,
+    override_id: &str,
+    reason: Option<&str>,
+) -> Result<Decision, DomainError> {
     if !state.accounts.contains_key(account_id) {
         return Err(DomainError::AccountNotFound(account_id.to_string()));
     }
@@ -118,7 +170,10 @@ pub fn revoke_override(state: &LedgerState, account_id: &str, override_id: &str,
         .overrides(account_id, u64::MAX)
         .into_iter()
         .find(|o| o.override_id == override_id)
-        .ok_or_else(|| DomainError::OverrideNotFound { account_id: account_id.to_string(), override_id: override_id.to_string() })?;
+        .ok_or_else(|| DomainError::OverrideNotFound {
+            account_id: account_id.to_string(),
+            override_id: override_id.to_string(),
+        })?;
     if current.revoked {
         return Err(DomainError::OverrideAlreadyRevoked(override_id.to_string()));
     }
@@ -138,30 +193,71 @@ pub fn revoke_override(state: &LedgerState, account_id: &str, override_id: &str,
 /// Grants a discount within the ceiling of the account's tier on `valid_from`.
 pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision, DomainError> {
     if !is_valid_id(&c.discount_id) {
-        return Err(invalid("discount_id", "invalid_id", format!("\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$", c.discount_id)));
+        return Err(invalid(
+            "discount_id",
+            "invalid_id",
+            format!(
+                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
+                c.discount_id
+            ),
+        ));
     }
     if state.incentives.discount(&c.discount_id).is_some() {
         return Err(DomainError::DiscountExists(c.discount_id.clone()));
     }
     let facts = open_account(state, &c.account_id)?;
     if c.percent <= Decimal::ZERO || c.percent > Decimal::ONE_HUNDRED {
-        return Err(invalid("percent", "percent_out_of_range", format!("percent must be above 0 and at most 100, got {}", c.percent)));
+        return Err(invalid(
+            "percent",
+            "percent_out_of_range",
+            format!("percent must be above 0 and at most 100, got {}", c.percent),
+        ));
     }
     if c.percent.normalize().scale() > DISCOUNT_PLACES_MAX {
-        return Err(invalid("percent", "too_many_decimals", format!("percent {} has more than {DISCOUNT_PLACES_MAX} decimal places", c.percent)));
+        return Err(invalid(
+            "percent",
+            "too_many_decimals",
+            format!(
+                "percent {} has more than {DISCOUNT_PLACES_MAX} decimal places",
+                c.percent
+            ),
+        ));
     }
     match (c.scope, c.scope_value.as_deref()) {
-        (DiscountScope::All, Some(_)) => return Err(invalid("scope_value", "unexpected_scope_value", "a discount on all products names no sku or category")),
-        (DiscountScope::Sku | DiscountScope::Category, None) => {
-            return Err(invalid("scope_value", "missing", format!("a {} discount names the {} it applies to", scope_name(c.scope), scope_name(c.scope))))
+        (DiscountScope::All, Some(_)) => {
+            return Err(invalid(
+                "scope_value",
+                "unexpected_scope_value",
+                "a discount on all products names no sku or category",
+            ))
         }
-        (_, Some(v)) if !is_valid_id(v) => return Err(invalid("scope_value", "invalid_id", format!("\"{v}\" is not a valid sku or category id"))),
+        (DiscountScope::Sku | DiscountScope::Category, None) => {
+            return Err(invalid(
+                "scope_value",
+                "missing",
+                format!(
+                    "a {} discount names the {} it applies to",
+                    scope_name(c.scope),
+                    scope_name(c.scope)
+                ),
+            ))
+        }
+        (_, Some(v)) if !is_valid_id(v) => {
+            return Err(invalid(
+                "scope_value",
+                "invalid_id",
+                format!("\"{v}\" is not a valid sku or category id"),
+            ))
+        }
         _ => {}
     }
     check_validity(c.valid_from, c.valid_to)?;
     check_reason(&c.reason)?;
     let daily = state.daily.get(&c.account_id);
-    let entitlement = state.incentives.entitlement(&c.account_id, c.valid_from, u64::MAX, daily, facts.stage);
+    let entitlement =
+        state
+            .incentives
+            .entitlement(&c.account_id, c.valid_from, u64::MAX, daily, facts.stage);
     let ceiling = entitlement.entitlements.max_discount_pct;
     if c.percent > ceiling {
         return Err(DomainError::DiscountExceedsEntitlement {
@@ -197,8 +293,16 @@ fn scope_name(scope: DiscountScope) -> &'static str {
 }
 
 /// Revokes a discount from a day on.
-pub fn revoke_discount(state: &LedgerState, discount_id: &str, effective_on: NaiveDate, reason: Option<&str>) -> Result<Decision, DomainError> {
-    let discount = state.incentives.discount(discount_id).ok_or_else(|| DomainError::DiscountNotFound(discount_id.to_string()))?;
+pub fn revoke_discount(
+    state: &LedgerState,
+    discount_id: &str,
+    effective_on: NaiveDate,
+    reason: Option<&str>,
+) -> Result<Decision, DomainError> {
+    let discount = state
+        .incentives
+        .discount(discount_id)
+        .ok_or_else(|| DomainError::DiscountNotFound(discount_id.to_string()))?;
     if discount.revoked_at.is_some() {
         return Err(DomainError::DiscountAlreadyRevoked(discount_id.to_string()));
     }

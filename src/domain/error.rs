@@ -57,7 +57,12 @@ pub enum DomainError {
     #[error("token \"{0}\" is already revoked")]
     TokenAlreadyRevoked(String),
     #[error("{percent}% exceeds the {ceiling}% ceiling of tier {tier} on {on}")]
-    DiscountExceedsEntitlement { tier: String, ceiling: String, percent: String, on: String },
+    DiscountExceedsEntitlement {
+        tier: String,
+        ceiling: String,
+        percent: String,
+        on: String,
+    },
     #[error("a discount with id \"{0}\" already exists")]
     DiscountExists(String),
     #[error("no discount with id \"{0}\"")]
@@ -65,7 +70,10 @@ pub enum DomainError {
     #[error("discount \"{0}\" is already revoked")]
     DiscountAlreadyRevoked(String),
     #[error("account \"{account_id}\" has no tier override \"{override_id}\"")]
-    OverrideNotFound { account_id: String, override_id: String },
+    OverrideNotFound {
+        account_id: String,
+        override_id: String,
+    },
     #[error("tier override \"{0}\" is already revoked")]
     OverrideAlreadyRevoked(String),
     #[error("account \"{account_id}\" is already at stage {stage}")]

@@ -13,7 +13,10 @@ use super::events::{DiscountScope, Event};
 use super::state::FastMap;
 use super::vocab::Stage;
 use crate::rules::calendar::window_start;
-use crate::rules::tiers::{evaluate, metrics_from_days, unclassified_entitlements, Metrics, NextTier, TierEntitlements, TierPolicy, UNCLASSIFIED};
+use crate::rules::tiers::{
+    evaluate, metrics_from_days, unclassified_entitlements, Metrics, NextTier, TierEntitlements,
+    TierPolicy, UNCLASSIFIED,
+};
 
 /// The window used for metrics while no policy is in force.
 pub const DEFAULT_WINDOW_MONTHS: u32 = 12;
@@ -67,13 +70,25 @@ pub struct Discount {
 
 impl Discount {
     /// True when the discount applies on `on` to a line of `sku` / `category`, as known at `cutoff`.
-    pub fn applies(&self, on: NaiveDate, sku: Option<&str>, category: Option<&str>, cutoff: u64) -> bool {
-        let revoked_from = self.revoked_from.filter(|_| self.revoked_at.is_some_and(|p| p <= cutoff));
-        let in_time = self.valid_from <= on && self.valid_to.is_none_or(|to| on <= to) && revoked_from.is_none_or(|r| on < r);
+    pub fn applies(
+        &self,
+        on: NaiveDate,
+        sku: Option<&str>,
+        category: Option<&str>,
+        cutoff: u64,
+    ) -> bool {
+        let revoked_from = self
+            .revoked_from
+            .filter(|_| self.revoked_at.is_some_and(|p| p <= cutoff));
+        let in_time = self.valid_from <= on
+            && self.valid_to.is_none_or(|to| on <= to)
+            && revoked_from.is_none_or(|r| on < r);
         let in_scope = match self.scope {
             DiscountScope::All => true,
             DiscountScope::Sku => sku.is_some() && sku == self.scope_value.as_deref(),
-            DiscountScope::Category => category.is_some() && category == self.scope_value.as_deref(),
+            DiscountScope::Category => {
+                category.is_some() && category == self.scope_value.as_deref()
+            }
         };
         in_time && in_scope
     }
@@ -95,25 +110,41 @@ impl Incentives {
         match event {
             Event::TierPolicyPublished(e) => self.policies.push((
                 position,
-                TierPolicy { version: e.version, effective_from: e.effective_from, window_months: e.window_months, tiers: e.tiers.clone() },
+                TierPolicy {
+                    version: e.version,
+                    effective_from: e.effective_from,
+                    window_months: e.window_months,
+                    tiers: e.tiers.clone(),
+                },
             )),
-            Event::TierOverrideGranted(e) => self.overrides.entry(e.account_id.clone()).or_default().push(TierOverride {
-                override_id: e.override_id.clone(),
-                tier: e.tier.clone(),
-                valid_from: e.valid_from,
-                valid_to: e.valid_to,
-                reason: e.reason.clone(),
-                granted_at: position,
-                revoked_at: None,
-                revoked: false,
-            }),
+            Event::TierOverrideGranted(e) => self
+                .overrides
+                .entry(e.account_id.clone())
+                .or_default()
+                .push(TierOverride {
+                    override_id: e.override_id.clone(),
+                    tier: e.tier.clone(),
+                    valid_from: e.valid_from,
+                    valid_to: e.valid_to,
+                    reason: e.reason.clone(),
+                    granted_at: position,
+                    revoked_at: None,
+                    revoked: false,
+                }),
             Event::TierOverrideRevoked(e) => {
-                if let Some(o) = self.overrides.get_mut(&e.account_id).and_then(|v| v.iter_mut().find(|o| o.override_id == e.override_id)) {
+                if let Some(o) = self
+                    .overrides
+                    .get_mut(&e.account_id)
+                    .and_then(|v| v.iter_mut().find(|o| o.override_id == e.override_id))
+                {
                     o.revoked_at = Some(position);
                 }
             }
             Event::DiscountGranted(e) => {
-                self.discounts_by_account.entry(e.account_id.clone()).or_default().push(e.discount_id.clone());
+                self.discounts_by_account
+                    .entry(e.account_id.clone())
+                    .or_default()
+                    .push(e.discount_id.clone());
                 self.discounts.insert(
                     e.discount_id.clone(),
                     Discount {
@@ -145,7 +176,11 @@ impl Incentives {
 
     /// Policy versions recorded at or before `cutoff`, in version order.
     pub fn policies(&self, cutoff: u64) -> Vec<TierPolicy> {
-        self.policies.iter().filter(|(p, _)| *p <= cutoff).map(|(_, policy)| policy.clone()).collect()
+        self.policies
+            .iter()
+            .filter(|(p, _)| *p <= cutoff)
+            .map(|(_, policy)| policy.clone())
+            .collect()
     }
 
     /// The number of policy versions published.
@@ -160,7 +195,10 @@ impl Incentives {
             .map(|list| {
                 list.iter()
                     .filter(|o| o.granted_at <= cutoff)
-                    .map(|o| TierOverride { revoked: o.revoked_at.is_some_and(|r| r <= cutoff), ..o.clone() })
+                    .map(|o| TierOverride {
+                        revoked: o.revoked_at.is_some_and(|r| r <= cutoff),
+                        ..o.clone()
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -168,7 +206,10 @@ impl Incentives {
 
     /// An override by id (any account), as it stands now.
     pub fn find_override(&self, account_id: &str, override_id: &str) -> Option<&TierOverride> {
-        self.overrides.get(account_id)?.iter().find(|o| o.override_id == override_id)
+        self.overrides
+            .get(account_id)?
+            .iter()
+            .find(|o| o.override_id == override_id)
     }
 
     /// A discount by id, as it stands now.
@@ -186,7 +227,11 @@ impl Incentives {
                     .filter(|d| d.granted_at <= cutoff)
                     .map(|d| {
                         let revoked_known = d.revoked_at.is_some_and(|r| r <= cutoff);
-                        Discount { revoked_from: d.revoked_from.filter(|_| revoked_known), revoked_at: d.revoked_at.filter(|_| revoked_known), ..d.clone() }
+                        Discount {
+                            revoked_from: d.revoked_from.filter(|_| revoked_known),
+                            revoked_at: d.revoked_at.filter(|_| revoked_known),
+                            ..d.clone()
+                        }
                     })
                     .collect()
             })
@@ -194,12 +239,24 @@ impl Incentives {
     }
 
     /// The account's tier and entitlements on `as_of`, as known at `cutoff`.
-    pub fn entitlement(&self, account_id: &str, as_of: NaiveDate, cutoff: u64, daily: Option<&DailySales>, stage: Stage) -> Entitlement {
+    pub fn entitlement(
+        &self,
+        account_id: &str,
+        as_of: NaiveDate,
+        cutoff: u64,
+        daily: Option<&DailySales>,
+        stage: Stage,
+    ) -> Entitlement {
         let policies = self.policies(cutoff);
         let policy = crate::rules::tiers::policy_in_force(&policies, as_of);
-        let window_months = policy.map(|p| p.window_months).unwrap_or(DEFAULT_WINDOW_MONTHS);
+        let window_months = policy
+            .map(|p| p.window_months)
+            .unwrap_or(DEFAULT_WINDOW_MONTHS);
         let start = window_start(as_of, window_months);
-        let days = daily.into_iter().flat_map(|d| d.between(start, as_of)).map(|(day, t)| (day, t.net, t.cost));
+        let days = daily
+            .into_iter()
+            .flat_map(|d| d.between(start, as_of))
+            .map(|(day, t)| (day, t.net, t.cost));
         let metrics = metrics_from_days(start, as_of, days);
         let Some(policy) = policy else {
             return Entitlement {
@@ -222,11 +279,20 @@ impl Incentives {
         let active = self
             .overrides(account_id, cutoff)
             .into_iter()
-            .filter(|o| !o.revoked && o.valid_from <= as_of && o.valid_to.is_none_or(|to| as_of <= to))
+            .filter(|o| {
+                !o.revoked && o.valid_from <= as_of && o.valid_to.is_none_or(|to| as_of <= to)
+            })
             .filter(|o| policy.tiers.iter().any(|t| t.name == o.tier))
             .max_by_key(|o| o.granted_at);
         let (tier, source) = match &active {
-            Some(o) => (policy.tiers.iter().find(|t| t.name == o.tier).unwrap_or(criteria_tier), "override"),
+            Some(o) => (
+                policy
+                    .tiers
+                    .iter()
+                    .find(|t| t.name == o.tier)
+                    .unwrap_or(criteria_tier),
+                "override",
+            ),
             None => (criteria_tier, "criteria"),
         };
         Entitlement {

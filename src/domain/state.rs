@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::daily::DailySales;
-use super::incentives::Incentives;
 use super::events::Event;
+use super::incentives::Incentives;
 use super::vocab::{Role, Scope, Segment, Stage};
 
 /// What the decider knows of an account.
@@ -134,7 +134,12 @@ impl LedgerState {
         match event {
             Event::SaleRecorded(e) => {
                 self.bump_stream(stream);
-                self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity);
+                self.daily_mut(&e.account_id).add_sale(
+                    e.occurred_on,
+                    e.net_amount,
+                    e.cost_amount.unwrap_or(e.net_amount),
+                    e.quantity,
+                );
                 let fingerprint = sale_fingerprint(&e);
                 let sold = SoldLine {
                     fingerprint,
@@ -156,7 +161,8 @@ impl LedgerState {
     /// The daily totals of an account, created on first use.
     pub fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {
         if !self.daily.contains_key(account_id) {
-            self.daily.insert(account_id.to_string(), DailySales::default());
+            self.daily
+                .insert(account_id.to_string(), DailySales::default());
         }
         self.daily.get_mut(account_id).expect("inserted above")
     }
@@ -207,7 +213,12 @@ impl LedgerState {
                 }
             }
             Event::SaleRecorded(e) => {
-                self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity);
+                self.daily_mut(&e.account_id).add_sale(
+                    e.occurred_on,
+                    e.net_amount,
+                    e.cost_amount.unwrap_or(e.net_amount),
+                    e.quantity,
+                );
                 let fingerprint = sale_fingerprint(e);
                 self.sales.insert(
                     (e.account_id.clone(), e.invoice_id.clone(), e.line),
@@ -224,7 +235,12 @@ impl LedgerState {
                 );
             }
             Event::SaleReturned(e) => {
-                self.daily_mut(&e.account_id).subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity);
+                self.daily_mut(&e.account_id).subtract_return(
+                    e.sale_occurred_on,
+                    e.net_amount,
+                    e.cost_amount,
+                    e.quantity,
+                );
                 let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
                 if let Some(sold) = self.sales.get_mut(&key) {
                     sold.returned_quantity += e.quantity;

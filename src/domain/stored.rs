@@ -104,11 +104,16 @@ pub mod date_option {
     #[derive(Serialize, Deserialize)]
     struct Wrapped(#[serde(with = "super::date")] NaiveDate);
 
-    pub fn serialize<S: Serializer>(value: &Option<NaiveDate>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<NaiveDate>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         value.map(Wrapped).serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<NaiveDate>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NaiveDate>, D::Error> {
         Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
     }
 }

@@ -2,6 +2,7 @@
 //! rule lives in domain/. Everything here is rebuilt from the log at start (`replay`).
 
 pub mod accounts;
+pub mod reports;
 pub mod tokens;
 
 use crate::domain::state::FastMap;
@@ -9,8 +10,8 @@ use crate::domain::state::FastMap;
 use sha2::{Digest, Sha256};
 
 use crate::domain::daily::DailySales;
-use crate::domain::incentives::Incentives;
 use crate::domain::events::Event;
+use crate::domain::incentives::Incentives;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
@@ -90,13 +91,23 @@ impl ReadModel {
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
         match event {
-            Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(e.occurred_on, e.net_amount, e.cost_amount.unwrap_or(e.net_amount), e.quantity),
+            Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(
+                e.occurred_on,
+                e.net_amount,
+                e.cost_amount.unwrap_or(e.net_amount),
+                e.quantity,
+            ),
             Event::TierPolicyPublished(_)
             | Event::TierOverrideGranted(_)
             | Event::TierOverrideRevoked(_)
             | Event::DiscountGranted(_)
             | Event::DiscountRevoked(_) => self.incentives.apply(envelope.position, event),
-            Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity),
+            Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(
+                e.sale_occurred_on,
+                e.net_amount,
+                e.cost_amount,
+                e.quantity,
+            ),
             _ => {}
         }
         self.tokens
@@ -110,7 +121,8 @@ impl ReadModel {
 
     fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {
         if !self.daily.contains_key(account_id) {
-            self.daily.insert(account_id.to_string(), DailySales::default());
+            self.daily
+                .insert(account_id.to_string(), DailySales::default());
         }
         self.daily.get_mut(account_id).expect("inserted above")
     }
