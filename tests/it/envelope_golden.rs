@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use kaledger::domain::events::*;
 use kaledger::domain::vocab::{Role, Scope, Segment, Stage};
 use kaledger::ledger::envelope::{Actor, Envelope, GENESIS_HASH};
+use kaledger::rules::tiers::{TierCriteria, TierDefinition, TierEntitlements};
 use rust_decimal::Decimal;
 
 fn d(s: &str) -> Decimal {
@@ -131,6 +132,57 @@ fn samples() -> Vec<(Event, &'static str)> {
         ),
         (Event::TokenIssued(TokenIssued { name: "erp".into(), role: Role::Ingest, token_sha256: "ab".repeat(32) }), "03657270044061626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162"),
         (Event::TokenRevoked(TokenRevoked { name: "erp".into(), reason: Some("rotated".into()) }), "036572700107726f7461746564"),
+        (
+            Event::TierPolicyPublished(TierPolicyPublished {
+                version: 2,
+                effective_from: date,
+                window_months: 12,
+                tiers: vec![
+                    TierDefinition {
+                        name: "key".into(),
+                        criteria: TierCriteria { min_net_revenue: Some(d("1000000")), min_margin_pct: Some(d("8.5")), min_active_months: Some(9), min_stage: Some(Stage::Cooperative) },
+                        entitlements: TierEntitlements { max_discount_pct: d("5"), supply_priority: 2, contest_eligible: true },
+                    },
+                    TierDefinition {
+                        name: "general".into(),
+                        criteria: TierCriteria::default(),
+                        entitlements: TierEntitlements { max_discount_pct: d("0"), supply_priority: 4, contest_eligible: false },
+                    },
+                ],
+            }),
+            "02fc329316000c02036b657901100000000040420f00000000000000000001100000010055000000000000000000000001090102100000000005000000000000000000000002010767656e6572616c0000000010000000000000000000000000000000000400",
+        ),
+        (
+            Event::TierOverrideGranted(TierOverrideGranted {
+                account_id: "KA-1".into(),
+                override_id: "ovr-1".into(),
+                tier: "key".into(),
+                valid_from: date,
+                valid_to: Some(NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
+                reason: "board decision".into(),
+            }),
+            "044b412d31056f76722d31036b6579fc3293160001fc1a9516000e626f617264206465636973696f6e",
+        ),
+        (Event::TierOverrideRevoked(TierOverrideRevoked { account_id: "KA-1".into(), override_id: "ovr-1".into(), reason: None }), "044b412d31056f76722d3100"),
+        (
+            Event::DiscountGranted(DiscountGranted {
+                discount_id: "D-1".into(),
+                account_id: "KA-1".into(),
+                percent: d("2.5"),
+                scope: DiscountScope::Category,
+                scope_value: Some("beverages".into()),
+                valid_from: date,
+                valid_to: None,
+                reason: "shelf".into(),
+                tier: "key".into(),
+                ceiling_pct: d("5"),
+            }),
+            "03442d31044b412d311000000100190000000000000000000000010109626576657261676573fc3293160000057368656c66036b65791000000000050000000000000000000000",
+        ),
+        (
+            Event::DiscountRevoked(DiscountRevoked { account_id: "KA-1".into(), discount_id: "D-1".into(), effective_on: date, reason: Some("ended".into()) }),
+            "03442d31044b412d31fc329316000105656e646564",
+        ),
     ]
 }
 
