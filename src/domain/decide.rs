@@ -818,6 +818,8 @@ fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Deci
             cost_amount,
             occurred_on,
             sale_occurred_on: sold.occurred_on,
+            sku: state.names.name(sold.sku).to_string(),
+            category: state.names.name(sold.category).to_string(),
         }));
     }
     if !errors.is_empty() {

@@ -70,7 +70,7 @@ pub struct SaleRecorded {
 }
 
 /// SaleReturned v1: a return against a recorded line. It carries the original sale's
-/// date because a return counts in the period of that sale (DESIGN §5.1); `cost_amount`
+/// sku, category and date because a return counts in the period of that sale (DESIGN §5.1); `cost_amount`
 /// is resolved (stated, or prorated from the sale) so projections only add.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaleReturned {
@@ -78,6 +78,10 @@ pub struct SaleReturned {
     pub return_id: String,
     pub invoice_id: String,
     pub line: u32,
+    /// The sku and category of the returned sale (resolved at decision time, so
+    /// projections attribute the return without looking the sale up).
+    pub sku: String,
+    pub category: String,
     #[serde(with = "super::stored::decimal")]
     pub quantity: Decimal,
     #[serde(with = "super::stored::decimal")]

@@ -43,6 +43,9 @@ pub struct SoldLine {
     /// The cost that counts for margin: the stated cost, or the net amount when unknown.
     pub cost_amount: Decimal,
     pub occurred_on: NaiveDate,
+    /// Interned sku and category (see [`Names`]).
+    pub sku: u32,
+    pub category: u32,
     pub returned_quantity: Decimal,
     pub returned_net: Decimal,
     pub returned_cost: Decimal,
@@ -75,6 +78,32 @@ impl ReturnedLine {
     }
 }
 
+/// Interned short names (skus, categories): a million sold lines share a few hundred of
+/// them, so each line keeps a u32 instead of two strings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Names {
+    ids: FastMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    /// The id of a name, assigning the next one on first sight.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// The name of an id given by [`Names::intern`].
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+    }
+}
+
 /// What the decider knows of a token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenFacts {
@@ -90,6 +119,8 @@ pub struct LedgerState {
     pub sales: FastMap<SaleKey, SoldLine>,
     pub returns: FastMap<ReturnKey, ReturnedLine>,
     pub tokens: FastMap<String, TokenFacts>,
+    /// Interned sku and category names of the sold lines.
+    pub names: Names,
     /// Per-day sales totals by account (for tier metrics as of any date).
     pub daily: FastMap<String, DailySales>,
     /// Tier policies, overrides and discounts (positions are not known here: all 0).
@@ -141,7 +172,10 @@ impl LedgerState {
                     e.quantity,
                 );
                 let fingerprint = sale_fingerprint(&e);
+                let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
                 let sold = SoldLine {
+                    sku,
+                    category,
                     fingerprint,
                     quantity: e.quantity,
                     net_amount: e.net_amount,
@@ -220,9 +254,12 @@ impl LedgerState {
                     e.quantity,
                 );
                 let fingerprint = sale_fingerprint(e);
+                let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
                 self.sales.insert(
                     (e.account_id.clone(), e.invoice_id.clone(), e.line),
                     SoldLine {
+                        sku,
+                        category,
                         fingerprint,
                         quantity: e.quantity,
                         net_amount: e.net_amount,
