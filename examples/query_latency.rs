@@ -24,12 +24,28 @@ const QUERY_CLIENTS: usize = 4;
 const INGEST_CLIENTS: usize = 4;
 
 fn main() {
-    let data = std::env::args().nth(1).expect("usage: query_latency DATA_DIR [KALEDGER]");
-    let binary = std::env::args().nth(2).unwrap_or_else(|| "target/release/kaledger".to_string());
+    let data = std::env::args()
+        .nth(1)
+        .expect("usage: query_latency DATA_DIR [KALEDGER]");
+    let binary = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "target/release/kaledger".to_string());
     let name = format!("latency-{}", std::process::id());
-    let token = Command::new(&binary).args(["token", "create", "--data", &data, "--name", &name, "--role", "admin"]).output().expect("token create");
-    assert!(token.status.success(), "token create failed: {}", String::from_utf8_lossy(&token.stderr));
-    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_string();
+    let token = Command::new(&binary)
+        .args([
+            "token", "create", "--data", &data, "--name", &name, "--role", "admin",
+        ])
+        .output()
+        .expect("token create");
+    assert!(
+        token.status.success(),
+        "token create failed: {}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string();
     let started = Instant::now();
     let mut server = Command::new(&binary)
         .args(["serve", "--data", &data, "--listen", "127.0.0.1:0"])
@@ -38,10 +54,21 @@ fn main() {
         .spawn()
         .expect("start server");
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    println!("server ready after {:.2} s", started.elapsed().as_secs_f64());
-    let base = line.trim().trim_start_matches("kaledger listening on ").to_string();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    println!(
+        "server ready after {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let base = line
+        .trim()
+        .trim_start_matches("kaledger listening on ")
+        .to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().build().expect("client");
         let get = |path: String| {
@@ -126,6 +153,9 @@ fn main() {
             }
         }
     });
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
     let _ = server.wait();
 }

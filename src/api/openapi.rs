@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         super::tiers::publish_policy,
         super::tiers::get_policy,
         super::tiers::get_entitlements,
+        super::tiers::sales_summary,
         super::tiers::grant_override,
         super::tiers::list_overrides,
         super::tiers::revoke_override,

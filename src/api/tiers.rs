@@ -17,12 +17,15 @@ use crate::domain::events::account_stream;
 use crate::domain::incentives::{Entitlement, TierOverride};
 use crate::domain::{Command, Event};
 use crate::ledger::Envelope;
+use crate::projections::sales::{MonthSummary, SalesBreakdown};
+use crate::rules::calendar::{month_first_day, month_index, Period, PeriodKind};
 use crate::rules::tiers::{policy_in_force, TierDefinition, TierPolicy};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tier-policy", post(publish_policy).get(get_policy))
         .route("/v1/accounts/{id}/entitlements", get(get_entitlements))
+        .route("/v1/accounts/{id}/sales-summary", get(sales_summary))
         .route(
             "/v1/accounts/{id}/tier-overrides",
             post(grant_override).get(list_overrides),
@@ -118,6 +121,15 @@ pub fn parse_day(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> 
 /// The per-day totals of an account as the log stood at `cutoff`, rebuilt from its stream
 /// (the live totals answer when `cutoff` is the head).
 pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<DailySales, ApiError> {
+    Ok(sales_at(state, account_id, cutoff)?.0)
+}
+
+/// An account's per-day totals and monthly breakdown as the log stood at `cutoff`.
+pub fn sales_at(
+    state: &AppState,
+    account_id: &str,
+    cutoff: u64,
+) -> Result<(DailySales, SalesBreakdown), ApiError> {
     let positions: Vec<u64> = {
         let read = state.engine.read();
         read.stream_positions(&account_stream(account_id))
@@ -127,6 +139,7 @@ pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<Daily
             .collect()
     };
     let mut daily = DailySales::default();
+    let mut breakdown = SalesBreakdown::default();
     for position in positions {
         let bytes = state
             .engine
@@ -134,13 +147,13 @@ pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<Daily
             .get(position)?
             .ok_or_else(|| ApiError::internal(format!("position {position} is missing")))?;
         let envelope = Envelope::open(&bytes).map_err(ApiError::internal)?;
-        match Event::decode(
+        let event = Event::decode(
             &envelope.event_type,
             envelope.schema_version,
             &envelope.payload,
         )
-        .map_err(ApiError::internal)?
-        {
+        .map_err(ApiError::internal)?;
+        match &event {
             Event::SaleRecorded(e) => daily.add_sale(
                 e.occurred_on,
                 e.net_amount,
@@ -150,10 +163,100 @@ pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<Daily
             Event::SaleReturned(e) => {
                 daily.subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity)
             }
-            _ => {}
+            _ => continue,
         }
+        breakdown.apply(&event);
     }
-    Ok(daily)
+    Ok((daily, breakdown))
+}
+
+/// Query of `GET /v1/accounts/{id}/sales-summary`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SalesSummaryQuery {
+    /// First month, `YYYY-MM` (default: 11 months before `to`).
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM` (default: this month, UTC).
+    pub to: Option<String>,
+    pub known_at: Option<String>,
+}
+
+/// An account's sales by month, category and sku.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesSummary {
+    pub account_id: String,
+    pub currency: String,
+    pub from: String,
+    pub to: String,
+    /// Months with sales, in order; each net of the returns of its sales.
+    pub months: Vec<MonthSummary>,
+}
+
+fn parse_month(name: &str, text: &str) -> Result<i32, ApiError> {
+    let period: Period = text.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name} \"{text}\" is not a month; expected YYYY-MM"),
+        )
+    })?;
+    if period.kind != PeriodKind::Monthly {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} \"{text}\" is not a month; expected YYYY-MM"),
+        ));
+    }
+    Ok(month_index(period.start))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{id}/sales-summary", tag = "tiers", params(("id" = String, Path), SalesSummaryQuery),
+    responses((status = 200, body = SalesSummary), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn sales_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SalesSummaryQuery>,
+) -> ApiResult<Json<SalesSummary>> {
+    caller.require(Right::Read)?;
+    let to = match query.to.as_deref() {
+        Some(t) => parse_month("to", t)?,
+        None => month_index(chrono::Utc::now().date_naive()),
+    };
+    let from = match query.from.as_deref() {
+        Some(f) => parse_month("from", f)?,
+        None => to - 11,
+    };
+    if from > to {
+        return Err(ApiError::bad_request("invalid_query", "from is after to"));
+    }
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let (cutoff, head) = {
+        let read = state.engine.read();
+        (read.cutoff(known_at), read.head_position())
+    };
+    let rebuilt = if cutoff < head {
+        Some(sales_at(&state, &id, cutoff)?.1)
+    } else {
+        None
+    };
+    let read = state.engine.read();
+    let account = read.accounts.get(&id, cutoff).ok_or_else(|| {
+        ApiError::not_found(
+            "account_not_found",
+            format!("account \"{id}\" does not exist"),
+        )
+    })?;
+    let months = match rebuilt.as_ref().or_else(|| read.breakdown.get(&id)) {
+        Some(b) => b.months(from, to),
+        None => Vec::new(),
+    };
+    let label = |m: i32| month_first_day(m).format("%Y-%m").to_string();
+    Ok(Json(SalesSummary {
+        account_id: id,
+        currency: account.currency,
+        from: label(from),
+        to: label(to),
+        months,
+    }))
 }
 
 /// The entitlement of an account on `as_of`, as known at `known_at` (None: now).

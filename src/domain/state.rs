@@ -100,7 +100,10 @@ impl Names {
 
     /// The name of an id given by [`Names::intern`].
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+        self.names
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 

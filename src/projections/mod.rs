@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod reports;
+pub mod sales;
 pub mod tokens;
 
 use crate::domain::state::FastMap;
@@ -32,6 +33,8 @@ pub struct ReadModel {
     pub tokens: TokensProjection,
     /// Per-day sales totals by account (returns on their sale's day).
     pub daily: FastMap<String, DailySales>,
+    /// Sales by month, sku and category, by account.
+    pub breakdown: FastMap<String, sales::SalesBreakdown>,
     /// Tier policies, overrides and discounts with their positions.
     pub incentives: Incentives,
 }
@@ -90,6 +93,7 @@ impl ReadModel {
         push_position(&mut self.types, event.type_name(), envelope.position);
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
+        self.breakdown_apply(event);
         match event {
             Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(
                 e.occurred_on,
@@ -117,6 +121,21 @@ impl ReadModel {
             hash: envelope.hash,
             recorded_at_micros: envelope.recorded_at_micros,
         });
+    }
+
+    fn breakdown_apply(&mut self, event: &Event) {
+        let account_id = match event {
+            Event::SaleRecorded(e) => &e.account_id,
+            Event::SaleReturned(e) => &e.account_id,
+            _ => return,
+        };
+        if !self.breakdown.contains_key(account_id) {
+            self.breakdown
+                .insert(account_id.clone(), sales::SalesBreakdown::default());
+        }
+        if let Some(b) = self.breakdown.get_mut(account_id) {
+            b.apply(event);
+        }
     }
 
     fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {

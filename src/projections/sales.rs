@@ -1,0 +1,157 @@
+//! Sales by account, month, sku and category (returns in their sale's month), kept
+//! incrementally as sales and returns arrive, for summaries and (issue 4) scoped rebates.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::daily::DayTotals;
+use crate::domain::events::Event;
+use crate::rules::calendar::{month_first_day, month_index};
+
+/// One account's totals by (month index, name) for skus and for categories.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SalesBreakdown {
+    by_sku: BTreeMap<(i32, String), DayTotals>,
+    by_category: BTreeMap<(i32, String), DayTotals>,
+}
+
+fn add(
+    map: &mut BTreeMap<(i32, String), DayTotals>,
+    month: i32,
+    name: &str,
+    net: Decimal,
+    cost: Decimal,
+    quantity: Decimal,
+) {
+    let key = (month, name.to_string());
+    let totals = map.entry(key).or_default();
+    totals.net += net;
+    totals.cost += cost;
+    totals.quantity += quantity;
+}
+
+impl SalesBreakdown {
+    /// Adds a sale, or subtracts a return in its sale's month; other events are ignored.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::SaleRecorded(e) => {
+                let (month, cost) = (
+                    month_index(e.occurred_on),
+                    e.cost_amount.unwrap_or(e.net_amount),
+                );
+                add(
+                    &mut self.by_sku,
+                    month,
+                    &e.sku,
+                    e.net_amount,
+                    cost,
+                    e.quantity,
+                );
+                add(
+                    &mut self.by_category,
+                    month,
+                    &e.category,
+                    e.net_amount,
+                    cost,
+                    e.quantity,
+                );
+            }
+            Event::SaleReturned(e) => {
+                let month = month_index(e.sale_occurred_on);
+                add(
+                    &mut self.by_sku,
+                    month,
+                    &e.sku,
+                    -e.net_amount,
+                    -e.cost_amount,
+                    -e.quantity,
+                );
+                add(
+                    &mut self.by_category,
+                    month,
+                    &e.category,
+                    -e.net_amount,
+                    -e.cost_amount,
+                    -e.quantity,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Monthly summaries for months `from..=to` (month indexes) that had any sale.
+    pub fn months(&self, from: i32, to: i32) -> Vec<MonthSummary> {
+        let mut months: BTreeMap<i32, MonthSummary> = BTreeMap::new();
+        let blank = |month: i32| MonthSummary {
+            month: month_first_day(month).format("%Y-%m").to_string(),
+            net_revenue: Decimal::ZERO,
+            gross_margin: Decimal::ZERO,
+            quantity: Decimal::ZERO,
+            by_category: Vec::new(),
+            by_sku: Vec::new(),
+        };
+        let range = (from, String::new())..(to.saturating_add(1), String::new());
+        for ((month, name), t) in self.by_category.range(range.clone()) {
+            let summary = months.entry(*month).or_insert_with(|| blank(*month));
+            summary.net_revenue += t.net;
+            summary.gross_margin += t.net - t.cost;
+            summary.quantity += t.quantity;
+            summary.by_category.push(NamedTotals::new(name, t));
+        }
+        for ((month, name), t) in self.by_sku.range(range) {
+            months
+                .entry(*month)
+                .or_insert_with(|| blank(*month))
+                .by_sku
+                .push(NamedTotals::new(name, t));
+        }
+        months.into_values().collect()
+    }
+}
+
+/// Totals of one sku or category in a month.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NamedTotals {
+    pub name: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub net_revenue: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub gross_margin: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+}
+
+impl NamedTotals {
+    fn new(name: &str, t: &DayTotals) -> NamedTotals {
+        NamedTotals {
+            name: name.to_string(),
+            net_revenue: t.net,
+            gross_margin: t.net - t.cost,
+            quantity: t.quantity,
+        }
+    }
+}
+
+/// One month of an account's sales, net of returns of that month's sales.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MonthSummary {
+    /// `YYYY-MM`.
+    pub month: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub net_revenue: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub gross_margin: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    pub by_category: Vec<NamedTotals>,
+    pub by_sku: Vec<NamedTotals>,
+}
