@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{json_body, ApiBytes, ApiPath, ApiQuery};
-use super::{page_limit, parse_known_at, write_meta, AppState};
+use super::extract::{ApiBytes, ApiPath, ApiQuery};
+use super::{json_write, page_limit, parse_known_at, AppState};
 use crate::domain::commands::{OpenAccount, UpdateAccount};
 use crate::domain::events::account_stream;
 use crate::domain::vocab::{Scope, Segment, Stage};
@@ -159,10 +159,14 @@ pub async fn open_account(
     headers: HeaderMap,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<AccountResponse>)> {
-    caller.require(Right::ManageAccounts)?;
-    let body: OpenAccountRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/accounts", &canonical)?;
+    let (body, meta): (OpenAccountRequest, _) = json_write(
+        &caller,
+        Right::ManageAccounts,
+        &headers,
+        &method,
+        "/v1/accounts",
+        &raw,
+    )?;
     let command = Command::OpenAccount(OpenAccount {
         account_id: body.account_id.clone(),
         name: body.name,
@@ -302,15 +306,13 @@ pub async fn update_account(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
-    caller.require(Right::ManageAccounts)?;
-    let body: UpdateAccountRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (UpdateAccountRequest, _) = json_write(
         &caller,
+        Right::ManageAccounts,
         &headers,
         &method,
         &format!("/v1/accounts/{id}"),
-        &canonical,
+        &raw,
     )?;
     let command = Command::UpdateAccount(UpdateAccount {
         account_id: id.clone(),
@@ -334,15 +336,13 @@ pub async fn change_stage(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
-    caller.require(Right::ManageAccounts)?;
-    let body: ChangeStageRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (ChangeStageRequest, _) = json_write(
         &caller,
+        Right::ManageAccounts,
         &headers,
         &method,
         &format!("/v1/accounts/{id}/stage"),
-        &canonical,
+        &raw,
     )?;
     let command = Command::ChangeStage {
         account_id: id.clone(),
@@ -364,15 +364,13 @@ pub async fn close_account(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<AccountResponse>> {
-    caller.require(Right::ManageAccounts)?;
-    let body: CloseAccountRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (CloseAccountRequest, _) = json_write(
         &caller,
+        Right::ManageAccounts,
         &headers,
         &method,
         &format!("/v1/accounts/{id}/close"),
-        &canonical,
+        &raw,
     )?;
     let command = Command::CloseAccount {
         account_id: id.clone(),

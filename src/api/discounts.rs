@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{json_body, ApiBytes, ApiPath, ApiQuery};
+use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::tiers::parse_day;
-use super::{parse_known_at, write_meta, AppState};
+use super::{json_write, parse_known_at, AppState};
 use crate::domain::commands::GrantDiscount;
 use crate::domain::events::DiscountScope;
 use crate::domain::incentives::Discount;
@@ -96,10 +96,14 @@ pub async fn grant_discount(
     headers: HeaderMap,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<Discount>)> {
-    caller.require(Right::ManageDiscounts)?;
-    let body: GrantDiscountRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/discounts", &canonical)?;
+    let (body, meta): (GrantDiscountRequest, _) = json_write(
+        &caller,
+        Right::ManageDiscounts,
+        &headers,
+        &method,
+        "/v1/discounts",
+        &raw,
+    )?;
     let id = body.discount_id.clone();
     let command = Command::GrantDiscount(GrantDiscount {
         discount_id: body.discount_id,
@@ -152,15 +156,13 @@ pub async fn revoke_discount(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<Discount>> {
-    caller.require(Right::ManageDiscounts)?;
-    let body: RevokeDiscountRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (RevokeDiscountRequest, _) = json_write(
         &caller,
+        Right::ManageDiscounts,
         &headers,
         &method,
         &format!("/v1/discounts/{id}/revoke"),
-        &canonical,
+        &raw,
     )?;
     state
         .engine

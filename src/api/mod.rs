@@ -146,6 +146,24 @@ pub fn write_meta(
     ))
 }
 
+/// The shared start of a JSON write: the caller's right first (a role without it gets 403
+/// whatever it sent), then the body, then the write metadata with the body's canonical
+/// form as the fingerprint (so whitespace does not make a retry look different).
+pub fn json_write<T: serde::de::DeserializeOwned + serde::Serialize>(
+    caller: &Caller,
+    right: auth::Right,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    raw: &[u8],
+) -> Result<(T, WriteMeta), ApiError> {
+    caller.require(right)?;
+    let body: T = extract::json_body(headers, raw)?;
+    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let meta = write_meta(caller, headers, method, path, &canonical)?;
+    Ok((body, meta))
+}
+
 /// Parses an optional RFC 3339 `known_at` into microseconds since the epoch.
 pub fn parse_known_at(known_at: Option<&str>) -> Result<Option<i64>, ApiError> {
     match known_at {

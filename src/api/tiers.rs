@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{json_body, ApiBytes, ApiPath, ApiQuery};
-use super::{parse_known_at, write_meta, AppState};
+use super::{json_write, parse_known_at, write_meta, AppState};
 use crate::domain::daily::DailySales;
 use crate::domain::events::account_stream;
 use crate::domain::incentives::{Entitlement, TierOverride};
@@ -301,10 +301,14 @@ pub async fn publish_policy(
     headers: HeaderMap,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<TierPolicy>)> {
-    caller.require(Right::ManagePolicy)?;
-    let body: PublishPolicyRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/tier-policy", &canonical)?;
+    let (body, meta): (PublishPolicyRequest, _) = json_write(
+        &caller,
+        Right::ManagePolicy,
+        &headers,
+        &method,
+        "/v1/tier-policy",
+        &raw,
+    )?;
     let command = Command::PublishTierPolicy {
         effective_from: body.effective_from,
         window_months: body
@@ -368,15 +372,13 @@ pub async fn grant_override(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<TierOverride>)> {
-    caller.require(Right::ManagePolicy)?;
-    let body: GrantOverrideRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (GrantOverrideRequest, _) = json_write(
         &caller,
+        Right::ManagePolicy,
         &headers,
         &method,
         &format!("/v1/accounts/{id}/tier-overrides"),
-        &canonical,
+        &raw,
     )?;
     let command = Command::GrantTierOverride {
         account_id: id.clone(),

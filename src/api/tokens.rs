@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use super::auth::{new_token, Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{json_body, ApiBytes, ApiPath};
-use super::{write_meta, AppState};
+use super::extract::{ApiBytes, ApiPath};
+use super::{json_write, AppState};
 use crate::domain::vocab::Role;
 use crate::domain::Command;
 use crate::projections::TokenView;
@@ -59,10 +59,14 @@ pub async fn create_token(
     headers: HeaderMap,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    caller.require(Right::ManageTokens)?;
-    let body: CreateTokenRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/tokens", &canonical)?;
+    let (body, meta): (CreateTokenRequest, _) = json_write(
+        &caller,
+        Right::ManageTokens,
+        &headers,
+        &method,
+        "/v1/tokens",
+        &raw,
+    )?;
     let (token, token_sha256) = new_token().map_err(ApiError::internal)?;
     let outcome = state
         .engine
@@ -106,15 +110,13 @@ pub async fn revoke_token(
     ApiPath(name): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<TokenView>> {
-    caller.require(Right::ManageTokens)?;
-    let body: RevokeTokenRequest = json_body(&headers, &raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    let meta = write_meta(
+    let (body, meta): (RevokeTokenRequest, _) = json_write(
         &caller,
+        Right::ManageTokens,
         &headers,
         &method,
         &format!("/v1/tokens/{name}/revoke"),
-        &canonical,
+        &raw,
     )?;
     state
         .engine
