@@ -394,21 +394,48 @@ pub async fn post_sales(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
-    caller.require(Right::Ingest)?;
-    let lines: Vec<SaleLineInput> = match body_format(&headers)? {
-        BodyFormat::Json => parse_json::<SalesBatch>(&body)?
+    let json = |b: &[u8]| {
+        Ok(parse_json::<SalesBatch>(b)?
             .lines
             .into_iter()
             .map(Into::into)
-            .collect(),
-        BodyFormat::Csv => sales_from_csv(&body)?,
+            .collect())
+    };
+    ingest(
+        &state,
+        &caller,
+        &method,
+        &headers,
+        &body,
+        "/v1/sales",
+        json,
+        sales_from_csv,
+        |lines| Command::RecordSales { lines },
+    )
+    .await
+}
+
+/// The shared body of both ingestion endpoints: right, format, lines, durable command.
+#[allow(clippy::too_many_arguments)]
+async fn ingest<L: Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+    from_json: impl Fn(&[u8]) -> Result<Vec<L>, ApiError>,
+    from_csv: impl Fn(&[u8]) -> Result<Vec<L>, ApiError>,
+    command: impl Fn(Vec<L>) -> Command,
+) -> ApiResult<Response> {
+    caller.require(Right::Ingest)?;
+    let lines = match body_format(headers)? {
+        BodyFormat::Json => from_json(body)?,
+        BodyFormat::Csv => from_csv(body)?,
     };
     let canonical = serde_json::to_vec(&lines).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/sales", &canonical)?;
-    let outcome = state
-        .engine
-        .submit(Command::RecordSales { lines }, meta)
-        .await?;
+    let meta = write_meta(caller, headers, method, path, &canonical)?;
+    let outcome = state.engine.submit(command(lines), meta).await?;
     Ok(ingest_response(outcome))
 }
 
@@ -425,20 +452,23 @@ pub async fn post_returns(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
-    caller.require(Right::Ingest)?;
-    let lines: Vec<ReturnLineInput> = match body_format(&headers)? {
-        BodyFormat::Json => parse_json::<ReturnsBatch>(&body)?
+    let json = |b: &[u8]| {
+        Ok(parse_json::<ReturnsBatch>(b)?
             .lines
             .into_iter()
             .map(Into::into)
-            .collect(),
-        BodyFormat::Csv => returns_from_csv(&body)?,
+            .collect())
     };
-    let canonical = serde_json::to_vec(&lines).map_err(ApiError::internal)?;
-    let meta = write_meta(&caller, &headers, &method, "/v1/returns", &canonical)?;
-    let outcome = state
-        .engine
-        .submit(Command::RecordReturns { lines }, meta)
-        .await?;
-    Ok(ingest_response(outcome))
+    ingest(
+        &state,
+        &caller,
+        &method,
+        &headers,
+        &body,
+        "/v1/returns",
+        json,
+        returns_from_csv,
+        |lines| Command::RecordReturns { lines },
+    )
+    .await
 }
