@@ -45,6 +45,8 @@ pub enum Right {
     ManagePolicy,
     /// Grant and revoke discounts.
     ManageDiscounts,
+    /// Define and end rebate programs, enroll accounts.
+    ManagePrograms,
 }
 
 impl Right {
@@ -56,6 +58,7 @@ impl Right {
             Right::Ingest => matches!(role, Role::Ingest | Role::Admin),
             Right::ManageTokens | Right::ManagePolicy => role == Role::Admin,
             Right::ManageDiscounts => matches!(role, Role::Manager | Role::Admin),
+            Right::ManagePrograms => matches!(role, Role::Finance | Role::Admin),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod discounts;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod programs;
 pub mod reports;
 pub mod sales;
 pub mod system;
@@ -58,6 +59,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(tiers::router())
         .merge(discounts::router())
         .merge(reports::router())
+        .merge(programs::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -31,6 +31,13 @@ use utoipa::{Modify, OpenApi};
         super::discounts::revoke_discount,
         super::discounts::account_discounts,
         super::reports::get_pareto,
+        super::programs::define_program,
+        super::programs::list_programs,
+        super::programs::get_program,
+        super::programs::end_program,
+        super::programs::enroll,
+        super::programs::unenroll,
+        super::programs::list_enrollments,
         super::tokens::create_token,
         super::tokens::list_tokens,
         super::tokens::revoke_token,
@@ -39,7 +46,7 @@ use utoipa::{Modify, OpenApi};
         super::system::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "tokens"), (name = "system"))
+    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "rebates"), (name = "tokens"), (name = "system"))
 )]
 pub struct ApiDoc;
 

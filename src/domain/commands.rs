@@ -117,11 +117,46 @@ pub enum Command {
         reason: Option<String>,
     },
     GrantDiscount(GrantDiscount),
+    DefineProgram(DefineProgram),
+    EndProgram {
+        program_id: String,
+        ends_on: NaiveDate,
+        reason: String,
+    },
+    Enroll {
+        program_id: String,
+        account_id: String,
+        effective_from: NaiveDate,
+    },
+    Unenroll {
+        program_id: String,
+        account_id: String,
+        effective_to: NaiveDate,
+    },
     RevokeDiscount {
         discount_id: String,
         effective_on: NaiveDate,
         reason: Option<String>,
     },
+}
+
+/// Defines a rebate program (DESIGN §5.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefineProgram {
+    pub program_id: String,
+    pub name: String,
+    pub currency: String,
+    pub period: crate::rules::calendar::PeriodKind,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub basis: crate::rules::rebates::RebateBasis,
+    pub method: crate::rules::rebates::RebateMethod,
+    pub tiers: Vec<crate::rules::rebates::RebateTier>,
+    pub cap: Option<Decimal>,
+    /// None: no restriction; Some: must not be empty.
+    pub scope_skus: Option<Vec<String>>,
+    pub scope_categories: Option<Vec<String>>,
+    pub eligible_tiers: Option<Vec<String>>,
 }
 
 /// Grants a discount to an account.

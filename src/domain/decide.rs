@@ -69,6 +69,22 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
             reason,
         } => incentives::revoke_override(state, account_id, override_id, reason.as_deref()),
         Command::GrantDiscount(c) => incentives::grant_discount(state, c),
+        Command::DefineProgram(c) => super::decide_programs::define(state, c),
+        Command::EndProgram {
+            program_id,
+            ends_on,
+            reason,
+        } => super::decide_programs::end(state, program_id, *ends_on, reason),
+        Command::Enroll {
+            program_id,
+            account_id,
+            effective_from,
+        } => super::decide_programs::enroll(state, program_id, account_id, *effective_from),
+        Command::Unenroll {
+            program_id,
+            account_id,
+            effective_to,
+        } => super::decide_programs::unenroll(state, program_id, account_id, *effective_to),
         Command::RevokeDiscount {
             discount_id,
             effective_on,

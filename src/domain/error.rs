@@ -74,6 +74,22 @@ pub enum DomainError {
         account_id: String,
         override_id: String,
     },
+    #[error("a rebate program with id \"{0}\" already exists")]
+    ProgramExists(String),
+    #[error("no rebate program with id \"{0}\"")]
+    ProgramNotFound(String),
+    #[error("rebate program \"{0}\" has already ended early")]
+    ProgramAlreadyEnded(String),
+    #[error("account \"{account_id}\" is already enrolled in \"{program_id}\"")]
+    AlreadyEnrolled {
+        program_id: String,
+        account_id: String,
+    },
+    #[error("account \"{account_id}\" is not enrolled in \"{program_id}\"")]
+    NotEnrolled {
+        program_id: String,
+        account_id: String,
+    },
     #[error("tier override \"{0}\" is already revoked")]
     OverrideAlreadyRevoked(String),
     #[error("account \"{account_id}\" is already at stage {stage}")]
@@ -110,6 +126,11 @@ impl DomainError {
             DomainError::DiscountAlreadyRevoked(_) => "discount_revoked",
             DomainError::OverrideNotFound { .. } => "override_not_found",
             DomainError::OverrideAlreadyRevoked(_) => "override_revoked",
+            DomainError::ProgramExists(_) => "program_exists",
+            DomainError::ProgramNotFound(_) => "program_not_found",
+            DomainError::ProgramAlreadyEnded(_) => "program_ended",
+            DomainError::AlreadyEnrolled { .. } => "already_enrolled",
+            DomainError::NotEnrolled { .. } => "not_enrolled",
         }
     }
 
@@ -125,7 +146,8 @@ impl DomainError {
             DomainError::AccountNotFound(_)
             | DomainError::TokenNotFound(_)
             | DomainError::DiscountNotFound(_)
-            | DomainError::OverrideNotFound { .. } => 404,
+            | DomainError::OverrideNotFound { .. }
+            | DomainError::ProgramNotFound(_) => 404,
             DomainError::DuplicateLineConflict(_)
             | DomainError::VersionConflict { .. }
             | DomainError::AccountExists(_)
@@ -134,7 +156,11 @@ impl DomainError {
             | DomainError::TokenAlreadyRevoked(_)
             | DomainError::DiscountExists(_)
             | DomainError::DiscountAlreadyRevoked(_)
-            | DomainError::OverrideAlreadyRevoked(_) => 409,
+            | DomainError::OverrideAlreadyRevoked(_)
+            | DomainError::ProgramExists(_)
+            | DomainError::ProgramAlreadyEnded(_)
+            | DomainError::AlreadyEnrolled { .. }
+            | DomainError::NotEnrolled { .. } => 409,
         }
     }
 

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::ledger::codec::{self, CodecError};
+use crate::rules::calendar::PeriodKind;
+use crate::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
 use crate::rules::tiers::TierDefinition;
 
 /// AccountOpened v1: a key account enters the ledger.
@@ -180,6 +182,58 @@ pub struct DiscountRevoked {
     pub reason: Option<String>,
 }
 
+/// RebateProgramDefined v1: a rebate program; immutable once defined (it can end early).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RebateProgramDefined {
+    pub program_id: String,
+    pub name: String,
+    pub currency: String,
+    pub period: PeriodKind,
+    #[serde(with = "super::stored::date")]
+    pub starts_on: NaiveDate,
+    #[serde(with = "super::stored::date")]
+    pub ends_on: NaiveDate,
+    pub basis: RebateBasis,
+    pub method: RebateMethod,
+    pub tiers: Vec<RebateTier>,
+    /// Most rebate per account per period, in the program's currency.
+    #[serde(with = "super::stored::decimal_option")]
+    pub cap: Option<Decimal>,
+    /// Only these skus count (empty: no sku restriction).
+    pub scope_skus: Vec<String>,
+    /// Only these categories count (empty: no category restriction).
+    pub scope_categories: Vec<String>,
+    /// Only accounts in these tiers earn (empty: every tier).
+    pub eligible_tiers: Vec<String>,
+}
+
+/// RebateProgramEnded v1: the program ends early, on `ends_on`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RebateProgramEnded {
+    pub program_id: String,
+    #[serde(with = "super::stored::date")]
+    pub ends_on: NaiveDate,
+    pub reason: String,
+}
+
+/// AccountEnrolled v1: the account's lines count for the program from `effective_from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountEnrolled {
+    pub program_id: String,
+    pub account_id: String,
+    #[serde(with = "super::stored::date")]
+    pub effective_from: NaiveDate,
+}
+
+/// AccountUnenrolled v1: the account's lines stop counting after `effective_to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountUnenrolled {
+    pub program_id: String,
+    pub account_id: String,
+    #[serde(with = "super::stored::date")]
+    pub effective_to: NaiveDate,
+}
+
 /// Every event the ledger records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -196,6 +250,10 @@ pub enum Event {
     TierOverrideRevoked(TierOverrideRevoked),
     DiscountGranted(DiscountGranted),
     DiscountRevoked(DiscountRevoked),
+    RebateProgramDefined(RebateProgramDefined),
+    RebateProgramEnded(RebateProgramEnded),
+    AccountEnrolled(AccountEnrolled),
+    AccountUnenrolled(AccountUnenrolled),
 }
 
 /// Stream of the tier policy versions.
@@ -203,6 +261,11 @@ pub const POLICY_STREAM: &str = "policy/tiers";
 
 /// Stream of the system-wide facts (tokens).
 pub const SYSTEM_STREAM: &str = "system";
+
+/// The stream name of one rebate program.
+pub fn program_stream(program_id: &str) -> String {
+    format!("program/{program_id}")
+}
 
 /// The stream name of one account.
 pub fn account_stream(account_id: &str) -> String {
@@ -226,6 +289,10 @@ macro_rules! with_payload {
             Event::TierOverrideRevoked($p) => $body,
             Event::DiscountGranted($p) => $body,
             Event::DiscountRevoked($p) => $body,
+            Event::RebateProgramDefined($p) => $body,
+            Event::RebateProgramEnded($p) => $body,
+            Event::AccountEnrolled($p) => $body,
+            Event::AccountUnenrolled($p) => $body,
         }
     };
 }
@@ -245,6 +312,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "TierOverrideRevoked",
     "DiscountGranted",
     "DiscountRevoked",
+    "RebateProgramDefined",
+    "RebateProgramEnded",
+    "AccountEnrolled",
+    "AccountUnenrolled",
 ];
 
 impl Event {
@@ -264,6 +335,10 @@ impl Event {
             Event::TierOverrideRevoked(_) => "TierOverrideRevoked",
             Event::DiscountGranted(_) => "DiscountGranted",
             Event::DiscountRevoked(_) => "DiscountRevoked",
+            Event::RebateProgramDefined(_) => "RebateProgramDefined",
+            Event::RebateProgramEnded(_) => "RebateProgramEnded",
+            Event::AccountEnrolled(_) => "AccountEnrolled",
+            Event::AccountUnenrolled(_) => "AccountUnenrolled",
         }
     }
 
@@ -287,6 +362,10 @@ impl Event {
             Event::TierOverrideRevoked(e) => account_stream(&e.account_id),
             Event::DiscountGranted(e) => account_stream(&e.account_id),
             Event::DiscountRevoked(e) => account_stream(&e.account_id),
+            Event::RebateProgramDefined(e) => program_stream(&e.program_id),
+            Event::RebateProgramEnded(e) => program_stream(&e.program_id),
+            Event::AccountEnrolled(e) => program_stream(&e.program_id),
+            Event::AccountUnenrolled(e) => program_stream(&e.program_id),
         }
     }
 
@@ -323,6 +402,10 @@ impl Event {
             ("TierOverrideRevoked", 1) => Event::TierOverrideRevoked(codec::decode(payload)?),
             ("DiscountGranted", 1) => Event::DiscountGranted(codec::decode(payload)?),
             ("DiscountRevoked", 1) => Event::DiscountRevoked(codec::decode(payload)?),
+            ("RebateProgramDefined", 1) => Event::RebateProgramDefined(codec::decode(payload)?),
+            ("RebateProgramEnded", 1) => Event::RebateProgramEnded(codec::decode(payload)?),
+            ("AccountEnrolled", 1) => Event::AccountEnrolled(codec::decode(payload)?),
+            ("AccountUnenrolled", 1) => Event::AccountUnenrolled(codec::decode(payload)?),
             (other, version) => {
                 return Err(CodecError::UnknownEvent {
                     type_name: other.to_string(),

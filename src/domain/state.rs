@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::daily::DailySales;
 use super::events::Event;
 use super::incentives::Incentives;
+use super::programs::Programs;
 use super::vocab::{Role, Scope, Segment, Stage};
 
 /// What the decider knows of an account.
@@ -128,6 +129,8 @@ pub struct LedgerState {
     pub daily: FastMap<String, DailySales>,
     /// Tier policies, overrides and discounts (positions are not known here: all 0).
     pub incentives: Incentives,
+    /// Rebate programs and enrollments (positions are not known here: all 0).
+    pub programs: Programs,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -307,6 +310,10 @@ impl LedgerState {
             | Event::TierOverrideRevoked(_)
             | Event::DiscountGranted(_)
             | Event::DiscountRevoked(_) => self.incentives.apply(0, event),
+            Event::RebateProgramDefined(_)
+            | Event::RebateProgramEnded(_)
+            | Event::AccountEnrolled(_)
+            | Event::AccountUnenrolled(_) => self.programs.apply(0, event),
             Event::TokenIssued(e) => {
                 self.tokens.insert(
                     e.name.clone(),

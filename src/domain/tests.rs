@@ -369,6 +369,149 @@ fn an_update_that_changes_nothing_is_refused() {
     assert_eq!(e.field_errors()[0].code, "nothing_to_change");
 }
 
+fn program(id: &str) -> commands::DefineProgram {
+    use std::str::FromStr;
+    let d = |s: &str| rust_decimal::Decimal::from_str(s).unwrap();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    commands::DefineProgram {
+        program_id: id.into(),
+        name: "Volume".into(),
+        currency: "CNY".into(),
+        period: crate::rules::calendar::PeriodKind::Quarterly,
+        starts_on: day("2026-01-01"),
+        ends_on: day("2026-12-31"),
+        basis: crate::rules::rebates::RebateBasis::NetRevenue,
+        method: crate::rules::rebates::RebateMethod::AllUnits,
+        tiers: vec![crate::rules::rebates::RebateTier {
+            from: d("0"),
+            rate: d("2"),
+        }],
+        cap: None,
+        scope_skus: None,
+        scope_categories: Some(vec!["dairy".into()]),
+        eligible_tiers: None,
+    }
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+#[test]
+fn programs_are_validated_and_unique() {
+    // Proves a program with every field wrong lists each problem, and ids are unique.
+    let mut bad = program("P 1");
+    bad.currency = "XXX".into();
+    bad.ends_on = bad.starts_on;
+    bad.scope_skus = Some(vec![]);
+    let e = given(vec![])
+        .when(Command::DefineProgram(bad))
+        .then_error("validation_failed");
+    let codes: Vec<&str> = e.field_errors().iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "invalid_id",
+            "unknown_currency",
+            "ends_before_start",
+            "empty_scope"
+        ]
+    );
+    let history = recorded(vec![], Command::DefineProgram(program("P1")));
+    given(history)
+        .when(Command::DefineProgram(program("P1")))
+        .then_error("program_exists");
+}
+
+#[test]
+fn enrollment_needs_the_program_currency_and_no_open_enrollment() {
+    // Proves only accounts of the program's currency enroll, once at a time, and unenroll ends it.
+    let mut usd = opened("KA-USD");
+    if let Event::AccountOpened(a) = &mut usd {
+        a.currency = "USD".into();
+    }
+    let history = recorded(
+        vec![opened("KA-1"), usd],
+        Command::DefineProgram(program("P1")),
+    );
+    let e = given(history.clone())
+        .when(Command::Enroll {
+            program_id: "P1".into(),
+            account_id: "KA-USD".into(),
+            effective_from: day("2026-01-01"),
+        })
+        .then_error("validation_failed");
+    assert_eq!(e.field_errors()[0].code, "currency_mismatch");
+    let history = recorded(
+        history,
+        Command::Enroll {
+            program_id: "P1".into(),
+            account_id: "KA-1".into(),
+            effective_from: day("2026-02-01"),
+        },
+    );
+    given(history.clone())
+        .when(Command::Enroll {
+            program_id: "P1".into(),
+            account_id: "KA-1".into(),
+            effective_from: day("2026-03-01"),
+        })
+        .then_error("already_enrolled");
+    let history = recorded(
+        history,
+        Command::Unenroll {
+            program_id: "P1".into(),
+            account_id: "KA-1".into(),
+            effective_to: day("2026-06-30"),
+        },
+    );
+    let mut state = LedgerState::default();
+    history.iter().for_each(|e| state.apply(e));
+    let p = state.programs.get("P1").unwrap();
+    assert!(
+        p.counts("KA-1", day("2026-06-30"))
+            && !p.counts("KA-1", day("2026-07-01"))
+            && !p.counts("KA-1", day("2026-01-31"))
+    );
+    assert!(p.in_scope("SKU-9", "dairy") && !p.in_scope("SKU-9", "snacks"));
+    given(history)
+        .when(Command::Unenroll {
+            program_id: "P1".into(),
+            account_id: "KA-1".into(),
+            effective_to: day("2026-07-30"),
+        })
+        .then_error("not_enrolled");
+}
+
+#[test]
+fn a_program_ends_early_once() {
+    // Proves an early end must fall inside the program and can happen once.
+    let history = recorded(vec![], Command::DefineProgram(program("P1")));
+    let e = given(history.clone())
+        .when(Command::EndProgram {
+            program_id: "P1".into(),
+            ends_on: day("2027-01-01"),
+            reason: "late".into(),
+        })
+        .then_error("validation_failed");
+    assert_eq!(e.field_errors()[0].code, "invalid_end_date");
+    let history = recorded(
+        history,
+        Command::EndProgram {
+            program_id: "P1".into(),
+            ends_on: day("2026-09-30"),
+            reason: "replaced".into(),
+        },
+    );
+    given(history)
+        .when(Command::EndProgram {
+            program_id: "P1".into(),
+            ends_on: day("2026-08-31"),
+            reason: "again".into(),
+        })
+        .then_error("program_ended");
+}
+
 proptest! {
     #[test]
     fn retrying_any_accepted_batch_records_nothing(quantities in proptest::collection::vec((1u32..1000, 0u32..100_000), 1..40)) {

@@ -93,6 +93,10 @@ impl AccountsProjection {
             | Event::TierOverrideRevoked(_)
             | Event::DiscountGranted(_)
             | Event::DiscountRevoked(_) => return,
+            Event::RebateProgramDefined(_)
+            | Event::RebateProgramEnded(_)
+            | Event::AccountEnrolled(_)
+            | Event::AccountUnenrolled(_) => return,
             Event::TokenIssued(_) | Event::TokenRevoked(_) => return,
         };
         let Some(history) = self.history.get_mut(account_id) else {

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::daily::DailySales;
 use crate::domain::events::Event;
 use crate::domain::incentives::Incentives;
+use crate::domain::programs::Programs;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
@@ -37,6 +38,8 @@ pub struct ReadModel {
     pub breakdown: FastMap<String, sales::SalesBreakdown>,
     /// Tier policies, overrides and discounts with their positions.
     pub incentives: Incentives,
+    /// Rebate programs and enrollments with their positions.
+    pub programs: Programs,
 }
 
 /// What the read models need of an event's envelope.
@@ -106,6 +109,10 @@ impl ReadModel {
             | Event::TierOverrideRevoked(_)
             | Event::DiscountGranted(_)
             | Event::DiscountRevoked(_) => self.incentives.apply(envelope.position, event),
+            Event::RebateProgramDefined(_)
+            | Event::RebateProgramEnded(_)
+            | Event::AccountEnrolled(_)
+            | Event::AccountUnenrolled(_) => self.programs.apply(envelope.position, event),
             Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(
                 e.sale_occurred_on,
                 e.net_amount,

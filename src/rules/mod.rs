@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod pareto;
+pub mod rebates;
 pub mod tiers;
 
 use rust_decimal::{Decimal, RoundingStrategy};

@@ -8,6 +8,8 @@ use chrono::NaiveDate;
 use kaledger::domain::events::*;
 use kaledger::domain::vocab::{Role, Scope, Segment, Stage};
 use kaledger::ledger::envelope::{Actor, Envelope, GENESIS_HASH};
+use kaledger::rules::calendar::PeriodKind;
+use kaledger::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
 use kaledger::rules::tiers::{TierCriteria, TierDefinition, TierEntitlements};
 use rust_decimal::Decimal;
 
@@ -184,6 +186,36 @@ fn samples() -> Vec<(Event, &'static str)> {
         (
             Event::DiscountRevoked(DiscountRevoked { account_id: "KA-1".into(), discount_id: "D-1".into(), effective_on: date, reason: Some("ended".into()) }),
             "03442d31044b412d31fc329316000105656e646564",
+        ),
+        (
+            Event::RebateProgramDefined(RebateProgramDefined {
+                program_id: "VOL".into(),
+                name: "Quarterly volume".into(),
+                currency: "CNY".into(),
+                period: PeriodKind::Quarterly,
+                starts_on: date,
+                ends_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+                basis: RebateBasis::NetRevenue,
+                method: RebateMethod::AllUnits,
+                tiers: vec![RebateTier { from: d("0"), rate: d("2") }, RebateTier { from: d("10000"), rate: d("4.5") }],
+                cap: Some(d("50000.00")),
+                scope_skus: vec![],
+                scope_categories: vec!["beverages".into()],
+                eligible_tiers: vec!["key".into(), "strategic".into()],
+            }),
+            "03564f4c10517561727465726c7920766f6c756d6503434e5901fc32931600fc1a95160000000210000000000000000000000000000000001000000000020000000000000000000000100000000010270000000000000000000010000001002d0000000000000000000000011000000200404b4c00000000000000000000010962657665726167657302036b657909737472617465676963",
+        ),
+        (
+            Event::RebateProgramEnded(RebateProgramEnded { program_id: "VOL".into(), ends_on: date, reason: "replaced".into() }),
+            "03564f4cfc32931600087265706c61636564",
+        ),
+        (
+            Event::AccountEnrolled(AccountEnrolled { program_id: "VOL".into(), account_id: "KA-1".into(), effective_from: date }),
+            "03564f4c044b412d31fc32931600",
+        ),
+        (
+            Event::AccountUnenrolled(AccountUnenrolled { program_id: "VOL".into(), account_id: "KA-1".into(), effective_to: date }),
+            "03564f4c044b412d31fc32931600",
         ),
     ]
 }

@@ -8,3 +8,5 @@ mod envelope_golden;
 mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
+mod tiers;
+mod tiers_property;

@@ -498,3 +498,54 @@ pub fn error_triples(reply: &Reply) -> Vec<(Option<u64>, String, String)> {
         })
         .unwrap_or_default()
 }
+
+// ---- Helpers for the tier and entitlement tests (tiers.rs, tiers_property.rs) ----
+
+impl TestApp {
+    /// An in-process app over an existing ledger directory `ledger` (e.g. one made by
+    /// `kaledger demo`), with fresh tokens `test-tiers-{role}`; `dir` is kept alive with it.
+    pub async fn open_at(dir: tempfile::TempDir, ledger: &Path) -> TestApp {
+        let engine = Arc::new(Engine::open(ledger).expect("open engine"));
+        let mut tokens = HashMap::new();
+        for role in Role::ALL {
+            let (token, token_sha256) = new_token().expect("randomness");
+            let actor = Actor {
+                name: "test-setup".into(),
+                role: "admin".into(),
+            };
+            engine
+                .submit(
+                    LedgerCommand::IssueToken {
+                        name: format!("test-tiers-{role}"),
+                        role: *role,
+                        token_sha256,
+                    },
+                    WriteMeta::new(actor, None, &[], "setup".into()),
+                )
+                .await
+                .expect("issue token");
+            tokens.insert(*role, token);
+        }
+        let router = kaledger::api::router(engine.clone());
+        TestApp {
+            dir,
+            engine,
+            router,
+            tokens,
+        }
+    }
+}
+
+/// A sale line with its own amounts, cost and day.
+pub fn sale_on(
+    account: &str,
+    invoice: &str,
+    line: u32,
+    net: &str,
+    cost: &str,
+    occurred_on: &str,
+) -> Value {
+    serde_json::json!({"account_id": account, "invoice_id": invoice, "line": line, "sku": "SKU-1",
+        "category": "beverages", "quantity": "10", "net_amount": net, "cost_amount": cost,
+        "occurred_on": occurred_on})
+}

@@ -1,0 +1,335 @@
+//! Decisions on rebate programs and enrollments (DESIGN §5.4). Programs are immutable once
+//! defined; they can only end early.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::commands::DefineProgram;
+use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
+use super::error::{DomainError, FieldError};
+use super::events::*;
+use super::ids::is_valid_id;
+use super::money::{is_known_currency, minor_unit_places};
+use super::state::LedgerState;
+use crate::rules::rebates::validate_tiers;
+
+fn field(errors: &mut Vec<FieldError>, name: &str, code: &str, message: impl Into<String>) {
+    errors.push(FieldError::new(None, name, code, message));
+}
+
+fn year_ok(date: NaiveDate) -> bool {
+    use chrono::Datelike;
+    (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year())
+}
+
+fn id_list(errors: &mut Vec<FieldError>, name: &str, list: &Option<Vec<String>>) -> Vec<String> {
+    match list {
+        None => Vec::new(),
+        Some(items) if items.is_empty() => {
+            field(
+                errors,
+                name,
+                "empty_scope",
+                format!(
+                    "{name} must list at least one id when given; leave it out for no restriction"
+                ),
+            );
+            Vec::new()
+        }
+        Some(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if !is_valid_id(item) {
+                    field(
+                        errors,
+                        &format!("{name}[{i}]"),
+                        "invalid_id",
+                        format!("\"{item}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+                    );
+                }
+            }
+            let mut unique = items.clone();
+            unique.sort();
+            unique.dedup();
+            unique
+        }
+    }
+}
+
+/// Defines a program after checking every field.
+pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, DomainError> {
+    let mut errors = Vec::new();
+    if !is_valid_id(&c.program_id) {
+        field(
+            &mut errors,
+            "program_id",
+            "invalid_id",
+            format!(
+                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
+                c.program_id
+            ),
+        );
+    }
+    let name = c.name.trim();
+    if name.is_empty() || name.chars().count() > TEXT_LENGTH_MAX {
+        field(
+            &mut errors,
+            "name",
+            "invalid_name",
+            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
+        );
+    }
+    if !is_known_currency(&c.currency) {
+        field(
+            &mut errors,
+            "currency",
+            "unknown_currency",
+            format!(
+                "unknown currency \"{}\"; expected an ISO 4217 code such as CNY",
+                c.currency
+            ),
+        );
+    }
+    if !year_ok(c.starts_on) {
+        field(
+            &mut errors,
+            "starts_on",
+            "invalid_date",
+            format!(
+                "{} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}",
+                c.starts_on
+            ),
+        );
+    }
+    if !year_ok(c.ends_on) {
+        field(
+            &mut errors,
+            "ends_on",
+            "invalid_date",
+            format!(
+                "{} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}",
+                c.ends_on
+            ),
+        );
+    }
+    if c.ends_on <= c.starts_on {
+        field(
+            &mut errors,
+            "ends_on",
+            "ends_before_start",
+            format!(
+                "ends_on {} must be after starts_on {}",
+                c.ends_on, c.starts_on
+            ),
+        );
+    }
+    errors.extend(validate_tiers(&c.tiers));
+    if let Some(cap) = c.cap {
+        if cap < Decimal::ZERO {
+            field(
+                &mut errors,
+                "cap",
+                "negative_amount",
+                format!("cap must not be negative, got {cap}"),
+            );
+        } else if cap.normalize().scale() > minor_unit_places(&c.currency) {
+            field(
+                &mut errors,
+                "cap",
+                "too_many_decimals",
+                format!("cap {cap} has more places than {}'s minor unit", c.currency),
+            );
+        }
+    }
+    let scope_skus = id_list(&mut errors, "scope.skus", &c.scope_skus);
+    let scope_categories = id_list(&mut errors, "scope.categories", &c.scope_categories);
+    let eligible_tiers = id_list(&mut errors, "eligible_tiers", &c.eligible_tiers);
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    if state.programs.get(&c.program_id).is_some() {
+        return Err(DomainError::ProgramExists(c.program_id.clone()));
+    }
+    Ok(Decision {
+        events: vec![Event::RebateProgramDefined(RebateProgramDefined {
+            program_id: c.program_id.clone(),
+            name: name.to_string(),
+            currency: c.currency.clone(),
+            period: c.period,
+            starts_on: c.starts_on,
+            ends_on: c.ends_on,
+            basis: c.basis,
+            method: c.method,
+            tiers: c.tiers.clone(),
+            cap: c.cap,
+            scope_skus,
+            scope_categories,
+            eligible_tiers,
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Ends a program early: the new end is on or after its start and before its current end.
+pub fn end(
+    state: &LedgerState,
+    program_id: &str,
+    ends_on: NaiveDate,
+    reason: &str,
+) -> Result<Decision, DomainError> {
+    let program = state
+        .programs
+        .get(program_id)
+        .ok_or_else(|| DomainError::ProgramNotFound(program_id.to_string()))?;
+    if program.ended_at.is_some() {
+        return Err(DomainError::ProgramAlreadyEnded(program_id.to_string()));
+    }
+    let mut errors = Vec::new();
+    if ends_on < program.starts_on || ends_on >= program.ends_on {
+        field(
+            &mut errors,
+            "ends_on",
+            "invalid_end_date",
+            format!(
+                "an early end must fall from {} to the day before {}",
+                program.starts_on, program.ends_on
+            ),
+        );
+    }
+    if reason.trim().is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+        field(
+            &mut errors,
+            "reason",
+            "missing",
+            format!("say why, in 1 to {TEXT_LENGTH_MAX} characters"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    Ok(Decision {
+        events: vec![Event::RebateProgramEnded(RebateProgramEnded {
+            program_id: program_id.to_string(),
+            ends_on,
+            reason: reason.trim().to_string(),
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Enrolls an account of the program's currency from a day within the program.
+pub fn enroll(
+    state: &LedgerState,
+    program_id: &str,
+    account_id: &str,
+    effective_from: NaiveDate,
+) -> Result<Decision, DomainError> {
+    let program = state
+        .programs
+        .get(program_id)
+        .ok_or_else(|| DomainError::ProgramNotFound(program_id.to_string()))?;
+    let account = state
+        .accounts
+        .get(account_id)
+        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
+    let mut errors = Vec::new();
+    if account.currency != program.currency {
+        field(
+            &mut errors,
+            "account_id",
+            "currency_mismatch",
+            format!(
+                "the program pays in {}, the account trades in {}",
+                program.currency, account.currency
+            ),
+        );
+    }
+    if effective_from > program.ends_on {
+        field(
+            &mut errors,
+            "effective_from",
+            "after_program_end",
+            format!("the program ends on {}", program.ends_on),
+        );
+    }
+    if !year_ok(effective_from) {
+        field(
+            &mut errors,
+            "effective_from",
+            "invalid_date",
+            format!(
+                "{effective_from} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"
+            ),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    if program.open_enrollment(account_id).is_some() {
+        return Err(DomainError::AlreadyEnrolled {
+            program_id: program_id.to_string(),
+            account_id: account_id.to_string(),
+        });
+    }
+    if let Some(last_to) = program
+        .enrollments
+        .iter()
+        .filter(|e| e.account_id == account_id)
+        .filter_map(|e| e.effective_to)
+        .max()
+    {
+        if effective_from <= last_to {
+            return Err(DomainError::Validation(vec![FieldError::new(
+                None,
+                "effective_from",
+                "overlapping_enrollment",
+                format!("an earlier enrollment runs to {last_to}; enroll again from a later day"),
+            )]));
+        }
+    }
+    Ok(Decision {
+        events: vec![Event::AccountEnrolled(AccountEnrolled {
+            program_id: program_id.to_string(),
+            account_id: account_id.to_string(),
+            effective_from,
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Ends an account's open enrollment after `effective_to`.
+pub fn unenroll(
+    state: &LedgerState,
+    program_id: &str,
+    account_id: &str,
+    effective_to: NaiveDate,
+) -> Result<Decision, DomainError> {
+    let program = state
+        .programs
+        .get(program_id)
+        .ok_or_else(|| DomainError::ProgramNotFound(program_id.to_string()))?;
+    let open = program
+        .open_enrollment(account_id)
+        .ok_or_else(|| DomainError::NotEnrolled {
+            program_id: program_id.to_string(),
+            account_id: account_id.to_string(),
+        })?;
+    if effective_to < open.effective_from {
+        return Err(DomainError::Validation(vec![FieldError::new(
+            None,
+            "effective_to",
+            "invalid_validity",
+            format!(
+                "effective_to {effective_to} is before the enrollment's start {}",
+                open.effective_from
+            ),
+        )]));
+    }
+    Ok(Decision {
+        events: vec![Event::AccountUnenrolled(AccountUnenrolled {
+            program_id: program_id.to_string(),
+            account_id: account_id.to_string(),
+            effective_to,
+        })],
+        duplicates: 0,
+    })
+}
