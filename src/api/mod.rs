@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod programs;
+pub mod rebates;
 pub mod reports;
 pub mod sales;
 pub mod system;
@@ -60,6 +61,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(discounts::router())
         .merge(reports::router())
         .merge(programs::router())
+        .merge(rebates::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

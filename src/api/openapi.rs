@@ -38,6 +38,8 @@ use utoipa::{Modify, OpenApi};
         super::programs::enroll,
         super::programs::unenroll,
         super::programs::list_enrollments,
+        super::rebates::program_accruals,
+        super::rebates::account_rebates,
         super::tokens::create_token,
         super::tokens::list_tokens,
         super::tokens::revoke_token,

@@ -50,6 +50,13 @@ pub fn prorate_return_cost(
     Some(round_to_minor_unit(share, currency).min(cost_left))
 }
 
+/// Zero written with the currency's minor-unit places ("0.00"; "0" for JPY).
+pub fn zero_money(currency: &str) -> Decimal {
+    let mut zero = Decimal::ZERO;
+    zero.rescale(minor_unit_places(currency));
+    zero
+}
+
 /// Renders money with exactly the currency's minor-unit places ("1234.50").
 pub fn format_money(amount: Decimal, currency: &str) -> String {
     let mut rounded = round_to_minor_unit(amount, currency);

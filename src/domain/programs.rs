@@ -197,6 +197,13 @@ impl Programs {
         }
     }
 
+    /// Programs the account has ever been enrolled in, as they stand now.
+    pub fn enrolled<'s>(&'s self, account_id: &'s str) -> impl Iterator<Item = &'s Program> + 's {
+        self.programs
+            .values()
+            .filter(move |p| p.enrollments.iter().any(|e| e.account_id == account_id))
+    }
+
     /// A program as it stands now.
     pub fn get(&self, program_id: &str) -> Option<&Program> {
         self.programs.get(program_id)

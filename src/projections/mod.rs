@@ -2,6 +2,7 @@
 //! rule lives in domain/. Everything here is rebuilt from the log at start (`replay`).
 
 pub mod accounts;
+pub mod accruals;
 pub mod reports;
 pub mod sales;
 pub mod tokens;
@@ -40,6 +41,8 @@ pub struct ReadModel {
     pub incentives: Incentives,
     /// Rebate programs and enrollments with their positions.
     pub programs: Programs,
+    /// Rebate accruals by program, account and period, and every account's line facts.
+    pub accruals: accruals::Accruals,
 }
 
 /// What the read models need of an event's envelope.
@@ -123,6 +126,8 @@ impl ReadModel {
         }
         self.tokens
             .apply(envelope.recorded_at_micros, envelope.actor_name, event);
+        self.accruals
+            .apply(envelope.position, event, &self.programs);
         self.head = Some(Head {
             position: envelope.position,
             hash: envelope.hash,

@@ -1,0 +1,221 @@
+//! Rebate accruals: for each program, account and period, the totals of the lines that
+//! count (DESIGN §5.4), kept incrementally as sales and returns arrive. A return counts
+//! against its sale's period, and only when its sale counted. Enrollment changes and early
+//! ends recompute the affected (program, account) from the account's line facts, which
+//! also answer `known_at` questions by position.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use crate::domain::events::Event;
+use crate::domain::programs::{Program, Programs};
+use crate::domain::state::{FastMap, Names};
+use crate::rules::calendar::{month_index, Period};
+use crate::rules::rebates::RebateBasis;
+
+/// One sale or return of an account, as accruals need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFact {
+    pub position: u64,
+    /// The sale's date (for a return: the date of the sale it returns).
+    pub sale_date: NaiveDate,
+    pub sku: u32,
+    pub category: u32,
+    /// Signed: negative for returns.
+    pub net: Decimal,
+    pub cost: Decimal,
+    pub quantity: Decimal,
+}
+
+/// Totals of the counted lines of one (program, account, period).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccrualTotals {
+    pub net: Decimal,
+    pub cost: Decimal,
+    pub quantity: Decimal,
+    pub lines: u64,
+}
+
+impl AccrualTotals {
+    /// The basis a program measures.
+    pub fn basis(&self, kind: RebateBasis) -> Decimal {
+        match kind {
+            RebateBasis::NetRevenue => self.net,
+            RebateBasis::Quantity => self.quantity,
+            RebateBasis::GrossMargin => self.net - self.cost,
+        }
+    }
+
+    fn add(&mut self, line: &LineFact) {
+        self.net += line.net;
+        self.cost += line.cost;
+        self.quantity += line.quantity;
+        self.lines += 1;
+    }
+}
+
+/// The period of a program that holds `date`, clipped to the program's days.
+pub fn program_period(program: &Program, date: NaiveDate) -> Period {
+    let mut period = Period::containing(program.period, date);
+    period.start = period.start.max(program.starts_on);
+    period.end = period.end.min(program.ends_on);
+    period
+}
+
+/// True when the line counts for the program as it stands (enrollment on the sale date,
+/// scope, program days).
+pub fn line_counts(program: &Program, names: &Names, account_id: &str, line: &LineFact) -> bool {
+    program.counts(account_id, line.sale_date)
+        && program.in_scope(names.name(line.sku), names.name(line.category))
+}
+
+/// Line facts of every account and the live accrual totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accruals {
+    names: Names,
+    lines: FastMap<String, Vec<LineFact>>,
+    /// (program, account) → period start month index → totals.
+    totals: FastMap<(String, String), BTreeMap<i32, AccrualTotals>>,
+}
+
+impl Accruals {
+    /// Applies an event at `position`; `programs` must already include it.
+    pub fn apply(&mut self, position: u64, event: &Event, programs: &Programs) {
+        match event {
+            Event::SaleRecorded(e) => {
+                let line = LineFact {
+                    position,
+                    sale_date: e.occurred_on,
+                    sku: self.names.intern(&e.sku),
+                    category: self.names.intern(&e.category),
+                    net: e.net_amount,
+                    cost: e.cost_amount.unwrap_or(e.net_amount),
+                    quantity: e.quantity,
+                };
+                self.add_line(&e.account_id, line, programs);
+            }
+            Event::SaleReturned(e) => {
+                let line = LineFact {
+                    position,
+                    sale_date: e.sale_occurred_on,
+                    sku: self.names.intern(&e.sku),
+                    category: self.names.intern(&e.category),
+                    net: -e.net_amount,
+                    cost: -e.cost_amount,
+                    quantity: -e.quantity,
+                };
+                self.add_line(&e.account_id, line, programs);
+            }
+            Event::AccountEnrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),
+            Event::AccountUnenrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),
+            Event::RebateProgramEnded(e) => {
+                if let Some(program) = programs.get(&e.program_id) {
+                    let mut accounts: Vec<String> = program
+                        .enrollments
+                        .iter()
+                        .map(|x| x.account_id.clone())
+                        .collect();
+                    accounts.sort();
+                    accounts.dedup();
+                    for account in accounts {
+                        self.recompute(&e.program_id, &account, programs);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add_line(&mut self, account_id: &str, line: LineFact, programs: &Programs) {
+        for program in programs.enrolled(account_id) {
+            if line_counts(program, &self.names, account_id, &line) {
+                let period = program_period(program, line.sale_date);
+                let key = (program.program_id.clone(), account_id.to_string());
+                self.totals
+                    .entry(key)
+                    .or_default()
+                    .entry(month_index(period.start))
+                    .or_default()
+                    .add(&line);
+            }
+        }
+        match self.lines.get_mut(account_id) {
+            Some(lines) => lines.push(line),
+            None => {
+                self.lines.insert(account_id.to_string(), vec![line]);
+            }
+        }
+    }
+
+    /// Recomputes one (program, account) from the account's lines.
+    fn recompute(&mut self, program_id: &str, account_id: &str, programs: &Programs) {
+        let Some(program) = programs.get(program_id) else {
+            return;
+        };
+        let totals = self.totals_of(program, account_id, u64::MAX);
+        self.totals
+            .insert((program_id.to_string(), account_id.to_string()), totals);
+    }
+
+    /// The totals by period of (program, account) computed from the lines recorded at or
+    /// before `cutoff`; `program` must be the program as known at that cutoff.
+    pub fn totals_of(
+        &self,
+        program: &Program,
+        account_id: &str,
+        cutoff: u64,
+    ) -> BTreeMap<i32, AccrualTotals> {
+        let mut totals: BTreeMap<i32, AccrualTotals> = BTreeMap::new();
+        for line in self
+            .lines
+            .get(account_id)
+            .into_iter()
+            .flatten()
+            .take_while(|l| l.position <= cutoff)
+        {
+            if line_counts(program, &self.names, account_id, line) {
+                totals
+                    .entry(month_index(program_period(program, line.sale_date).start))
+                    .or_default()
+                    .add(line);
+            }
+        }
+        totals
+    }
+
+    /// The live totals of (program, account) for the period starting in month `period_start`.
+    pub fn live(&self, program_id: &str, account_id: &str, period_start: i32) -> AccrualTotals {
+        self.totals
+            .get(&(program_id.to_string(), account_id.to_string()))
+            .and_then(|by_period| by_period.get(&period_start))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The lines of an account that count for (program, period) as known at `cutoff`.
+    pub fn contributing(
+        &self,
+        program: &Program,
+        account_id: &str,
+        period_start: i32,
+        cutoff: u64,
+    ) -> Vec<&LineFact> {
+        self.lines
+            .get(account_id)
+            .into_iter()
+            .flatten()
+            .take_while(|l| l.position <= cutoff)
+            .filter(|l| {
+                line_counts(program, &self.names, account_id, l)
+                    && month_index(program_period(program, l.sale_date).start) == period_start
+            })
+            .collect()
+    }
+
+    /// The name of an interned sku or category id.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.name(id)
+    }
+}
