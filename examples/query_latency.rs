@@ -94,10 +94,30 @@ fn main() {
                 None => break,
             }
         }
+        // A quarterly program with every account enrolled, for the accrual queries.
+        let program = get("/v1/rebate-programs/LAT-VOL".to_string()).await;
+        if program["program_id"].is_null() {
+            let define = json!({"program_id": "LAT-VOL", "name": "Latency volume rebate", "currency": "CNY", "period": "quarterly",
+                "starts_on": "2024-01-01", "ends_on": "2027-12-31", "basis": "net_revenue", "method": "incremental",
+                "tiers": [{"from": "0", "rate": "1"}, {"from": "100000", "rate": "2"}, {"from": "500000", "rate": "3"}]});
+            let r = client.post(format!("{base}/v1/rebate-programs")).bearer_auth(&token).json(&define).send().await.expect("define");
+            assert!(r.status().is_success(), "define: {}", r.text().await.unwrap_or_default());
+            for id in &ids {
+                let r = client
+                    .post(format!("{base}/v1/rebate-programs/LAT-VOL/enrollments"))
+                    .bearer_auth(&token)
+                    .json(&json!({"account_id": id, "effective_from": "2024-01-01"}))
+                    .send()
+                    .await
+                    .expect("enroll");
+                assert!(r.status().is_success(), "enroll: {}", r.text().await.unwrap_or_default());
+            }
+        }
         let ids = Arc::new(ids);
         println!("{} accounts, head {}", ids.len(), get("/v1/audit/head".to_string()).await["position"]);
-        println!("| phase | queries | p50 ms | p99 ms | max ms | queries/s |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("| query | phase | queries | p50 ms | p99 ms | max ms | queries/s |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for (query, per_client) in [("entitlements", QUERIES_PER_CLIENT), ("account rebates", QUERIES_PER_CLIENT), ("program accruals (all accounts)", QUERIES_PER_CLIENT / 10)] {
         for phase in ["idle", "while ingesting"] {
             let stop = Arc::new(AtomicBool::new(false));
             let mut ingesters = Vec::new();
@@ -123,11 +143,16 @@ fn main() {
                 let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
-                    let mut latencies = Vec::with_capacity(QUERIES_PER_CLIENT);
-                    for _ in 0..QUERIES_PER_CLIENT {
+                    let mut latencies = Vec::with_capacity(per_client);
+                    for _ in 0..per_client {
                         let account = &ids[rng.random_range(0..ids.len())];
+                        let path = match query {
+                            "entitlements" => format!("/v1/accounts/{account}/entitlements?as_of=2026-10-31"),
+                            "account rebates" => format!("/v1/accounts/{account}/rebates?period=2026-Q2"),
+                            _ => "/v1/rebate-programs/LAT-VOL/accruals?period=2026-Q2".to_string(),
+                        };
                         let sent = Instant::now();
-                        let r = client.get(format!("{base}/v1/accounts/{account}/entitlements?as_of=2026-10-31")).bearer_auth(&token).send().await.expect("query");
+                        let r = client.get(format!("{base}{path}")).bearer_auth(&token).send().await.expect("query");
                         assert!(r.status().is_success());
                         let _ = r.bytes().await;
                         latencies.push(sent.elapsed());
@@ -147,10 +172,11 @@ fn main() {
             }
             latencies.sort();
             let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
-            println!("| {phase} | {} | {:.2} | {:.2} | {:.2} | {:.0} |", latencies.len(), at(0.5), at(0.99), at(1.0), latencies.len() as f64 / seconds);
+            println!("| {query} | {phase} | {} | {:.2} | {:.2} | {:.2} | {:.0} |", latencies.len(), at(0.5), at(0.99), at(1.0), latencies.len() as f64 / seconds);
             if ingested > 0 {
-                println!("(ingested {ingested} single-line requests meanwhile)");
+                eprintln!("(ingested {ingested} single-line requests meanwhile)");
             }
+        }
         }
     });
     let _ = Command::new("kill")

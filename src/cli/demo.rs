@@ -41,6 +41,7 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
         eprintln!("loaded {file}: {} recorded", summary.recorded);
     }
     load_incentives(&engine, &fixtures)?;
+    load_rebates(&engine, &fixtures)?;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let name = format!("demo-{role}");
@@ -170,6 +171,75 @@ fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::
         engine.submit_blocking(command, meta())?;
     }
     eprintln!("loaded the tier policy, overrides and discounts");
+    Ok(())
+}
+
+/// An enrollment of `rebates.json`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoEnrollment {
+    program_id: String,
+    #[serde(flatten)]
+    enroll: crate::api::programs::EnrollRequest,
+}
+
+/// `rebates.json`: rebate programs and enrollments.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoRebates {
+    programs: Vec<crate::api::programs::DefineProgramRequest>,
+    enrollments: Vec<DemoEnrollment>,
+}
+
+/// Defines the programs of `rebates.json` and enrolls its accounts, through the same
+/// decisions as the API.
+fn load_rebates(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::domain::commands::DefineProgram;
+    use crate::domain::Command;
+    let path = fixtures.join("rebates.json");
+    if !path.exists() {
+        return Ok(());
+    }
+    let meta = || {
+        crate::engine::WriteMeta::new(
+            super::offline::cli_actor(),
+            None,
+            &[],
+            uuid::Uuid::new_v4().to_string(),
+        )
+    };
+    let rebates: DemoRebates = serde_json::from_slice(&std::fs::read(&path)?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for p in rebates.programs {
+        let scope = p.scope.unwrap_or_default();
+        let command = Command::DefineProgram(DefineProgram {
+            program_id: p.program_id,
+            name: p.name,
+            currency: p.currency,
+            period: p.period,
+            starts_on: p.starts_on,
+            ends_on: p.ends_on,
+            basis: p.basis,
+            method: p.method,
+            tiers: p.tiers,
+            cap: p.cap,
+            scope_skus: scope.skus,
+            scope_categories: scope.categories,
+            eligible_tiers: p.eligible_tiers,
+        });
+        engine.submit_blocking(command, meta())?;
+    }
+    for e in rebates.enrollments {
+        engine.submit_blocking(
+            Command::Enroll {
+                program_id: e.program_id,
+                account_id: e.enroll.account_id,
+                effective_from: e.enroll.effective_from,
+            },
+            meta(),
+        )?;
+    }
+    eprintln!("loaded the rebate programs and enrollments");
     Ok(())
 }
 
