@@ -12,6 +12,7 @@ pub mod programs;
 pub mod rebates;
 pub mod reports;
 pub mod sales;
+pub mod settlements;
 pub mod system;
 pub mod tiers;
 pub mod tokens;
@@ -62,6 +63,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(reports::router())
         .merge(programs::router())
         .merge(rebates::router())
+        .merge(settlements::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,7 +17,7 @@ use super::{parse_known_at, AppState};
 use crate::domain::programs::Program;
 use crate::projections::accruals::{program_period, AccrualTotals};
 use crate::rules::calendar::{month_index, Period};
-use crate::rules::rebates::compute;
+use crate::rules::rebates::{compute, RebateComputation};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,16 +104,27 @@ fn parse_period(text: &str) -> Result<Period, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_period", e))
 }
 
-/// The accrual of (program, account) for the program period starting at `period`'s start,
-/// as known at `cutoff` (live totals when `cutoff` is the head).
-pub fn accrual_row(
+/// The entitlement of (program, account) for the program period holding `period`'s start,
+/// as known at `cutoff`: the counted totals, the computation and the eligibility.
+pub struct Accrued {
+    pub period: Period,
+    pub totals: AccrualTotals,
+    pub computation: RebateComputation,
+    pub eligible: bool,
+    pub reason: Option<String>,
+    /// The entitlement after eligibility (0 when not eligible).
+    pub entitlement: Decimal,
+}
+
+/// Computes [`Accrued`] (live totals when `cutoff` is the head, else from the line facts).
+pub fn accrue(
     state: &AppState,
     program: &Program,
     account_id: &str,
     period: &Period,
     cutoff: u64,
     head: u64,
-) -> Result<AccrualRow, ApiError> {
+) -> Result<Accrued, ApiError> {
     let clipped = program_period(program, period.start.max(program.starts_on));
     let key = month_index(clipped.start);
     let totals: AccrualTotals = {
@@ -176,34 +187,63 @@ pub fn accrual_row(
             )
         }
     };
-    let zero = crate::domain::money::zero_money(&program.currency);
     let entitlement = if eligible {
         computation.entitlement
     } else {
-        zero
+        crate::domain::money::zero_money(&program.currency)
     };
-    // Settlements come with the next step of issue 4: nothing is approved or pending yet.
-    let approved = zero;
+    Ok(Accrued {
+        period: clipped,
+        totals,
+        computation,
+        eligible,
+        reason,
+        entitlement,
+    })
+}
+
+/// The accrual row of (program, account, period) as known at `cutoff`.
+pub fn accrual_row(
+    state: &AppState,
+    program: &Program,
+    account_id: &str,
+    period: &Period,
+    cutoff: u64,
+    head: u64,
+) -> Result<AccrualRow, ApiError> {
+    let a = accrue(state, program, account_id, period, cutoff, head)?;
+    let settled = state.engine.read().settlements.settled(
+        &program.program_id,
+        account_id,
+        &a.period.label,
+        cutoff,
+    );
+    let zero = crate::domain::money::zero_money(&program.currency);
     Ok(AccrualRow {
         program_id: program.program_id.clone(),
         account_id: account_id.to_string(),
-        period: clipped.label.clone(),
-        period_start: clipped.start,
-        period_end: clipped.end,
+        period: a.period.label.clone(),
+        period_start: a.period.start,
+        period_end: a.period.end,
         currency: program.currency.clone(),
-        basis,
-        lines: totals.lines,
-        tier_index: computation.tier_index,
-        rate: computation.rate,
-        entitlement,
-        capped: computation.capped && eligible,
-        eligible,
-        reason,
-        arithmetic: computation.arithmetic,
-        approved,
-        pending: approved,
-        outstanding: entitlement - approved,
-        status: "open".to_string(),
+        basis: a.computation.basis,
+        lines: a.totals.lines,
+        tier_index: a.computation.tier_index,
+        rate: a.computation.rate,
+        entitlement: a.entitlement,
+        capped: a.computation.capped && a.eligible,
+        eligible: a.eligible,
+        reason: a.reason,
+        arithmetic: a.computation.arithmetic,
+        approved: settled.approved + zero,
+        pending: settled.pending + zero,
+        outstanding: a.entitlement - settled.approved + zero,
+        status: if settled.final_approved {
+            "final"
+        } else {
+            "open"
+        }
+        .to_string(),
     })
 }
 

@@ -5,8 +5,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
@@ -17,7 +18,9 @@ use crate::domain::incentives::DEFAULT_WINDOW_MONTHS;
 use crate::projections::reports::{pareto_csv, pareto_report, CurrencyPareto};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/reports/pareto", get(get_pareto))
+    Router::new()
+        .route("/v1/reports/pareto", get(get_pareto))
+        .route("/v1/reports/liability", get(get_liability))
 }
 
 /// Query of `GET /v1/reports/pareto`.
@@ -68,6 +71,219 @@ pub async fn get_pareto(
         Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             pareto_csv(&report),
+        )
+            .into_response())
+    } else {
+        Ok(Json(report).into_response())
+    }
+}
+
+/// Query of `GET /v1/reports/liability`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LiabilityQuery {
+    /// Periods starting on or before this day are listed (default today, UTC).
+    pub as_of: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+    pub known_at: Option<String>,
+}
+
+/// One liability row (DESIGN §6).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiabilityRow {
+    /// `rebate` (contest awards join with issue 5).
+    pub kind: String,
+    pub program_id: String,
+    pub account_id: String,
+    pub period: String,
+    pub currency: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub entitlement: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub approved: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub pending: Decimal,
+    /// Entitlement − approved; negative is a clawback due.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub outstanding: Decimal,
+    pub status: String,
+}
+
+/// Totals of one currency.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiabilityTotal {
+    pub currency: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub entitlement: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub approved: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub pending: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub outstanding: Decimal,
+    /// Σ of negative outstanding amounts, as a positive number: what accounts owe back.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub clawbacks_due: Decimal,
+}
+
+/// The liability report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiabilityReport {
+    #[schema(value_type = String, format = Date)]
+    pub as_of: chrono::NaiveDate,
+    pub rows: Vec<LiabilityRow>,
+    pub totals: Vec<LiabilityTotal>,
+}
+
+/// Every program period started by `as_of`, for every account ever enrolled, with what is
+/// owed: entitlement, approved, pending, outstanding; rows with nothing at all are left out.
+pub fn liability(
+    state: &AppState,
+    as_of: chrono::NaiveDate,
+    known_at: Option<i64>,
+) -> Result<LiabilityReport, ApiError> {
+    let (cutoff, head, programs) = {
+        let read = state.engine.read();
+        let cutoff = read.cutoff(known_at);
+        (
+            cutoff,
+            read.head_position(),
+            read.programs.list(None, cutoff).collect::<Vec<_>>(),
+        )
+    };
+    let mut rows = Vec::new();
+    for program in &programs {
+        let mut accounts: Vec<String> = program
+            .enrollments
+            .iter()
+            .map(|e| e.account_id.clone())
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        for account in &accounts {
+            let mut day = program.starts_on;
+            while day <= program.ends_on && day <= as_of {
+                let period = program.period_of(day);
+                let row =
+                    super::rebates::accrual_row(state, program, account, &period, cutoff, head)?;
+                if !(row.entitlement.is_zero() && row.approved.is_zero() && row.pending.is_zero()) {
+                    rows.push(LiabilityRow {
+                        kind: "rebate".to_string(),
+                        program_id: row.program_id,
+                        account_id: row.account_id,
+                        period: row.period,
+                        currency: row.currency,
+                        entitlement: row.entitlement,
+                        approved: row.approved,
+                        pending: row.pending,
+                        outstanding: row.outstanding,
+                        status: row.status,
+                    });
+                }
+                match period.end.succ_opt() {
+                    Some(next) => day = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    let mut totals: Vec<LiabilityTotal> = Vec::new();
+    for row in &rows {
+        let zero = crate::domain::money::zero_money(&row.currency);
+        let index = match totals.iter().position(|t| t.currency == row.currency) {
+            Some(i) => i,
+            None => {
+                totals.push(LiabilityTotal {
+                    currency: row.currency.clone(),
+                    entitlement: zero,
+                    approved: zero,
+                    pending: zero,
+                    outstanding: zero,
+                    clawbacks_due: zero,
+                });
+                totals.len() - 1
+            }
+        };
+        let total = &mut totals[index];
+        total.entitlement += row.entitlement;
+        total.approved += row.approved;
+        total.pending += row.pending;
+        total.outstanding += row.outstanding;
+        if row.outstanding < Decimal::ZERO {
+            total.clawbacks_due -= row.outstanding;
+        }
+    }
+    totals.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(LiabilityReport {
+        as_of,
+        rows,
+        totals,
+    })
+}
+
+/// The liability report as CSV (rows, then one TOTAL row per currency).
+pub fn liability_csv(report: &LiabilityReport) -> String {
+    let mut out = String::from("kind,program_id,account_id,period,currency,entitlement,approved,pending,outstanding,status\n");
+    for r in &report.rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            r.kind,
+            r.program_id,
+            r.account_id,
+            r.period,
+            r.currency,
+            r.entitlement,
+            r.approved,
+            r.pending,
+            r.outstanding,
+            r.status
+        ));
+    }
+    for t in &report.totals {
+        out.push_str(&format!(
+            "total,,,,{},{},{},{},{},clawbacks_due={}\n",
+            t.currency, t.entitlement, t.approved, t.pending, t.outstanding, t.clawbacks_due
+        ));
+    }
+    out
+}
+
+#[utoipa::path(get, path = "/v1/reports/liability", tag = "reports", params(LiabilityQuery),
+    responses((status = 200, body = LiabilityReport, description = "JSON, or text/csv with format=csv"), (status = 400, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_liability(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<LiabilityQuery>,
+) -> ApiResult<Response> {
+    caller.require(Right::Read)?;
+    let as_of = parse_day("as_of", query.as_of.as_deref())?;
+    let known_at = super::parse_known_at(query.known_at.as_deref())?;
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown format \"{other}\"; expected json or csv"),
+            ))
+        }
+    };
+    let report = liability(&state, as_of, known_at)?;
+    if csv {
+        Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            liability_csv(&report),
         )
             .into_response())
     } else {

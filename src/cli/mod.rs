@@ -131,6 +131,18 @@ pub enum TokenAction {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportAction {
+    /// Rebate liability: per program, account and period, entitlement, approved, pending,
+    /// outstanding; totals per currency with clawbacks due.
+    Liability {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Periods starting on or before this day (default today, UTC).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
     /// Net revenue by account with cumulative shares: the 20/80 report.
     Pareto {
         #[command(flatten)]
@@ -211,6 +223,11 @@ fn run(cli: Cli) -> CliResult {
         Commands::Rebuild { data } => offline::rebuild(&data.data),
         Commands::Export { data, output } => offline::export(&data.data, output.as_deref()),
         Commands::Report { action } => match action {
+            ReportAction::Liability {
+                data,
+                as_of,
+                format,
+            } => offline::report_liability(&data.data, as_of, &format),
             ReportAction::Pareto {
                 data,
                 as_of,

@@ -199,3 +199,25 @@ pub fn report_pareto(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `kaledger report liability`.
+pub fn report_liability(data: &Path, as_of: Option<chrono::NaiveDate>, format: &str) -> CliResult {
+    if format != "json" && format != "csv" {
+        return Err(format!("unknown format \"{format}\"; expected json or csv").into());
+    }
+    existing_ledger(data)?;
+    let engine = std::sync::Arc::new(Engine::open(data)?);
+    let state = crate::api::AppState {
+        engine: engine.clone(),
+    };
+    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let report = crate::api::reports::liability(&state, as_of, None);
+    engine.shutdown_blocking();
+    let report = report?;
+    if format == "csv" {
+        print!("{}", crate::api::reports::liability_csv(&report));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -133,6 +133,17 @@ pub enum Command {
         account_id: String,
         effective_to: NaiveDate,
     },
+    ProposeSettlement(ProposeSettlement),
+    ApproveSettlement {
+        settlement_id: String,
+        actor: String,
+        note: Option<String>,
+    },
+    RejectSettlement {
+        settlement_id: String,
+        actor: String,
+        reason: String,
+    },
     RevokeDiscount {
         discount_id: String,
         effective_on: NaiveDate,
@@ -157,6 +168,23 @@ pub struct DefineProgram {
     pub scope_skus: Option<Vec<String>>,
     pub scope_categories: Option<Vec<String>>,
     pub eligible_tiers: Option<Vec<String>>,
+}
+
+/// Proposes a settlement. The server computed the entitlement (from the accruals as of
+/// `computation.through_position`); the decider nets it against what is approved and
+/// pending, by the rules of the kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposeSettlement {
+    pub program_id: String,
+    pub account_id: String,
+    pub period: crate::rules::calendar::Period,
+    pub kind: crate::rules::rebates::SettlementKind,
+    pub reference: String,
+    pub computation: super::events::SettlementComputation,
+    /// Today's date, to tell whether the period has ended (the decider has no clock).
+    pub today: NaiveDate,
+    /// The token name proposing.
+    pub actor: String,
 }
 
 /// Grants a discount to an account.

@@ -70,6 +70,17 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
         } => incentives::revoke_override(state, account_id, override_id, reason.as_deref()),
         Command::GrantDiscount(c) => incentives::grant_discount(state, c),
         Command::DefineProgram(c) => super::decide_programs::define(state, c),
+        Command::ProposeSettlement(c) => super::decide_settlements::propose(state, c),
+        Command::ApproveSettlement {
+            settlement_id,
+            actor,
+            note,
+        } => super::decide_settlements::approve(state, settlement_id, actor, note.as_deref()),
+        Command::RejectSettlement {
+            settlement_id,
+            actor,
+            reason,
+        } => super::decide_settlements::reject(state, settlement_id, actor, reason),
         Command::EndProgram {
             program_id,
             ends_on,

@@ -90,6 +90,16 @@ pub enum DomainError {
         program_id: String,
         account_id: String,
     },
+    #[error("no settlement with id \"{0}\"")]
+    SettlementNotFound(String),
+    #[error("settlement \"{0}\" was already approved or rejected")]
+    SettlementDecided(String),
+    #[error("settlement \"{0}\" is pending for this program, account and period; approve or reject it first")]
+    PendingSettlement(String),
+    #[error("the proposer may not approve their own settlement; another finance user must")]
+    SameActorApproval,
+    #[error("{message}")]
+    SettlementRefused { code: &'static str, message: String },
     #[error("tier override \"{0}\" is already revoked")]
     OverrideAlreadyRevoked(String),
     #[error("account \"{account_id}\" is already at stage {stage}")]
@@ -127,6 +137,11 @@ impl DomainError {
             DomainError::OverrideNotFound { .. } => "override_not_found",
             DomainError::OverrideAlreadyRevoked(_) => "override_revoked",
             DomainError::ProgramExists(_) => "program_exists",
+            DomainError::SettlementNotFound(_) => "settlement_not_found",
+            DomainError::SettlementDecided(_) => "settlement_decided",
+            DomainError::PendingSettlement(_) => "pending_settlement_exists",
+            DomainError::SameActorApproval => "same_actor_approval",
+            DomainError::SettlementRefused { code, .. } => code,
             DomainError::ProgramNotFound(_) => "program_not_found",
             DomainError::ProgramAlreadyEnded(_) => "program_ended",
             DomainError::AlreadyEnrolled { .. } => "already_enrolled",
@@ -141,13 +156,16 @@ impl DomainError {
             | DomainError::Validation(_)
             | DomainError::EmptyBatch
             | DomainError::StageUnchanged { .. }
-            | DomainError::DiscountExceedsEntitlement { .. } => 422,
+            | DomainError::DiscountExceedsEntitlement { .. }
+            | DomainError::SettlementRefused { .. } => 422,
+            DomainError::SameActorApproval => 403,
             DomainError::TooManyLines { .. } => 413,
             DomainError::AccountNotFound(_)
             | DomainError::TokenNotFound(_)
             | DomainError::DiscountNotFound(_)
             | DomainError::OverrideNotFound { .. }
-            | DomainError::ProgramNotFound(_) => 404,
+            | DomainError::ProgramNotFound(_)
+            | DomainError::SettlementNotFound(_) => 404,
             DomainError::DuplicateLineConflict(_)
             | DomainError::VersionConflict { .. }
             | DomainError::AccountExists(_)
@@ -158,6 +176,8 @@ impl DomainError {
             | DomainError::DiscountAlreadyRevoked(_)
             | DomainError::OverrideAlreadyRevoked(_)
             | DomainError::ProgramExists(_)
+            | DomainError::SettlementDecided(_)
+            | DomainError::PendingSettlement(_)
             | DomainError::ProgramAlreadyEnded(_)
             | DomainError::AlreadyEnrolled { .. }
             | DomainError::NotEnrolled { .. } => 409,

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::ledger::codec::{self, CodecError};
 use crate::rules::calendar::PeriodKind;
-use crate::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
+use crate::rules::rebates::{
+    RebateBasis, RebateComputation, RebateMethod, RebateTier, SettlementKind,
+};
 use crate::rules::tiers::TierDefinition;
 
 /// AccountOpened v1: a key account enters the ledger.
@@ -234,6 +236,63 @@ pub struct AccountUnenrolled {
     pub effective_to: NaiveDate,
 }
 
+/// What a settlement proposal computed, stored in the event (DESIGN §5.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SettlementComputation {
+    pub rebate: RebateComputation,
+    /// False when the account's tier was not eligible: the entitlement is then 0.
+    pub eligible: bool,
+    pub reason: Option<String>,
+    /// The entitlement settled against (0 when not eligible).
+    #[serde(with = "super::stored::decimal")]
+    #[schema(value_type = String)]
+    pub entitlement: Decimal,
+    #[serde(with = "super::stored::decimal")]
+    #[schema(value_type = String)]
+    pub previously_approved: Decimal,
+    #[serde(with = "super::stored::decimal")]
+    #[schema(value_type = String)]
+    pub pending: Decimal,
+    /// The last log position whose lines the basis includes.
+    pub through_position: u64,
+}
+
+/// SettlementProposed v1: the first phase of a settlement; the server computed the amount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettlementProposed {
+    pub settlement_id: String,
+    pub program_id: String,
+    pub account_id: String,
+    /// The period label (`2026-Q2`).
+    pub period: String,
+    pub kind: SettlementKind,
+    /// The caller's reference (credit note, payment run).
+    pub reference: String,
+    #[serde(with = "super::stored::decimal")]
+    pub amount: Decimal,
+    pub computation: SettlementComputation,
+    /// The token name that proposed it (approval must come from another).
+    pub proposed_by: String,
+}
+
+/// SettlementApproved v1: the second phase, by a different actor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettlementApproved {
+    pub settlement_id: String,
+    pub program_id: String,
+    pub approved_by: String,
+    pub note: Option<String>,
+}
+
+/// SettlementRejected v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettlementRejected {
+    pub settlement_id: String,
+    pub program_id: String,
+    pub rejected_by: String,
+    pub reason: String,
+}
+
 /// Every event the ledger records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -254,6 +313,9 @@ pub enum Event {
     RebateProgramEnded(RebateProgramEnded),
     AccountEnrolled(AccountEnrolled),
     AccountUnenrolled(AccountUnenrolled),
+    SettlementProposed(SettlementProposed),
+    SettlementApproved(SettlementApproved),
+    SettlementRejected(SettlementRejected),
 }
 
 /// Stream of the tier policy versions.
@@ -293,6 +355,9 @@ macro_rules! with_payload {
             Event::RebateProgramEnded($p) => $body,
             Event::AccountEnrolled($p) => $body,
             Event::AccountUnenrolled($p) => $body,
+            Event::SettlementProposed($p) => $body,
+            Event::SettlementApproved($p) => $body,
+            Event::SettlementRejected($p) => $body,
         }
     };
 }
@@ -316,6 +381,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "RebateProgramEnded",
     "AccountEnrolled",
     "AccountUnenrolled",
+    "SettlementProposed",
+    "SettlementApproved",
+    "SettlementRejected",
 ];
 
 impl Event {
@@ -339,6 +407,9 @@ impl Event {
             Event::RebateProgramEnded(_) => "RebateProgramEnded",
             Event::AccountEnrolled(_) => "AccountEnrolled",
             Event::AccountUnenrolled(_) => "AccountUnenrolled",
+            Event::SettlementProposed(_) => "SettlementProposed",
+            Event::SettlementApproved(_) => "SettlementApproved",
+            Event::SettlementRejected(_) => "SettlementRejected",
         }
     }
 
@@ -366,6 +437,9 @@ impl Event {
             Event::RebateProgramEnded(e) => program_stream(&e.program_id),
             Event::AccountEnrolled(e) => program_stream(&e.program_id),
             Event::AccountUnenrolled(e) => program_stream(&e.program_id),
+            Event::SettlementProposed(e) => program_stream(&e.program_id),
+            Event::SettlementApproved(e) => program_stream(&e.program_id),
+            Event::SettlementRejected(e) => program_stream(&e.program_id),
         }
     }
 
@@ -406,6 +480,9 @@ impl Event {
             ("RebateProgramEnded", 1) => Event::RebateProgramEnded(codec::decode(payload)?),
             ("AccountEnrolled", 1) => Event::AccountEnrolled(codec::decode(payload)?),
             ("AccountUnenrolled", 1) => Event::AccountUnenrolled(codec::decode(payload)?),
+            ("SettlementProposed", 1) => Event::SettlementProposed(codec::decode(payload)?),
+            ("SettlementApproved", 1) => Event::SettlementApproved(codec::decode(payload)?),
+            ("SettlementRejected", 1) => Event::SettlementRejected(codec::decode(payload)?),
             (other, version) => {
                 return Err(CodecError::UnknownEvent {
                     type_name: other.to_string(),

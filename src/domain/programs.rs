@@ -124,6 +124,14 @@ impl Program {
         })
     }
 
+    /// The program period that holds `date`, clipped to the program's days.
+    pub fn period_of(&self, date: NaiveDate) -> crate::rules::calendar::Period {
+        let mut period = crate::rules::calendar::Period::containing(self.period, date);
+        period.start = period.start.max(self.starts_on);
+        period.end = period.end.min(self.ends_on);
+        period
+    }
+
     /// The account's open enrollment (no end yet), if any.
     pub fn open_enrollment(&self, account_id: &str) -> Option<&Enrollment> {
         self.enrollments

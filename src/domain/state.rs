@@ -15,6 +15,7 @@ use super::daily::DailySales;
 use super::events::Event;
 use super::incentives::Incentives;
 use super::programs::Programs;
+use super::settlements::Settlements;
 use super::vocab::{Role, Scope, Segment, Stage};
 
 /// What the decider knows of an account.
@@ -131,6 +132,8 @@ pub struct LedgerState {
     pub incentives: Incentives,
     /// Rebate programs and enrollments (positions are not known here: all 0).
     pub programs: Programs,
+    /// Rebate settlements (positions are not known here: all 0).
+    pub settlements: Settlements,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -314,6 +317,9 @@ impl LedgerState {
             | Event::RebateProgramEnded(_)
             | Event::AccountEnrolled(_)
             | Event::AccountUnenrolled(_) => self.programs.apply(0, event),
+            Event::SettlementProposed(_)
+            | Event::SettlementApproved(_)
+            | Event::SettlementRejected(_) => self.settlements.apply(0, event),
             Event::TokenIssued(e) => {
                 self.tokens.insert(
                     e.name.clone(),

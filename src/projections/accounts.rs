@@ -97,6 +97,9 @@ impl AccountsProjection {
             | Event::RebateProgramEnded(_)
             | Event::AccountEnrolled(_)
             | Event::AccountUnenrolled(_) => return,
+            Event::SettlementProposed(_)
+            | Event::SettlementApproved(_)
+            | Event::SettlementRejected(_) => return,
             Event::TokenIssued(_) | Event::TokenRevoked(_) => return,
         };
         let Some(history) = self.history.get_mut(account_id) else {

@@ -58,10 +58,7 @@ impl AccrualTotals {
 
 /// The period of a program that holds `date`, clipped to the program's days.
 pub fn program_period(program: &Program, date: NaiveDate) -> Period {
-    let mut period = Period::containing(program.period, date);
-    period.start = period.start.max(program.starts_on);
-    period.end = period.end.min(program.ends_on);
-    period
+    program.period_of(date)
 }
 
 /// True when the line counts for the program as it stands (enrollment on the sale date,

@@ -15,6 +15,7 @@ use crate::domain::daily::DailySales;
 use crate::domain::events::Event;
 use crate::domain::incentives::Incentives;
 use crate::domain::programs::Programs;
+use crate::domain::settlements::Settlements;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
@@ -43,6 +44,8 @@ pub struct ReadModel {
     pub programs: Programs,
     /// Rebate accruals by program, account and period, and every account's line facts.
     pub accruals: accruals::Accruals,
+    /// Rebate settlements with their positions.
+    pub settlements: Settlements,
 }
 
 /// What the read models need of an event's envelope.
@@ -126,6 +129,7 @@ impl ReadModel {
         }
         self.tokens
             .apply(envelope.recorded_at_micros, envelope.actor_name, event);
+        self.settlements.apply(envelope.position, event);
         self.accruals
             .apply(envelope.position, event, &self.programs);
         self.head = Some(Head {

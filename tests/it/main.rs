@@ -8,5 +8,7 @@ mod envelope_golden;
 mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
+mod rebates;
+mod rebates_property;
 mod tiers;
 mod tiers_property;

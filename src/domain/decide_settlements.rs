@@ -1,0 +1,193 @@
+//! Decisions on rebate settlements (DESIGN §5.4): two phases for segregation of duties; at
+//! most one pending proposal per (program, account, period); amounts netted against what
+//! is already approved and pending, by the rules of the kind.
+
+use super::commands::ProposeSettlement;
+use super::decide::{Decision, TEXT_LENGTH_MAX};
+use super::error::{DomainError, FieldError};
+use super::events::*;
+use super::settlements::settlement_id;
+use super::state::LedgerState;
+use crate::rules::rebates::{settlement_amount, SettlementRefusal};
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
+    DomainError::Validation(vec![FieldError::new(None, field, code, message)])
+}
+
+/// Proposes a settlement; the amount follows from the kind (DESIGN §5.4).
+pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, DomainError> {
+    let program = state
+        .programs
+        .get(&c.program_id)
+        .ok_or_else(|| DomainError::ProgramNotFound(c.program_id.clone()))?;
+    if !state.accounts.contains_key(&c.account_id) {
+        return Err(DomainError::AccountNotFound(c.account_id.clone()));
+    }
+    if !program
+        .enrollments
+        .iter()
+        .any(|e| e.account_id == c.account_id)
+    {
+        return Err(DomainError::NotEnrolled {
+            program_id: c.program_id.clone(),
+            account_id: c.account_id.clone(),
+        });
+    }
+    if c.period.kind != program.period {
+        return Err(invalid(
+            "period",
+            "period_mismatch",
+            format!(
+                "program {} settles {} periods; \"{}\" is not one",
+                c.program_id,
+                program.period.as_str(),
+                c.period.label
+            ),
+        ));
+    }
+    if c.period.end < program.starts_on || c.period.start > program.ends_on {
+        return Err(invalid(
+            "period",
+            "period_outside_program",
+            format!(
+                "program {} runs from {} to {}",
+                c.program_id, program.starts_on, program.ends_on
+            ),
+        ));
+    }
+    let reference = c.reference.trim();
+    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+        return Err(invalid(
+            "reference",
+            "missing",
+            format!(
+                "give a reference (credit note, payment run) of 1 to {TEXT_LENGTH_MAX} characters"
+            ),
+        ));
+    }
+    let period = program.period_of(c.period.start.max(program.starts_on));
+    let existing = state
+        .settlements
+        .of(&c.program_id, &c.account_id, &period.label, u64::MAX);
+    if let Some(pending) = existing.iter().find(|s| s.status == "proposed") {
+        return Err(DomainError::PendingSettlement(
+            pending.settlement_id.clone(),
+        ));
+    }
+    let settled = state
+        .settlements
+        .settled(&c.program_id, &c.account_id, &period.label, u64::MAX);
+    let entitlement = c.computation.entitlement;
+    let period_ended = c.today > period.end;
+    let amount = settlement_amount(
+        c.kind,
+        entitlement,
+        settled.approved,
+        settled.pending,
+        period_ended,
+        settled.final_approved,
+    )
+    .map_err(refusal)?;
+    let zero = super::money::zero_money(&program.currency);
+    let computation = SettlementComputation {
+        previously_approved: settled.approved + zero,
+        pending: settled.pending + zero,
+        ..c.computation.clone()
+    };
+    Ok(Decision {
+        events: vec![Event::SettlementProposed(SettlementProposed {
+            settlement_id: settlement_id(
+                &c.program_id,
+                &c.account_id,
+                &period.label,
+                existing.len() + 1,
+            ),
+            program_id: c.program_id.clone(),
+            account_id: c.account_id.clone(),
+            period: period.label,
+            kind: c.kind,
+            reference: reference.to_string(),
+            amount,
+            computation,
+            proposed_by: c.actor.clone(),
+        })],
+        duplicates: 0,
+    })
+}
+
+fn refusal(r: SettlementRefusal) -> DomainError {
+    DomainError::SettlementRefused {
+        code: r.code(),
+        message: r.to_string(),
+    }
+}
+
+fn pending<'s>(
+    state: &'s LedgerState,
+    settlement_id: &str,
+) -> Result<&'s super::settlements::Settlement, DomainError> {
+    let s = state
+        .settlements
+        .get(settlement_id)
+        .ok_or_else(|| DomainError::SettlementNotFound(settlement_id.to_string()))?;
+    if s.status != "proposed" {
+        return Err(DomainError::SettlementDecided(settlement_id.to_string()));
+    }
+    Ok(s)
+}
+
+/// Approves a pending settlement; never by the actor who proposed it.
+pub fn approve(
+    state: &LedgerState,
+    settlement_id: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<Decision, DomainError> {
+    let s = pending(state, settlement_id)?;
+    if s.proposed_by == actor {
+        return Err(DomainError::SameActorApproval);
+    }
+    if note.is_some_and(|n| n.chars().count() > TEXT_LENGTH_MAX) {
+        return Err(invalid(
+            "note",
+            "too_long",
+            format!("at most {TEXT_LENGTH_MAX} characters"),
+        ));
+    }
+    Ok(Decision {
+        events: vec![Event::SettlementApproved(SettlementApproved {
+            settlement_id: settlement_id.to_string(),
+            program_id: s.program_id.clone(),
+            approved_by: actor.to_string(),
+            note: note.map(|n| n.trim().to_string()),
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Rejects a pending settlement (the proposer may withdraw their own).
+pub fn reject(
+    state: &LedgerState,
+    settlement_id: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<Decision, DomainError> {
+    let s = pending(state, settlement_id)?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+        return Err(invalid(
+            "reason",
+            "missing",
+            format!("say why, in 1 to {TEXT_LENGTH_MAX} characters"),
+        ));
+    }
+    Ok(Decision {
+        events: vec![Event::SettlementRejected(SettlementRejected {
+            settlement_id: settlement_id.to_string(),
+            program_id: s.program_id.clone(),
+            rejected_by: actor.to_string(),
+            reason: reason.to_string(),
+        })],
+        duplicates: 0,
+    })
+}
