@@ -512,6 +512,127 @@ fn a_program_ends_early_once() {
         .then_error("program_ended");
 }
 
+fn proposal(
+    kind: crate::rules::rebates::SettlementKind,
+    entitlement: &str,
+    actor: &str,
+    today: &str,
+) -> Command {
+    use std::str::FromStr;
+    let d = |s: &str| rust_decimal::Decimal::from_str(s).unwrap();
+    let rebate = crate::rules::rebates::compute(
+        &[crate::rules::rebates::RebateTier {
+            from: d("0"),
+            rate: d("2"),
+        }],
+        crate::rules::rebates::RebateMethod::AllUnits,
+        crate::rules::rebates::RebateBasis::NetRevenue,
+        d(entitlement) * d("50"),
+        None,
+        "CNY",
+    )
+    .unwrap();
+    Command::ProposeSettlement(commands::ProposeSettlement {
+        program_id: "P1".into(),
+        account_id: "KA-1".into(),
+        period: "2026-Q1".parse().unwrap(),
+        kind,
+        reference: "CN-1".into(),
+        computation: events::SettlementComputation {
+            entitlement: rebate.entitlement,
+            rebate,
+            eligible: true,
+            reason: None,
+            previously_approved: d("0"),
+            pending: d("0"),
+            through_position: 1,
+        },
+        today: day(today),
+        actor: actor.into(),
+    })
+}
+
+fn settlement_amount_of(events: &[Event]) -> String {
+    match events {
+        [Event::SettlementProposed(p)] => p.amount.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn settlements_net_partials_finals_and_clawbacks() {
+    // Proves partial then final netting, a negative delta (clawback) after late returns,
+    // one pending proposal at a time, and no final before the period ends.
+    use crate::rules::rebates::SettlementKind::*;
+    let history = recorded(vec![opened("KA-1")], Command::DefineProgram(program("P1")));
+    let history = recorded(
+        history,
+        Command::Enroll {
+            program_id: "P1".into(),
+            account_id: "KA-1".into(),
+            effective_from: day("2026-01-01"),
+        },
+    );
+    let (events, _) = given(history.clone())
+        .when(proposal(Partial, "1000.00", "fin-1", "2026-03-15"))
+        .then_events();
+    assert_eq!(settlement_amount_of(&events), "1000.00");
+    let history = recorded(history, proposal(Partial, "1000.00", "fin-1", "2026-03-15"));
+    let id = "P1.KA-1.2026-Q1.1".to_string();
+    given(history.clone())
+        .when(proposal(Partial, "1200.00", "fin-1", "2026-03-20"))
+        .then_error("pending_settlement_exists");
+    given(history.clone())
+        .when(Command::ApproveSettlement {
+            settlement_id: id.clone(),
+            actor: "fin-1".into(),
+            note: None,
+        })
+        .then_error("same_actor_approval");
+    let history = recorded(
+        history,
+        Command::ApproveSettlement {
+            settlement_id: id.clone(),
+            actor: "fin-2".into(),
+            note: None,
+        },
+    );
+    given(history.clone())
+        .when(Command::ApproveSettlement {
+            settlement_id: id,
+            actor: "fin-2".into(),
+            note: None,
+        })
+        .then_error("settlement_decided");
+    given(history.clone())
+        .when(proposal(Final, "1500.00", "fin-1", "2026-03-31"))
+        .then_error("period_not_ended");
+    given(history.clone())
+        .when(proposal(Delta, "1500.00", "fin-1", "2026-04-10"))
+        .then_error("no_final_yet");
+    let (events, _) = given(history.clone())
+        .when(proposal(Final, "1500.00", "fin-1", "2026-04-10"))
+        .then_events();
+    assert_eq!(settlement_amount_of(&events), "500.00");
+    let history = recorded(history, proposal(Final, "1500.00", "fin-1", "2026-04-10"));
+    let history = recorded(
+        history,
+        Command::ApproveSettlement {
+            settlement_id: "P1.KA-1.2026-Q1.2".into(),
+            actor: "fin-2".into(),
+            note: None,
+        },
+    );
+    // Late returns lower the entitlement to 1400.00: the delta claws 100.00 back.
+    let (events, _) = given(history.clone())
+        .when(proposal(Delta, "1400.00", "fin-1", "2026-05-02"))
+        .then_events();
+    assert_eq!(settlement_amount_of(&events), "-100.00");
+    given(history)
+        .when(proposal(Delta, "1500.00", "fin-1", "2026-05-02"))
+        .then_error("nothing_to_settle");
+}
+
 proptest! {
     #[test]
     fn retrying_any_accepted_batch_records_nothing(quantities in proptest::collection::vec((1u32..1000, 0u32..100_000), 1..40)) {

@@ -9,7 +9,9 @@ use kaledger::domain::events::*;
 use kaledger::domain::vocab::{Role, Scope, Segment, Stage};
 use kaledger::ledger::envelope::{Actor, Envelope, GENESIS_HASH};
 use kaledger::rules::calendar::PeriodKind;
-use kaledger::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
+use kaledger::rules::rebates::{
+    RebateBasis, RebateComputation, RebateMethod, RebateTier, SettlementKind,
+};
 use kaledger::rules::tiers::{TierCriteria, TierDefinition, TierEntitlements};
 use rust_decimal::Decimal;
 
@@ -216,6 +218,47 @@ fn samples() -> Vec<(Event, &'static str)> {
         (
             Event::AccountUnenrolled(AccountUnenrolled { program_id: "VOL".into(), account_id: "KA-1".into(), effective_to: date }),
             "03564f4c044b412d31fc32931600",
+        ),
+        (
+            Event::SettlementProposed(SettlementProposed {
+                settlement_id: "VOL.KA-1.2026-Q2.1".into(),
+                program_id: "VOL".into(),
+                account_id: "KA-1".into(),
+                period: "2026-Q2".into(),
+                kind: SettlementKind::Partial,
+                reference: "CN-1".into(),
+                amount: d("2300.00"),
+                computation: SettlementComputation {
+                    rebate: RebateComputation {
+                        basis_kind: RebateBasis::NetRevenue,
+                        basis: d("60000.00"),
+                        tier_index: Some(2),
+                        rate: Some(d("5")),
+                        method: RebateMethod::Incremental,
+                        unrounded: d("2300.0000"),
+                        cap: None,
+                        capped: false,
+                        entitlement: d("2300.00"),
+                        arithmetic: "10000 × 2% + 40000 × 4% + 10000 × 5% = 2300.00".into(),
+                    },
+                    eligible: true,
+                    reason: None,
+                    entitlement: d("2300.00"),
+                    previously_approved: d("0.00"),
+                    pending: d("0.00"),
+                    through_position: 41,
+                },
+                proposed_by: "fin-1".into(),
+            }),
+            "12564f4c2e4b412d312e323032362d51322e3103564f4c044b412d3107323032362d51320004434e2d311000000200708203000000000000000000001000000200808d5b0000000000000000000102011000000000050000000000000000000000011000000400c0f35e0100000000000000000000100000020070820300000000000000000031313030303020c397203225202b20343030303020c397203425202b20313030303020c397203525203d20323330302e30300100100000020070820300000000000000000010000002000000000000000000000000001000000200000000000000000000000000290566696e2d31",
+        ),
+        (
+            Event::SettlementApproved(SettlementApproved { settlement_id: "VOL.KA-1.2026-Q2.1".into(), program_id: "VOL".into(), approved_by: "fin-2".into(), note: None }),
+            "12564f4c2e4b412d312e323032362d51322e3103564f4c0566696e2d3200",
+        ),
+        (
+            Event::SettlementRejected(SettlementRejected { settlement_id: "VOL.KA-1.2026-Q2.1".into(), program_id: "VOL".into(), rejected_by: "fin-2".into(), reason: "wrong period".into() }),
+            "12564f4c2e4b412d312e323032362d51322e3103564f4c0566696e2d320c77726f6e6720706572696f64",
         ),
     ]
 }
