@@ -183,17 +183,116 @@ struct DemoEnrollment {
     enroll: crate::api::programs::EnrollRequest,
 }
 
-/// `rebates.json`: rebate programs and enrollments.
+/// A settlement of `rebates.json`: proposed by one demo finance user, approved by another.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoSettlement {
+    #[serde(flatten)]
+    proposal: crate::api::settlements::ProposeRequest,
+    proposed_by: String,
+    approved_by: Option<String>,
+}
+
+/// `rebates.json`: rebate programs, enrollments, settlements, and late returns followed by
+/// the settlements they call for (a clawback).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DemoRebates {
     programs: Vec<crate::api::programs::DefineProgramRequest>,
     enrollments: Vec<DemoEnrollment>,
+    #[serde(default)]
+    settlements: Vec<DemoSettlement>,
+    #[serde(default)]
+    late_returns: Vec<crate::api::sales::ReturnLineJson>,
+    #[serde(default)]
+    after_late_returns: Vec<DemoSettlement>,
+}
+
+/// Proposes (and approves, when the demo says who) one settlement, computed like the API does.
+fn settle(
+    engine: &std::sync::Arc<Engine>,
+    s: DemoSettlement,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::domain::commands::ProposeSettlement;
+    use crate::domain::events::SettlementComputation;
+    use crate::domain::Command;
+    let state = crate::api::AppState {
+        engine: engine.clone(),
+    };
+    let actor = |name: &str| crate::ledger::Actor {
+        name: name.to_string(),
+        role: "finance".to_string(),
+    };
+    let meta = |name: &str| {
+        crate::engine::WriteMeta::new(actor(name), None, &[], uuid::Uuid::new_v4().to_string())
+    };
+    let p = s.proposal;
+    let period: crate::rules::calendar::Period = p.period.parse()?;
+    let (program, head) = {
+        let read = engine.read();
+        (
+            read.programs
+                .get(&p.program_id)
+                .cloned()
+                .ok_or_else(|| format!("no program {}", p.program_id))?,
+            read.head_position(),
+        )
+    };
+    let accrued =
+        crate::api::rebates::accrue(&state, &program, &p.account_id, &period, head, head)?;
+    let computation = SettlementComputation {
+        rebate: accrued.computation,
+        eligible: accrued.eligible,
+        reason: accrued.reason,
+        entitlement: accrued.entitlement,
+        previously_approved: rust_decimal::Decimal::ZERO,
+        pending: rust_decimal::Decimal::ZERO,
+        through_position: head,
+    };
+    let command = Command::ProposeSettlement(ProposeSettlement {
+        program_id: p.program_id.clone(),
+        account_id: p.account_id.clone(),
+        period,
+        kind: p.kind,
+        reference: p.reference,
+        computation,
+        today: chrono::Utc::now().date_naive(),
+        actor: s.proposed_by.clone(),
+    });
+    let outcome = engine.submit_blocking(command, meta(&s.proposed_by))?;
+    if let Some(approver) = s.approved_by {
+        let position = outcome
+            .last_position
+            .ok_or("the proposal recorded nothing")?;
+        let bytes = engine
+            .store()
+            .get(position)?
+            .ok_or("the proposal is missing")?;
+        let envelope = crate::ledger::Envelope::open(&bytes)?;
+        if let crate::domain::Event::SettlementProposed(e) = crate::domain::Event::decode(
+            &envelope.event_type,
+            envelope.schema_version,
+            &envelope.payload,
+        )? {
+            engine.submit_blocking(
+                Command::ApproveSettlement {
+                    settlement_id: e.settlement_id,
+                    actor: approver.clone(),
+                    note: None,
+                },
+                meta(&approver),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Defines the programs of `rebates.json` and enrolls its accounts, through the same
 /// decisions as the API.
-fn load_rebates(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn load_rebates(
+    engine: &std::sync::Arc<Engine>,
+    fixtures: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     use crate::domain::commands::DefineProgram;
     use crate::domain::Command;
     let path = fixtures.join("rebates.json");
@@ -239,7 +338,17 @@ fn load_rebates(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::err
             meta(),
         )?;
     }
-    eprintln!("loaded the rebate programs and enrollments");
+    for s in rebates.settlements {
+        settle(engine, s)?;
+    }
+    if !rebates.late_returns.is_empty() {
+        let lines = rebates.late_returns.into_iter().map(Into::into).collect();
+        engine.submit_blocking(Command::RecordReturns { lines }, meta())?;
+    }
+    for s in rebates.after_late_returns {
+        settle(engine, s)?;
+    }
+    eprintln!("loaded the rebate programs, enrollments, settlements and a late-return clawback");
     Ok(())
 }
 
