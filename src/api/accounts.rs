@@ -270,12 +270,7 @@ pub async fn list_accounts(
             }
         })
         .collect();
-    let next_after = if accounts.len() > limit {
-        accounts.truncate(limit);
-        accounts.last().map(|a| a.account.account_id.clone())
-    } else {
-        None
-    };
+    let next_after = super::next_page(&mut accounts, limit, |a| a.account.account_id.clone());
     Ok(Json(AccountPage {
         accounts,
         next_after,

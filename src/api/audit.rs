@@ -169,12 +169,7 @@ pub async fn list_events(
             break;
         }
     }
-    let next_after = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|e| e.position)
-    } else {
-        None
-    };
+    let next_after = super::next_page(&mut events, limit, |e| e.position);
     Ok(Json(EventPage { events, next_after }))
 }
 

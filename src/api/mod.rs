@@ -180,6 +180,17 @@ pub fn parse_known_at(known_at: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Cuts a page fetched with one item more than `limit`, and returns the cursor of the next
+/// page (the last item's key) when there is one.
+pub fn next_page<T, K>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
 /// Checks a page limit.
 pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit.unwrap_or(PAGE_LIMIT_DEFAULT) {

@@ -238,12 +238,7 @@ pub async fn list_programs(
             }
         })
         .collect();
-    let next_after = if programs.len() > limit {
-        programs.truncate(limit);
-        programs.last().map(|p| p.program.program_id.clone())
-    } else {
-        None
-    };
+    let next_after = super::next_page(&mut programs, limit, |p| p.program.program_id.clone());
     Ok(Json(ProgramPage {
         programs,
         next_after,
