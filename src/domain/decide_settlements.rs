@@ -107,7 +107,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             period: period.label,
             kind: c.kind,
             reference: reference.to_string(),
-            amount,
+            // `0.00 − 0` is `0` in rust_decimal: keep the currency's places in the event.
+            amount: amount + zero,
             computation,
             proposed_by: c.actor.clone(),
         })],

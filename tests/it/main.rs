@@ -10,5 +10,6 @@ mod http_auth_audit;
 mod http_ingest;
 mod rebates;
 mod rebates_property;
+mod settlements;
 mod tiers;
 mod tiers_property;
