@@ -206,7 +206,7 @@ fn submit(
             }
             Ok(summary)
         }
-        Chunk::Lines(command) => match engine.submit_blocking(command, meta()) {
+        Chunk::Lines(command) => match engine.submit_blocking(*command, meta()) {
             Ok(outcome) => Ok(ImportSummary {
                 recorded: outcome.recorded,
                 duplicates: outcome.duplicates,
@@ -238,7 +238,7 @@ fn submit(
 
 enum Chunk {
     Accounts(Vec<Result<OpenAccount, String>>),
-    Lines(Command),
+    Lines(Box<Command>),
 }
 
 /// Rows of a CSV or JSONL file, in chunks.
@@ -333,8 +333,8 @@ impl Source {
             return Ok(None);
         }
         let chunk = match kind {
-            Kind::Sales => Chunk::Lines(Command::RecordSales { lines: sales }),
-            Kind::Returns => Chunk::Lines(Command::RecordReturns { lines: returns }),
+            Kind::Sales => Chunk::Lines(Box::new(Command::RecordSales { lines: sales })),
+            Kind::Returns => Chunk::Lines(Box::new(Command::RecordReturns { lines: returns })),
             Kind::Accounts => Chunk::Accounts(accounts),
         };
         Ok(Some((chunk, rows)))
