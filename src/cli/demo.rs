@@ -66,13 +66,23 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
     };
     println!("\nTry:");
     println!(
-        "  export AUDITOR={} MANAGER={} INGEST={}",
+        "  export AUDITOR={} MANAGER={} FINANCE={} INGEST={} ADMIN={}",
         token_of(Role::Auditor),
         token_of(Role::Manager),
-        token_of(Role::Ingest)
+        token_of(Role::Finance),
+        token_of(Role::Ingest),
+        token_of(Role::Admin)
     );
+    println!("  K={base}");
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" '{base}/v1/accounts?scope=global'");
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" {base}/v1/accounts/carrefour");
+    println!("  curl -s -H \"Authorization: Bearer $MANAGER\" '{base}/v1/accounts/gome/entitlements?as_of=2026-10-31'");
+    println!("  curl -s -H \"Authorization: Bearer $FINANCE\" '{base}/v1/rebate-programs/VOL-2026/accruals?period=2026-Q2'");
+    println!("  curl -s -H \"Authorization: Bearer $FINANCE\" {base}/v1/settlements/VOL-2026.walmart.2026-Q1.1/explain");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $FINANCE\" '{base}/v1/reports/liability?format=csv'"
+    );
+    println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" '{base}/v1/reports/pareto?as_of=2026-10-31'");
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" '{base}/v1/audit/events?stream=account/carrefour&limit=3'");
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" {base}/v1/audit/verify");
     println!("  curl -s -X POST -H \"Authorization: Bearer $INGEST\" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\");

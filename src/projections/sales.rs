@@ -9,31 +9,45 @@ use utoipa::ToSchema;
 
 use crate::domain::daily::DayTotals;
 use crate::domain::events::Event;
+use crate::domain::state::FastMap;
 use crate::rules::calendar::{month_first_day, month_index};
 
 /// One account's totals by (month index, name) for skus and for categories.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SalesBreakdown {
-    by_sku: BTreeMap<(i32, String), DayTotals>,
-    by_category: BTreeMap<(i32, String), DayTotals>,
+    /// The account's sku and category names, interned: keys stay small and a sale on
+    /// replay allocates nothing once its names are known.
+    names: Vec<String>,
+    ids: FastMap<String, u32>,
+    by_sku: BTreeMap<(i32, u32), DayTotals>,
+    by_category: BTreeMap<(i32, u32), DayTotals>,
 }
 
 fn add(
-    map: &mut BTreeMap<(i32, String), DayTotals>,
+    map: &mut BTreeMap<(i32, u32), DayTotals>,
     month: i32,
-    name: &str,
+    name: u32,
     net: Decimal,
     cost: Decimal,
     quantity: Decimal,
 ) {
-    let key = (month, name.to_string());
-    let totals = map.entry(key).or_default();
+    let totals = map.entry((month, name)).or_default();
     totals.net += net;
     totals.cost += cost;
     totals.quantity += quantity;
 }
 
 impl SalesBreakdown {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
     /// Adds a sale, or subtracts a return in its sale's month; other events are ignored.
     pub fn apply(&mut self, event: &Event) {
         match event {
@@ -42,18 +56,13 @@ impl SalesBreakdown {
                     month_index(e.occurred_on),
                     e.cost_amount.unwrap_or(e.net_amount),
                 );
-                add(
-                    &mut self.by_sku,
-                    month,
-                    &e.sku,
-                    e.net_amount,
-                    cost,
-                    e.quantity,
-                );
+                let sku = self.id(&e.sku);
+                add(&mut self.by_sku, month, sku, e.net_amount, cost, e.quantity);
+                let category = self.id(&e.category);
                 add(
                     &mut self.by_category,
                     month,
-                    &e.category,
+                    category,
                     e.net_amount,
                     cost,
                     e.quantity,
@@ -61,18 +70,20 @@ impl SalesBreakdown {
             }
             Event::SaleReturned(e) => {
                 let month = month_index(e.sale_occurred_on);
+                let sku = self.id(&e.sku);
                 add(
                     &mut self.by_sku,
                     month,
-                    &e.sku,
+                    sku,
                     -e.net_amount,
                     -e.cost_amount,
                     -e.quantity,
                 );
+                let category = self.id(&e.category);
                 add(
                     &mut self.by_category,
                     month,
-                    &e.category,
+                    category,
                     -e.net_amount,
                     -e.cost_amount,
                     -e.quantity,
@@ -93,20 +104,22 @@ impl SalesBreakdown {
             by_category: Vec::new(),
             by_sku: Vec::new(),
         };
-        let range = (from, String::new())..(to.saturating_add(1), String::new());
+        let range = (from, 0)..(to.saturating_add(1), 0);
         for ((month, name), t) in self.by_category.range(range.clone()) {
             let summary = months.entry(*month).or_insert_with(|| blank(*month));
             summary.net_revenue += t.net;
             summary.gross_margin += t.net - t.cost;
             summary.quantity += t.quantity;
-            summary.by_category.push(NamedTotals::new(name, t));
+            summary
+                .by_category
+                .push(NamedTotals::new(&self.names[*name as usize], t));
         }
         for ((month, name), t) in self.by_sku.range(range) {
             months
                 .entry(*month)
                 .or_insert_with(|| blank(*month))
                 .by_sku
-                .push(NamedTotals::new(name, t));
+                .push(NamedTotals::new(&self.names[*name as usize], t));
         }
         months.into_values().collect()
     }
