@@ -4,7 +4,8 @@
 //! format (DESIGN §5.1). The same [`FixtureSpec`] always produces byte-identical files,
 //! because every choice comes from one seeded ChaCha stream and every floating-point
 //! computation uses only IEEE-exact operations (`+ - * /`, no `powf`/`ln`), which give
-//! the same bits on every platform.
+//! the same bits on every platform. Floats only weigh random choices (which account,
+//! which day); every money amount is computed with `rust_decimal` from prices in fen.
 //!
 //! The data has the shape the ledger's reports and guards are meant to reveal:
 //! - a 20/80 revenue distribution (rank weights `1 / (rank + c)^2`, with `c` solved so
