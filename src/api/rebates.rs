@@ -14,8 +14,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
 use super::tiers::daily_at;
 use super::{parse_known_at, AppState};
+use crate::domain::daily::DailySales;
 use crate::domain::programs::Program;
 use crate::projections::accruals::{program_period, AccrualTotals};
+use crate::projections::ReadModel;
 use crate::rules::calendar::{month_index, Period};
 use crate::rules::rebates::{compute, RebateComputation};
 
@@ -125,19 +127,55 @@ pub fn accrue(
     cutoff: u64,
     head: u64,
 ) -> Result<Accrued, ApiError> {
+    let rebuilt = rebuilt_daily(state, program, account_id, cutoff, head)?;
+    let read = state.engine.read();
+    accrue_in(
+        &read,
+        program,
+        account_id,
+        period,
+        cutoff,
+        head,
+        rebuilt.as_ref(),
+    )
+}
+
+/// The account's per-day sales as of `cutoff`, when eligibility needs them and the live
+/// ones are not the answer (an earlier `known_at`).
+fn rebuilt_daily(
+    state: &AppState,
+    program: &Program,
+    account_id: &str,
+    cutoff: u64,
+    head: u64,
+) -> Result<Option<DailySales>, ApiError> {
+    if cutoff < head && !program.eligible_tiers.is_empty() {
+        Ok(Some(daily_at(state, account_id, cutoff)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// [`accrue`] on a read model already locked (one lock for a whole program's rows).
+fn accrue_in(
+    read: &ReadModel,
+    program: &Program,
+    account_id: &str,
+    period: &Period,
+    cutoff: u64,
+    head: u64,
+    rebuilt: Option<&DailySales>,
+) -> Result<Accrued, ApiError> {
     let clipped = program_period(program, period.start.max(program.starts_on));
     let key = month_index(clipped.start);
-    let totals: AccrualTotals = {
-        let read = state.engine.read();
-        if cutoff >= head {
-            read.accruals.live(&program.program_id, account_id, key)
-        } else {
-            read.accruals
-                .totals_of(program, account_id, cutoff)
-                .get(&key)
-                .copied()
-                .unwrap_or_default()
-        }
+    let totals: AccrualTotals = if cutoff >= head {
+        read.accruals.live(&program.program_id, account_id, key)
+    } else {
+        read.accruals
+            .totals_of(program, account_id, cutoff)
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
     };
     let basis = totals.basis(program.basis);
     let computation = compute(
@@ -149,17 +187,10 @@ pub fn accrue(
         &program.currency,
     )
     .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
     let (eligible, reason) = if program.eligible_tiers.is_empty() {
         (true, None)
     } else {
-        let on = clipped.end.min(today);
-        let daily = if cutoff < head {
-            Some(daily_at(state, account_id, cutoff)?)
-        } else {
-            None
-        };
-        let read = state.engine.read();
+        let on = clipped.end.min(chrono::Utc::now().date_naive());
         let stage = read
             .accounts
             .get(account_id, cutoff)
@@ -171,7 +202,7 @@ pub fn accrue(
                 account_id,
                 on,
                 cutoff,
-                daily.as_ref().or_else(|| read.daily(account_id)),
+                rebuilt.or_else(|| read.daily(account_id)),
                 stage,
             )
             .tier;
@@ -211,13 +242,33 @@ pub fn accrual_row(
     cutoff: u64,
     head: u64,
 ) -> Result<AccrualRow, ApiError> {
-    let a = accrue(state, program, account_id, period, cutoff, head)?;
-    let settled = state.engine.read().settlements.settled(
-        &program.program_id,
+    let rebuilt = rebuilt_daily(state, program, account_id, cutoff, head)?;
+    let read = state.engine.read();
+    accrual_row_in(
+        &read,
+        program,
         account_id,
-        &a.period.label,
+        period,
         cutoff,
-    );
+        head,
+        rebuilt.as_ref(),
+    )
+}
+
+/// [`accrual_row`] on a read model already locked.
+fn accrual_row_in(
+    read: &ReadModel,
+    program: &Program,
+    account_id: &str,
+    period: &Period,
+    cutoff: u64,
+    head: u64,
+    rebuilt: Option<&DailySales>,
+) -> Result<AccrualRow, ApiError> {
+    let a = accrue_in(read, program, account_id, period, cutoff, head, rebuilt)?;
+    let settled =
+        read.settlements
+            .settled(&program.program_id, account_id, &a.period.label, cutoff);
     let zero = crate::domain::money::zero_money(&program.currency);
     Ok(AccrualRow {
         program_id: program.program_id.clone(),
@@ -313,10 +364,20 @@ pub async fn program_accruals(
     accounts.sort();
     accounts.dedup();
     let mut rows = Vec::with_capacity(accounts.len());
-    for account in accounts {
-        rows.push(accrual_row(
-            &state, &program, &account, &period, cutoff, head,
-        )?);
+    if cutoff >= head || program.eligible_tiers.is_empty() {
+        // Nothing to rebuild: every row from one look at the read model.
+        let read = state.engine.read();
+        for account in &accounts {
+            rows.push(accrual_row_in(
+                &read, &program, account, &period, cutoff, head, None,
+            )?);
+        }
+    } else {
+        for account in &accounts {
+            rows.push(accrual_row(
+                &state, &program, account, &period, cutoff, head,
+            )?);
+        }
     }
     Ok(Json(ProgramAccruals {
         program_id: id,

@@ -73,8 +73,9 @@ pub fn line_counts(program: &Program, names: &Names, account_id: &str, line: &Li
 pub struct Accruals {
     names: Names,
     lines: FastMap<String, Vec<LineFact>>,
-    /// (program, account) → period start month index → totals.
-    totals: FastMap<(String, String), BTreeMap<i32, AccrualTotals>>,
+    /// program → account → period start month index → totals (nested so reads look up by
+    /// `&str` without building keys).
+    totals: FastMap<String, FastMap<String, BTreeMap<i32, AccrualTotals>>>,
 }
 
 impl Accruals {
@@ -129,10 +130,7 @@ impl Accruals {
         for program in programs.enrolled(account_id) {
             if line_counts(program, &self.names, account_id, &line) {
                 let period = program_period(program, line.sale_date);
-                let key = (program.program_id.clone(), account_id.to_string());
-                self.totals
-                    .entry(key)
-                    .or_default()
+                self.totals_mut(&program.program_id, account_id)
                     .entry(month_index(period.start))
                     .or_default()
                     .add(&line);
@@ -152,8 +150,24 @@ impl Accruals {
             return;
         };
         let totals = self.totals_of(program, account_id, u64::MAX);
-        self.totals
-            .insert((program_id.to_string(), account_id.to_string()), totals);
+        *self.totals_mut(program_id, account_id) = totals;
+    }
+
+    /// The live totals of (program, account), created on first use.
+    fn totals_mut(
+        &mut self,
+        program_id: &str,
+        account_id: &str,
+    ) -> &mut BTreeMap<i32, AccrualTotals> {
+        if !self.totals.contains_key(program_id) {
+            self.totals
+                .insert(program_id.to_string(), FastMap::default());
+        }
+        let accounts = self.totals.get_mut(program_id).expect("inserted above");
+        if !accounts.contains_key(account_id) {
+            accounts.insert(account_id.to_string(), BTreeMap::new());
+        }
+        accounts.get_mut(account_id).expect("inserted above")
     }
 
     /// The totals by period of (program, account) computed from the lines recorded at or
@@ -185,7 +199,8 @@ impl Accruals {
     /// The live totals of (program, account) for the period starting in month `period_start`.
     pub fn live(&self, program_id: &str, account_id: &str, period_start: i32) -> AccrualTotals {
         self.totals
-            .get(&(program_id.to_string(), account_id.to_string()))
+            .get(program_id)
+            .and_then(|accounts| accounts.get(account_id))
             .and_then(|by_period| by_period.get(&period_start))
             .copied()
             .unwrap_or_default()
