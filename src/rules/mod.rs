@@ -1,11 +1,16 @@
 //! Pure calculations of DESIGN §5: calendar windows and periods, tier evaluation, and the
 //! Pareto (20/80) report.
 //!
+//! - `allocation`: peak-season supply allocation per sku (reserves, priority classes, pro rata).
+//! - `contests`: sales-contest prizes, growth and standings with ties (competition ranking).
+//!
 //! Deliberately absent: IO, sled, axum, the clock and async. Every function takes the
 //! dates and amounts it needs as arguments, so the same inputs always give the same answer
 //! and the rules can be tested (and property-tested) without a ledger.
 
+pub mod allocation;
 pub mod calendar;
+pub mod contests;
 pub mod pareto;
 pub mod rebates;
 pub mod tiers;
