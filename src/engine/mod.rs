@@ -154,7 +154,19 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
     let mut read = ReadModel::with_capacity(expected_events);
     let mut head = Head::EMPTY;
     std::thread::scope(|scope| -> Result<(), LedgerError> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<DecodedEvent>>(4);
+        // The reader hands each decoded batch to two appliers: the decision state and the
+        // read models are independent, so they apply on their own threads.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Arc<Vec<DecodedEvent>>>(4);
+        let (state_sender, state_receiver) =
+            std::sync::mpsc::sync_channel::<Arc<Vec<DecodedEvent>>>(4);
+        let state = &mut state;
+        let state_applier = scope.spawn(move || {
+            for batch in state_receiver {
+                for decoded in batch.iter() {
+                    state.apply_in_stream(&decoded.stream, &decoded.event);
+                }
+            }
+        });
         let reader = scope.spawn(move || -> Result<(), LedgerError> {
             let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
             let mut expected = 1;
@@ -190,25 +202,26 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
                         actor_name,
                         event,
                     });
-                    if batch.len() == REPLAY_BATCH_EVENTS
-                        && sender
-                            .send(std::mem::replace(
-                                &mut batch,
-                                Vec::with_capacity(REPLAY_BATCH_EVENTS),
-                            ))
-                            .is_err()
-                    {
-                        return Ok(());
+                    if batch.len() == REPLAY_BATCH_EVENTS {
+                        let full = Arc::new(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(REPLAY_BATCH_EVENTS),
+                        ));
+                        if state_sender.send(full.clone()).is_err() || sender.send(full).is_err() {
+                            return Ok(());
+                        }
                     }
                 }
             }
             if !batch.is_empty() {
-                let _ = sender.send(batch);
+                let last = Arc::new(batch);
+                let _ = state_sender.send(last.clone());
+                let _ = sender.send(last);
             }
             Ok(())
         });
         for batch in receiver {
-            for decoded in batch {
+            for decoded in batch.iter() {
                 let meta = EventMeta {
                     position: decoded.position,
                     stream: &decoded.stream,
@@ -222,12 +235,15 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
                     hash: decoded.hash,
                     recorded_at_micros: decoded.recorded_at_micros,
                 };
-                state.apply_owned(&decoded.stream, decoded.event);
             }
         }
-        reader
+        let read_result = reader
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        state_applier
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read_result
     })?;
     Ok(Replayed {
         state,

@@ -121,9 +121,7 @@ pub fn validate_reserves(reserves: &[(u32, Decimal)]) -> Vec<FieldError> {
             push(
                 format!("reserves[{i}].priority"),
                 "duplicate_priority",
-                format!(
-                    "priority {priority} already has a reserve; give each class one reserve"
-                ),
+                format!("priority {priority} already has a reserve; give each class one reserve"),
             );
         }
         if pct < Decimal::ZERO || pct > Decimal::ONE_HUNDRED {
@@ -371,10 +369,17 @@ mod tests {
         let plan = allocate(
             100,
             &[],
-            vec![demand("KA-3", 1, 50), demand("KA-1", 1, 50), demand("KA-2", 1, 50)],
+            vec![
+                demand("KA-3", 1, 50),
+                demand("KA-1", 1, 50),
+                demand("KA-2", 1, 50),
+            ],
         );
         assert_eq!(units(&plan), vec![("KA-1", 34), ("KA-2", 33), ("KA-3", 33)]);
-        assert!(plan.lines.iter().all(|a| a.reason == "priority class, pro rata"));
+        assert!(plan
+            .lines
+            .iter()
+            .all(|a| a.reason == "priority class, pro rata"));
         assert_eq!(plan.allocated, 100);
         assert_eq!(plan.requested, 150);
     }
@@ -420,7 +425,11 @@ mod tests {
         let plan = allocate(
             1000,
             &[(3, d("10")), (2, d("5"))],
-            vec![demand("A", 1, 5000), demand("B", 2, 20), demand("C", 3, 400)],
+            vec![
+                demand("A", 1, 5000),
+                demand("B", 2, 20),
+                demand("C", 3, 400),
+            ],
         );
         // reserve_2 = min(50, 20) = 20, reserve_3 = min(100, 400) = 100; pool = 880 to class 1.
         assert_eq!(units(&plan), vec![("A", 880), ("B", 20), ("C", 100)]);
@@ -447,7 +456,11 @@ mod tests {
         assert_eq!(plan.classes[1].reserved, 125);
 
         // floor(C × pct / 100): 33.3333% of 10 is 3 units.
-        let plan = allocate(10, &[(5, d("33.3333"))], vec![demand("A", 1, 10), demand("Z", 5, 10)]);
+        let plan = allocate(
+            10,
+            &[(5, d("33.3333"))],
+            vec![demand("A", 1, 10), demand("Z", 5, 10)],
+        );
         assert_eq!(units(&plan), vec![("A", 7), ("Z", 3)]);
     }
 
@@ -464,23 +477,38 @@ mod tests {
                 demand("D", 7, 0),
             ],
         );
-        assert_eq!(units(&plan), vec![("A", 100), ("B", 250), ("C", 300), ("D", 0)]);
+        assert_eq!(
+            units(&plan),
+            vec![("A", 100), ("B", 250), ("C", 300), ("D", 0)]
+        );
         assert_eq!(plan.lines[3].reason, "nothing requested");
-        assert!(plan.lines.iter().all(|a| fill_pct(a.allocated, a.requested) == d("100.00")));
+        assert!(plan
+            .lines
+            .iter()
+            .all(|a| fill_pct(a.allocated, a.requested) == d("100.00")));
     }
 
     #[test]
     fn remainder_ties_go_to_the_larger_request_then_account_id() {
         // Proves equal fractional parts prefer the larger request, then the lower account_id.
         // 5 units over requests 2, 4, 4 (demand 10): exact 1.0, 2.0, 2.0 — all whole, no ties needed.
-        let plan = allocate(5, &[], vec![demand("A", 1, 2), demand("B", 1, 4), demand("C", 1, 4)]);
+        let plan = allocate(
+            5,
+            &[],
+            vec![demand("A", 1, 2), demand("B", 1, 4), demand("C", 1, 4)],
+        );
         assert_eq!(units(&plan), vec![("A", 1), ("B", 2), ("C", 2)]);
         // 3 units over 1, 2, 2, 1 (demand 6): exact .5, 1, 1, .5 → the two halves tie on
         // remainder and request; the lower account_id wins.
         let plan = allocate(
             3,
             &[],
-            vec![demand("D", 1, 1), demand("B", 1, 2), demand("C", 1, 2), demand("A", 1, 1)],
+            vec![
+                demand("D", 1, 1),
+                demand("B", 1, 2),
+                demand("C", 1, 2),
+                demand("A", 1, 1),
+            ],
         );
         assert_eq!(units(&plan), vec![("A", 1), ("B", 1), ("C", 1), ("D", 0)]);
         // 2 units over 1, 3 (demand 4): exact .5 and 1.5 → remainders tie, larger request wins.
@@ -538,14 +566,18 @@ mod tests {
         let plan = allocate(
             100,
             &[(1, d("80")), (2, d("80")), (2, d("5")), (3, d("500"))],
-            vec![demand("A", 1, 100), demand("B", 2, 100), demand("C", 3, 100)],
+            vec![
+                demand("A", 1, 100),
+                demand("B", 2, 100),
+                demand("C", 3, 100),
+            ],
         );
         assert_eq!(units(&plan), vec![("A", 80), ("B", 20), ("C", 0)]);
     }
 
     #[test]
     fn json_forms() {
-        // Proves the plan serialises with the field names of the plan response and reads back.
+        // Proves the plan serialises with the field names of the plan response and round-trips in JSON and binary.
         let plan = allocate(10, &[], vec![demand("KA-1", 1, 6)]);
         let json = serde_json::to_value(&plan).unwrap();
         assert_eq!(json["lines"][0]["account_id"], "KA-1");
@@ -555,6 +587,11 @@ mod tests {
         assert_eq!(json["classes"][0]["priority"], 1);
         let back: SkuAllocation = serde_json::from_value(json).unwrap();
         assert_eq!(back, plan);
+        let bytes = crate::ledger::codec::encode(&plan);
+        assert_eq!(
+            crate::ledger::codec::decode::<SkuAllocation>(&bytes).unwrap(),
+            plan
+        );
         assert!(serde_json::from_str::<Demand>(
             r#"{"account_id":"A","priority":1,"requested":1,"x":0}"#
         )
@@ -577,7 +614,9 @@ mod tests {
                 let demands = rows
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (priority, requested))| demand(&format!("KA-{i:02}"), priority, requested))
+                    .map(|(i, (priority, requested))| {
+                        demand(&format!("KA-{i:02}"), priority, requested)
+                    })
                     .collect();
                 (capacity, reserves, demands)
             })

@@ -549,9 +549,16 @@ mod tests {
             .collect();
         assert_eq!(
             ranks,
-            vec![(Some(1), "A"), (Some(2), "B"), (Some(2), "C"), (Some(4), "D")]
+            vec![
+                (Some(1), "A"),
+                (Some(2), "B"),
+                (Some(2), "C"),
+                (Some(4), "D")
+            ]
         );
-        assert!(standings.iter().all(|s| s.prizes.is_empty() && !s.tie_expanded));
+        assert!(standings
+            .iter()
+            .all(|s| s.prizes.is_empty() && !s.tie_expanded));
     }
 
     #[test]
@@ -585,11 +592,7 @@ mod tests {
     fn odd_cent_goes_to_the_lowest_account_id() {
         // Proves 1,000.00 over three tied accounts is 333.34, 333.33, 333.33 by account_id.
         let standings = rank(
-            vec![
-                entrant("C", "7"),
-                entrant("A", "7"),
-                entrant("B", "7"),
-            ],
+            vec![entrant("C", "7"), entrant("A", "7"), entrant("B", "7")],
             None,
             &[cash(1, "1000.00")],
             "EUR",
@@ -679,7 +682,10 @@ mod tests {
             .collect();
         assert_eq!(
             unranked,
-            vec![("A", Some("no_baseline")), ("C", Some("metric_not_positive"))]
+            vec![
+                ("A", Some("no_baseline")),
+                ("C", Some("metric_not_positive"))
+            ]
         );
         assert!(standings[1..]
             .iter()
@@ -754,11 +760,7 @@ mod tests {
     fn goods_and_honor_go_to_every_tie_member() {
         // Proves each tie member receives the non-cash prize of the shared rank, flagged tie_expanded, and not those of later ranks.
         let standings = rank(
-            vec![
-                entrant("A", "10"),
-                entrant("B", "10"),
-                entrant("C", "5"),
-            ],
+            vec![entrant("A", "10"), entrant("B", "10"), entrant("C", "5")],
             None,
             &[
                 thing(1, PrizeKind::Honor, "Partner of the year"),
@@ -780,16 +782,15 @@ mod tests {
             );
         }
         assert_eq!(standings[2].rank, Some(3));
-        assert_eq!(standings[2].prizes[0].description.as_deref(), Some("Tablet"));
+        assert_eq!(
+            standings[2].prizes[0].description.as_deref(),
+            Some("Tablet")
+        );
         assert!(!standings[2].tie_expanded);
 
         // A tie at rank 2 with goods at rank 2 and cash at ranks 2..3.
         let standings = rank(
-            vec![
-                entrant("A", "10"),
-                entrant("B", "5"),
-                entrant("C", "5"),
-            ],
+            vec![entrant("A", "10"), entrant("B", "5"), entrant("C", "5")],
             None,
             &[
                 thing(1, PrizeKind::Honor, "Partner of the year"),
@@ -874,7 +875,7 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        // Proves decimals are strings, enums snake_case, unranked rank null, and unknown prize fields refused.
+        // Proves decimals are strings, enums snake_case, unranked rank null, unknown prize fields refused, and the binary form round-trips.
         let prize: Prize =
             serde_json::from_str(r#"{"rank":1,"kind":"cash","amount":"1500.00"}"#).unwrap();
         assert_eq!(prize, cash(1, "1500.00"));
@@ -904,13 +905,24 @@ mod tests {
         assert_eq!(json[1]["reason"], "metric_not_positive");
         let back: Vec<Standing> = serde_json::from_value(json).unwrap();
         assert_eq!(back, standings);
+        let bytes = crate::ledger::codec::encode(&standings);
+        assert_eq!(
+            crate::ledger::codec::decode::<Vec<Standing>>(&bytes).unwrap(),
+            standings
+        );
+        let prizes = vec![cash(1, "1500.00"), thing(2, PrizeKind::Honor, "Star")];
+        let bytes = crate::ledger::codec::encode(&prizes);
+        assert_eq!(
+            crate::ledger::codec::decode::<Vec<Prize>>(&bytes).unwrap(),
+            prizes
+        );
     }
 
     /// Entrants with unique ids; metrics from a small range so ties are common, some
     /// without a metric and some ineligible.
     fn any_entrants() -> impl Strategy<Value = Vec<Entrant>> {
-        proptest::collection::vec((proptest::option::of(-2i64..8), any::<bool>()), 0..14)
-            .prop_map(|rows| {
+        proptest::collection::vec((proptest::option::of(-2i64..8), any::<bool>()), 0..14).prop_map(
+            |rows| {
                 rows.into_iter()
                     .enumerate()
                     .map(|(i, (metric, eligible_bit))| Entrant {
@@ -920,13 +932,14 @@ mod tests {
                         ineligible_reason: None,
                     })
                     .collect()
-            })
+            },
+        )
     }
 
     /// A valid prize list: unique ranks 1..=10, a mix of cash (cents) and goods.
     fn any_prizes() -> impl Strategy<Value = Vec<Prize>> {
-        proptest::collection::btree_map(1u32..=10, (1i64..1_000_000, any::<bool>()), 0..8)
-            .prop_map(|ranks| {
+        proptest::collection::btree_map(1u32..=10, (1i64..1_000_000, any::<bool>()), 0..8).prop_map(
+            |ranks| {
                 ranks
                     .into_iter()
                     .map(|(rank, (cents, is_cash))| {
@@ -942,7 +955,8 @@ mod tests {
                         }
                     })
                     .collect()
-            })
+            },
+        )
     }
 
     proptest! {
