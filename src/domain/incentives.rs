@@ -174,6 +174,26 @@ impl Incentives {
         }
     }
 
+    /// Every fact, one line each, in a stable order (for the projections digest).
+    pub fn digest_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.policies.iter().map(|p| format!("p|{p:?}")).collect();
+        let mut overrides: Vec<String> = self
+            .overrides
+            .iter()
+            .map(|(a, o)| format!("o|{a}|{o:?}"))
+            .collect();
+        let mut discounts: Vec<String> = self
+            .discounts
+            .iter()
+            .map(|(id, d)| format!("x|{id}|{d:?}"))
+            .collect();
+        overrides.sort_unstable();
+        discounts.sort_unstable();
+        lines.extend(overrides);
+        lines.extend(discounts);
+        lines
+    }
+
     /// Policy versions recorded at or before `cutoff`, in version order.
     pub fn policies(&self, cutoff: u64) -> Vec<TierPolicy> {
         self.policies

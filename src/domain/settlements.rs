@@ -119,6 +119,17 @@ impl Settlements {
         }
     }
 
+    /// Every settlement, one line each, in a stable order (for the projections digest).
+    pub fn digest_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .by_id
+            .iter()
+            .map(|(id, s)| format!("{id}|{s:?}"))
+            .collect();
+        lines.sort_unstable();
+        lines
+    }
+
     /// A settlement as it stands now.
     pub fn get(&self, settlement_id: &str) -> Option<&Settlement> {
         self.by_id.get(settlement_id)

@@ -226,6 +226,24 @@ impl Accruals {
             .collect()
     }
 
+    /// Every live total, one line each, in a stable order (for the projections digest).
+    pub fn digest_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (program, accounts) in &self.totals {
+            for (account, periods) in accounts {
+                lines.push(format!("{program}|{account}|{periods:?}"));
+            }
+        }
+        let mut facts: Vec<String> = self
+            .lines
+            .iter()
+            .map(|(account, l)| format!("f|{account}|{}", l.len()))
+            .collect();
+        lines.append(&mut facts);
+        lines.sort_unstable();
+        lines
+    }
+
     /// The name of an interned sku or category id.
     pub fn name(&self, id: u32) -> &str {
         self.names.name(id)

@@ -224,6 +224,19 @@ impl ReadModel {
         for token in self.tokens.list() {
             hasher.update(format!("{token:?}\n"));
         }
+        for program in self.programs.list(None, cutoff) {
+            hasher.update(format!("{program:?}\n"));
+        }
+        let lines = self
+            .incentives
+            .digest_lines()
+            .into_iter()
+            .chain(self.settlements.digest_lines())
+            .chain(self.accruals.digest_lines());
+        for line in lines {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
         let mut streams: Vec<_> = self
             .streams
             .iter()
