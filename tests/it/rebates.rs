@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use kaledger::domain::vocab::Role;
 use serde_json::{json, Value};
 
-use crate::support::{assert_problem, error_triples, TestApp};
+use crate::support::{assert_problem, error_triples, give_back, sell, TestApp};
 
 /// The contract's tier table: 0 / 10,000 / 50,000 at 2 / 4 / 5 %.
 fn volume_tiers() -> Value {
@@ -87,26 +87,6 @@ async fn enroll(app: &TestApp, program: &str, account: &str, from: &str) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-}
-
-/// Records sale lines as ingest and asserts they were all recorded.
-async fn sell(app: &TestApp, lines: Vec<Value>) {
-    let count = lines.len();
-    let reply = app
-        .post(Role::Ingest, "/v1/sales", json!({ "lines": lines }))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
-}
-
-/// Records return lines as ingest and asserts they were all recorded.
-async fn give_back(app: &TestApp, lines: Vec<Value>) {
-    let count = lines.len();
-    let reply = app
-        .post(Role::Ingest, "/v1/returns", json!({ "lines": lines }))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
 }
 
 /// A program's accruals for a period, read as an auditor (asserts 200).

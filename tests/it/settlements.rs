@@ -15,7 +15,8 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_problem, cli_token, http_client, http_get, http_post, run_cli, Reply, Server, TestApp,
+    assert_problem, cli_token, give_back, http_client, http_get, http_post, run_cli, sell, Reply,
+    Server, TestApp,
 };
 
 /// The contract's tier table: 0 / 10,000 / 50,000 at 2 / 4 / 5 %.
@@ -77,26 +78,6 @@ async fn enroll(app: &TestApp, program: &str, account: &str) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-}
-
-/// Records sale lines as ingest and asserts they were all recorded.
-async fn sell(app: &TestApp, lines: Vec<Value>) {
-    let count = lines.len();
-    let reply = app
-        .post(Role::Ingest, "/v1/sales", json!({ "lines": lines }))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
-}
-
-/// Records return lines as ingest and asserts they were all recorded.
-async fn give_back(app: &TestApp, lines: Vec<Value>) {
-    let count = lines.len();
-    let reply = app
-        .post(Role::Ingest, "/v1/returns", json!({ "lines": lines }))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
 }
 
 /// Proposes a settlement of VOL as `role`, returning the raw reply.

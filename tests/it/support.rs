@@ -549,3 +549,31 @@ pub fn sale_on(
         "category": "beverages", "quantity": "10", "net_amount": net, "cost_amount": cost,
         "occurred_on": occurred_on})
 }
+
+/// Records sale lines as ingest and asserts they were all recorded.
+pub async fn sell(app: &TestApp, lines: Vec<Value>) {
+    let count = lines.len();
+    let reply = app
+        .post(
+            Role::Ingest,
+            "/v1/sales",
+            serde_json::json!({ "lines": lines }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
+}
+
+/// Records return lines as ingest and asserts they were all recorded.
+pub async fn give_back(app: &TestApp, lines: Vec<Value>) {
+    let count = lines.len();
+    let reply = app
+        .post(
+            Role::Ingest,
+            "/v1/returns",
+            serde_json::json!({ "lines": lines }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["recorded"], count as u64, "{}", reply.text);
+}
