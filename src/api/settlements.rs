@@ -118,26 +118,9 @@ fn settlement_at(state: &AppState, id: &str, cutoff: u64) -> Result<Settlement, 
         })
 }
 
-#[utoipa::path(post, path = "/v1/settlements", tag = "rebates", request_body = ProposeRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
-    responses((status = 201, body = Settlement), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem),
-        (status = 422, body = super::error::Problem, description = "nothing_to_settle, period_not_ended, already_final, no_final_yet, period_mismatch")),
-    security(("bearer" = [])))]
-pub async fn propose(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    headers: HeaderMap,
-    ApiBytes(raw): ApiBytes,
-) -> ApiResult<(StatusCode, Json<Settlement>)> {
-    let (body, meta): (ProposeRequest, _) = json_write(
-        &caller,
-        Right::ManagePrograms,
-        &headers,
-        &method,
-        "/v1/settlements",
-        &raw,
-    )?;
+/// The command for a proposal: the server computes the entitlement from the accruals as of
+/// the last durable group (recorded as `through_position`); the decider nets it.
+pub fn proposal(state: &AppState, body: ProposeRequest, actor: &str) -> Result<Command, ApiError> {
     let period: Period = body
         .period
         .parse()
@@ -167,7 +150,7 @@ pub async fn propose(
             ),
         ));
     }
-    let accrued = accrue(&state, &program, &body.account_id, &period, head, head)?;
+    let accrued = accrue(state, &program, &body.account_id, &period, head, head)?;
     let computation = SettlementComputation {
         rebate: accrued.computation,
         eligible: accrued.eligible,
@@ -177,7 +160,7 @@ pub async fn propose(
         pending: Decimal::ZERO,
         through_position: head,
     };
-    let command = Command::ProposeSettlement(ProposeSettlement {
+    Ok(Command::ProposeSettlement(ProposeSettlement {
         program_id: body.program_id,
         account_id: body.account_id,
         period,
@@ -185,27 +168,54 @@ pub async fn propose(
         reference: body.reference,
         computation,
         today: chrono::Utc::now().date_naive(),
-        actor: caller.name.clone(),
-    });
+        actor: actor.to_string(),
+    }))
+}
+
+/// The id of the settlement proposed by the event at `position`.
+pub fn proposed_id(state: &AppState, position: u64) -> Result<String, ApiError> {
+    let bytes = state
+        .engine
+        .store()
+        .get(position)?
+        .ok_or_else(|| ApiError::internal("the proposal event is missing"))?;
+    let envelope = crate::ledger::Envelope::open(&bytes).map_err(ApiError::internal)?;
+    match crate::domain::Event::decode(
+        &envelope.event_type,
+        envelope.schema_version,
+        &envelope.payload,
+    )
+    .map_err(ApiError::internal)?
+    {
+        crate::domain::Event::SettlementProposed(e) => Ok(e.settlement_id),
+        _ => Err(ApiError::internal("the proposal event is missing")),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/settlements", tag = "rebates", request_body = ProposeRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    responses((status = 201, body = Settlement), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem),
+        (status = 422, body = super::error::Problem, description = "nothing_to_settle, period_not_ended, already_final, no_final_yet, period_mismatch")),
+    security(("bearer" = [])))]
+pub async fn propose(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<Settlement>)> {
+    let (body, meta): (ProposeRequest, _) = json_write(
+        &caller,
+        Right::ManagePrograms,
+        &headers,
+        &method,
+        "/v1/settlements",
+        &raw,
+    )?;
+    let command = proposal(&state, body, &caller.name)?;
     let outcome = state.engine.submit(command, meta).await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let id = {
-        let read = state.engine.read();
-        let bytes = state.engine.store().get(cutoff)?;
-        drop(read);
-        let envelope = bytes
-            .map(|b| crate::ledger::Envelope::open(&b))
-            .transpose()
-            .map_err(ApiError::internal)?;
-        match envelope
-            .map(|e| crate::domain::Event::decode(&e.event_type, e.schema_version, &e.payload))
-            .transpose()
-            .map_err(ApiError::internal)?
-        {
-            Some(crate::domain::Event::SettlementProposed(e)) => e.settlement_id,
-            _ => return Err(ApiError::internal("the proposal event is missing")),
-        }
-    };
+    let id = proposed_id(&state, cutoff)?;
     Ok((
         StatusCode::CREATED,
         Json(settlement_at(&state, &id, cutoff)?),

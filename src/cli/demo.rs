@@ -218,81 +218,40 @@ struct DemoRebates {
     after_late_returns: Vec<DemoSettlement>,
 }
 
-/// Proposes (and approves, when the demo says who) one settlement, computed like the API does.
+/// Proposes (and approves, when the demo says who) one settlement, as the API does.
 fn settle(
     engine: &std::sync::Arc<Engine>,
     s: DemoSettlement,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::domain::commands::ProposeSettlement;
-    use crate::domain::events::SettlementComputation;
+    use crate::api::settlements::{proposal, proposed_id};
     use crate::domain::Command;
     let state = crate::api::AppState {
         engine: engine.clone(),
     };
-    let actor = |name: &str| crate::ledger::Actor {
-        name: name.to_string(),
-        role: "finance".to_string(),
-    };
     let meta = |name: &str| {
-        crate::engine::WriteMeta::new(actor(name), None, &[], uuid::Uuid::new_v4().to_string())
+        let actor = crate::ledger::Actor {
+            name: name.to_string(),
+            role: "finance".to_string(),
+        };
+        crate::engine::WriteMeta::new(actor, None, &[], uuid::Uuid::new_v4().to_string())
     };
-    let p = s.proposal;
-    let period: crate::rules::calendar::Period = p.period.parse()?;
-    let (program, head) = {
-        let read = engine.read();
-        (
-            read.programs
-                .get(&p.program_id)
-                .cloned()
-                .ok_or_else(|| format!("no program {}", p.program_id))?,
-            read.head_position(),
-        )
-    };
-    let accrued =
-        crate::api::rebates::accrue(&state, &program, &p.account_id, &period, head, head)?;
-    let computation = SettlementComputation {
-        rebate: accrued.computation,
-        eligible: accrued.eligible,
-        reason: accrued.reason,
-        entitlement: accrued.entitlement,
-        previously_approved: rust_decimal::Decimal::ZERO,
-        pending: rust_decimal::Decimal::ZERO,
-        through_position: head,
-    };
-    let command = Command::ProposeSettlement(ProposeSettlement {
-        program_id: p.program_id.clone(),
-        account_id: p.account_id.clone(),
-        period,
-        kind: p.kind,
-        reference: p.reference,
-        computation,
-        today: chrono::Utc::now().date_naive(),
-        actor: s.proposed_by.clone(),
-    });
+    let command = proposal(&state, s.proposal, &s.proposed_by)?;
     let outcome = engine.submit_blocking(command, meta(&s.proposed_by))?;
     if let Some(approver) = s.approved_by {
-        let position = outcome
-            .last_position
-            .ok_or("the proposal recorded nothing")?;
-        let bytes = engine
-            .store()
-            .get(position)?
-            .ok_or("the proposal is missing")?;
-        let envelope = crate::ledger::Envelope::open(&bytes)?;
-        if let crate::domain::Event::SettlementProposed(e) = crate::domain::Event::decode(
-            &envelope.event_type,
-            envelope.schema_version,
-            &envelope.payload,
-        )? {
-            engine.submit_blocking(
-                Command::ApproveSettlement {
-                    settlement_id: e.settlement_id,
-                    actor: approver.clone(),
-                    note: None,
-                },
-                meta(&approver),
-            )?;
-        }
+        let id = proposed_id(
+            &state,
+            outcome
+                .last_position
+                .ok_or("the proposal recorded nothing")?,
+        )?;
+        engine.submit_blocking(
+            Command::ApproveSettlement {
+                settlement_id: id,
+                actor: approver.clone(),
+                note: None,
+            },
+            meta(&approver),
+        )?;
     }
     Ok(())
 }
