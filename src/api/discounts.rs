@@ -48,6 +48,21 @@ pub struct GrantDiscountRequest {
     pub reason: String,
 }
 
+impl From<GrantDiscountRequest> for GrantDiscount {
+    fn from(body: GrantDiscountRequest) -> GrantDiscount {
+        GrantDiscount {
+            discount_id: body.discount_id,
+            account_id: body.account_id,
+            percent: body.percent,
+            scope: body.scope,
+            scope_value: body.scope_value,
+            valid_from: body.valid_from,
+            valid_to: body.valid_to,
+            reason: body.reason,
+        }
+    }
+}
+
 /// Body of `POST /v1/discounts/{id}/revoke`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,16 +120,7 @@ pub async fn grant_discount(
         &raw,
     )?;
     let id = body.discount_id.clone();
-    let command = Command::GrantDiscount(GrantDiscount {
-        discount_id: body.discount_id,
-        account_id: body.account_id,
-        percent: body.percent,
-        scope: body.scope,
-        scope_value: body.scope_value,
-        valid_from: body.valid_from,
-        valid_to: body.valid_to,
-        reason: body.reason,
-    });
+    let command = Command::GrantDiscount(body.into());
     state.engine.submit(command, meta).await?;
     Ok((StatusCode::CREATED, Json(discount_now(&state, &id)?)))
 }

@@ -73,6 +73,27 @@ pub struct DefineProgramRequest {
     pub eligible_tiers: Option<Vec<String>>,
 }
 
+impl From<DefineProgramRequest> for DefineProgram {
+    fn from(body: DefineProgramRequest) -> DefineProgram {
+        let scope = body.scope.unwrap_or_default();
+        DefineProgram {
+            program_id: body.program_id,
+            name: body.name,
+            currency: body.currency,
+            period: body.period,
+            starts_on: body.starts_on,
+            ends_on: body.ends_on,
+            basis: body.basis,
+            method: body.method,
+            tiers: body.tiers,
+            cap: body.cap,
+            scope_skus: scope.skus,
+            scope_categories: scope.categories,
+            eligible_tiers: body.eligible_tiers,
+        }
+    }
+}
+
 /// A program with its stream version.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgramResponse {
@@ -185,23 +206,8 @@ pub async fn define_program(
         "/v1/rebate-programs",
         &raw,
     )?;
-    let scope = body.scope.unwrap_or_default();
     let id = body.program_id.clone();
-    let command = Command::DefineProgram(DefineProgram {
-        program_id: body.program_id,
-        name: body.name,
-        currency: body.currency,
-        period: body.period,
-        starts_on: body.starts_on,
-        ends_on: body.ends_on,
-        basis: body.basis,
-        method: body.method,
-        tiers: body.tiers,
-        cap: body.cap,
-        scope_skus: scope.skus,
-        scope_categories: scope.categories,
-        eligible_tiers: body.eligible_tiers,
-    });
+    let command = Command::DefineProgram(body.into());
     let outcome = state.engine.submit(command, meta).await?;
     Ok((
         StatusCode::CREATED,

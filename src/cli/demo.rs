@@ -116,7 +116,6 @@ struct DemoIncentives {
 /// Publishes `tier-policy.json` (a list of versions) and grants `incentives.json`, through
 /// the same decisions as the API (a discount above its tier's ceiling is refused here too).
 fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::domain::commands::GrantDiscount;
     use crate::domain::Command;
     let policy_path = fixtures.join("tier-policy.json");
     if !policy_path.exists() {
@@ -168,16 +167,7 @@ fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::
         engine.submit_blocking(command, meta())?;
     }
     for d in incentives.discounts {
-        let command = Command::GrantDiscount(GrantDiscount {
-            discount_id: d.discount_id,
-            account_id: d.account_id,
-            percent: d.percent,
-            scope: d.scope,
-            scope_value: d.scope_value,
-            valid_from: d.valid_from,
-            valid_to: d.valid_to,
-            reason: d.reason,
-        });
+        let command = Command::GrantDiscount(d.into());
         engine.submit_blocking(command, meta())?;
     }
     eprintln!("loaded the tier policy, overrides and discounts");
@@ -262,7 +252,6 @@ fn load_rebates(
     engine: &std::sync::Arc<Engine>,
     fixtures: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::domain::commands::DefineProgram;
     use crate::domain::Command;
     let path = fixtures.join("rebates.json");
     if !path.exists() {
@@ -279,22 +268,7 @@ fn load_rebates(
     let rebates: DemoRebates = serde_json::from_slice(&std::fs::read(&path)?)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     for p in rebates.programs {
-        let scope = p.scope.unwrap_or_default();
-        let command = Command::DefineProgram(DefineProgram {
-            program_id: p.program_id,
-            name: p.name,
-            currency: p.currency,
-            period: p.period,
-            starts_on: p.starts_on,
-            ends_on: p.ends_on,
-            basis: p.basis,
-            method: p.method,
-            tiers: p.tiers,
-            cap: p.cap,
-            scope_skus: scope.skus,
-            scope_categories: scope.categories,
-            eligible_tiers: p.eligible_tiers,
-        });
+        let command = Command::DefineProgram(p.into());
         engine.submit_blocking(command, meta())?;
     }
     for e in rebates.enrollments {
