@@ -1,18 +1,15 @@
 //! The closed vocabularies of key-account management (DESIGN §2, §6).
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-use utoipa::ToSchema;
-
 /// Declares a closed vocabulary: serde and text forms are the snake_case names, and
-/// `FromStr` refuses anything else with the list of accepted words.
+/// `FromStr` refuses anything else with the list of accepted words. Used for every closed
+/// set of words in events and requests (here and in `rules/`). The label names the
+/// vocabulary in error messages ("unknown rebate basis \"x\"; expected one of …").
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident $label:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             /// Every word of the vocabulary, in order.
@@ -29,37 +26,38 @@ macro_rules! vocabulary {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} \"{}\"; expected one of {}", stringify!($name).to_lowercase(), other, $name::expected())),
+                    other => Err(format!("unknown {} \"{}\"; expected one of {}", $label, other, $name::expected())),
                 }
             }
         }
     };
 }
+pub(crate) use vocabulary;
 
 vocabulary!(
     /// Where a key account trades: across countries, across provinces, or within one region.
-    Scope { Global => "global", National => "national", Local => "local" }
+    Scope "scope" { Global => "global", National => "national", Local => "local" }
 );
 
 vocabulary!(
     /// Why the account matters (DESIGN §2).
-    Segment { Economic => "economic", Important => "important", Group => "group", Strategic => "strategic" }
+    Segment "segment" { Economic => "economic", Important => "important", Group => "group", Strategic => "strategic" }
 );
 
 vocabulary!(
     /// Relationship stage, ordered from the first contact to full integration.
-    Stage {
+    Stage "stage" {
         Exploratory => "exploratory",
         Basic => "basic",
         Cooperative => "cooperative",
@@ -70,7 +68,7 @@ vocabulary!(
 
 vocabulary!(
     /// Roles a bearer token can hold (DESIGN §6).
-    Role {
+    Role "role" {
         Auditor => "auditor",
         Manager => "manager",
         Finance => "finance",

@@ -1,12 +1,12 @@
 //! Calendar arithmetic: month steps that clamp to the month's end, metric windows
 //! (DESIGN §5.2) and rebate periods (DESIGN §5.4: `2026`, `2026-Q2`, `2026-05`).
 
+use crate::domain::vocab::vocabulary;
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::domain::decide::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN};
 
@@ -68,53 +68,22 @@ pub fn window_start(as_of: NaiveDate, window_months: u32) -> NaiveDate {
     excluded + Days::new(1)
 }
 
-/// How long a rebate period is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodKind {
-    Monthly,
-    Quarterly,
-    Annual,
-}
+vocabulary!(
+    /// How long a rebate period is.
+    PeriodKind "period kind" {
+        Monthly => "monthly",
+        Quarterly => "quarterly",
+        Annual => "annual",
+    }
+);
 
 impl PeriodKind {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeriodKind::Monthly => "monthly",
-            PeriodKind::Quarterly => "quarterly",
-            PeriodKind::Annual => "annual",
-        }
-    }
-
     /// Months in one period of this kind.
     pub fn months(self) -> u32 {
         match self {
             PeriodKind::Monthly => 1,
             PeriodKind::Quarterly => 3,
             PeriodKind::Annual => 12,
-        }
-    }
-}
-
-impl fmt::Display for PeriodKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PeriodKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "monthly" => Ok(PeriodKind::Monthly),
-            "quarterly" => Ok(PeriodKind::Quarterly),
-            "annual" => Ok(PeriodKind::Annual),
-            other => Err(format!(
-                "unknown period kind \"{other}\"; expected one of monthly, quarterly, annual"
-            )),
         }
     }
 }

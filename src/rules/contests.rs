@@ -6,9 +6,8 @@
 //! Cash is split in whole minor units with integer arithmetic, so the awards of a tie group
 //! always add up to exactly the prizes it covers.
 
+use crate::domain::vocab::vocabulary;
 use std::collections::HashSet;
-use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -36,95 +35,29 @@ pub const REASON_BELOW_MIN_METRIC: &str = "below_min_metric";
 /// Reason of an ineligible account when the caller gave none more specific.
 pub const REASON_NOT_ELIGIBLE: &str = "not_eligible";
 
-/// What a contest ranks accounts by.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ContestMetric {
-    /// Sales minus returns in the window, in the contest's currency.
-    NetRevenue,
-    /// Units sold minus units returned in the window.
-    Quantity,
-    /// Net revenue growth over the same window one year earlier, in percent.
-    GrowthPct,
-}
-
-impl ContestMetric {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContestMetric::NetRevenue => "net_revenue",
-            ContestMetric::Quantity => "quantity",
-            ContestMetric::GrowthPct => "growth_pct",
-        }
+vocabulary!(
+    /// What a contest ranks accounts by.
+    ContestMetric "contest metric" {
+        /// Sales minus returns in the window, in the contest's currency.
+        NetRevenue => "net_revenue",
+        /// Units sold minus units returned in the window.
+        Quantity => "quantity",
+        /// Net revenue growth over the same window one year earlier, in percent.
+        GrowthPct => "growth_pct",
     }
-}
+);
 
-impl fmt::Display for ContestMetric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+vocabulary!(
+    /// What a prize is.
+    PrizeKind "prize kind" {
+        /// Money in the contest's currency; pooled and split over ties.
+        Cash => "cash",
+        /// A thing (a trip, a machine), described in words; every tie member receives it.
+        Goods => "goods",
+        /// A title or trophy, described in words; every tie member receives it.
+        Honor => "honor",
     }
-}
-
-impl FromStr for ContestMetric {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "net_revenue" => Ok(ContestMetric::NetRevenue),
-            "quantity" => Ok(ContestMetric::Quantity),
-            "growth_pct" => Ok(ContestMetric::GrowthPct),
-            other => Err(format!(
-                "unknown contest metric \"{other}\"; expected one of net_revenue, quantity, growth_pct"
-            )),
-        }
-    }
-}
-
-/// What a prize is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PrizeKind {
-    /// Money in the contest's currency; pooled and split over ties.
-    Cash,
-    /// A thing (a trip, a machine), described in words; every tie member receives it.
-    Goods,
-    /// A title or trophy, described in words; every tie member receives it.
-    Honor,
-}
-
-impl PrizeKind {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PrizeKind::Cash => "cash",
-            PrizeKind::Goods => "goods",
-            PrizeKind::Honor => "honor",
-        }
-    }
-}
-
-impl fmt::Display for PrizeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PrizeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cash" => Ok(PrizeKind::Cash),
-            "goods" => Ok(PrizeKind::Goods),
-            "honor" => Ok(PrizeKind::Honor),
-            other => Err(format!(
-                "unknown prize kind \"{other}\"; expected one of cash, goods, honor"
-            )),
-        }
-    }
-}
+);
 
 /// One prize of a contest definition: cash with an amount, goods or honor with a description.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -471,6 +404,7 @@ fn split_cash(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

@@ -6,8 +6,7 @@
 //! in the stored binary form (`domain::stored`). Every sum uses checked arithmetic, so an
 //! absurd basis or rate is an error and never a panic.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::domain::vocab::vocabulary;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -21,30 +20,19 @@ use crate::domain::money::{format_money, minor_unit_places, round_to_minor_unit}
 /// of the arithmetic an explanation prints.
 pub const REBATE_TIERS_MAX: usize = 32;
 
-/// What a program measures to find the tier and the rebate.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RebateBasis {
-    /// Sales minus returns, in the program's currency.
-    NetRevenue,
-    /// Units sold minus units returned.
-    Quantity,
-    /// Σ(net − cost), in the program's currency.
-    GrossMargin,
-}
+vocabulary!(
+    /// What a program measures to find the tier and the rebate.
+    RebateBasis "rebate basis" {
+        /// Sales minus returns, in the program's currency.
+        NetRevenue => "net_revenue",
+        /// Units sold minus units returned.
+        Quantity => "quantity",
+        /// Σ(net − cost), in the program's currency.
+        GrossMargin => "gross_margin",
+    }
+);
 
 impl RebateBasis {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RebateBasis::NetRevenue => "net_revenue",
-            RebateBasis::Quantity => "quantity",
-            RebateBasis::GrossMargin => "gross_margin",
-        }
-    }
-
     /// True when the basis is an amount of money, so that a tier's rate is a percent of
     /// it; for `quantity` the rate is a currency amount per unit.
     pub fn is_money(self) -> bool {
@@ -52,66 +40,15 @@ impl RebateBasis {
     }
 }
 
-impl fmt::Display for RebateBasis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+vocabulary!(
+    /// How the tier table turns a basis into a rebate.
+    RebateMethod "rebate method" {
+        /// The whole basis earns the rate of the highest tier reached.
+        AllUnits => "all_units",
+        /// Each slice of the basis earns the rate of the tier it falls in.
+        Incremental => "incremental",
     }
-}
-
-impl FromStr for RebateBasis {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "net_revenue" => Ok(RebateBasis::NetRevenue),
-            "quantity" => Ok(RebateBasis::Quantity),
-            "gross_margin" => Ok(RebateBasis::GrossMargin),
-            other => Err(format!(
-                "unknown rebate basis \"{other}\"; expected one of net_revenue, quantity, gross_margin"
-            )),
-        }
-    }
-}
-
-/// How the tier table turns a basis into a rebate.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RebateMethod {
-    /// The whole basis earns the rate of the highest tier reached.
-    AllUnits,
-    /// Each slice of the basis earns the rate of the tier it falls in.
-    Incremental,
-}
-
-impl RebateMethod {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RebateMethod::AllUnits => "all_units",
-            RebateMethod::Incremental => "incremental",
-        }
-    }
-}
-
-impl fmt::Display for RebateMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RebateMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "all_units" => Ok(RebateMethod::AllUnits),
-            "incremental" => Ok(RebateMethod::Incremental),
-            other => Err(format!(
-                "unknown rebate method \"{other}\"; expected all_units or incremental"
-            )),
-        }
-    }
-}
+);
 
 /// One step of a rebate table: from this basis upwards (until the next tier's `from`)
 /// the rate applies. The top tier is open-ended.
@@ -396,50 +333,17 @@ fn money_text(amount: Decimal, currency: &str) -> String {
     }
 }
 
-/// The three kinds of settlement (DESIGN §5.4).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SettlementKind {
-    /// Pays part of the entitlement to date, during or after the period.
-    Partial,
-    /// Settles the period after it ended and marks it final.
-    Final,
-    /// Corrects a final period after late sales or returns; negative is a clawback.
-    Delta,
-}
-
-impl SettlementKind {
-    /// The word as it appears in JSON and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SettlementKind::Partial => "partial",
-            SettlementKind::Final => "final",
-            SettlementKind::Delta => "delta",
-        }
+vocabulary!(
+    /// The three kinds of settlement (DESIGN §5.4).
+    SettlementKind "settlement kind" {
+        /// Pays part of the entitlement to date, during or after the period.
+        Partial => "partial",
+        /// Settles the period after it ended and marks it final.
+        Final => "final",
+        /// Corrects a final period after late sales or returns; negative is a clawback.
+        Delta => "delta",
     }
-}
-
-impl fmt::Display for SettlementKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SettlementKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "partial" => Ok(SettlementKind::Partial),
-            "final" => Ok(SettlementKind::Final),
-            "delta" => Ok(SettlementKind::Delta),
-            other => Err(format!(
-                "unknown settlement kind \"{other}\"; expected one of partial, final, delta"
-            )),
-        }
-    }
-}
+);
 
 /// Why a settlement of some kind cannot be proposed now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -547,6 +451,7 @@ pub fn settlement_amount(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
