@@ -45,8 +45,12 @@ pub enum Right {
     ManagePolicy,
     /// Grant and revoke discounts.
     ManageDiscounts,
-    /// Define and end rebate programs, enroll accounts.
+    /// Define and end rebate programs, enroll accounts, settle, mark contest awards paid.
     ManagePrograms,
+    /// Define and close sales contests.
+    ManageContests,
+    /// Declare seasons, revise capacities, request and withdraw, plan and commit.
+    ManageSeasons,
 }
 
 impl Right {
@@ -59,6 +63,8 @@ impl Right {
             Right::ManageTokens | Right::ManagePolicy => role == Role::Admin,
             Right::ManageDiscounts => matches!(role, Role::Manager | Role::Admin),
             Right::ManagePrograms => matches!(role, Role::Finance | Role::Admin),
+            Right::ManageContests => matches!(role, Role::Manager | Role::Admin),
+            Right::ManageSeasons => matches!(role, Role::Planner | Role::Admin),
         }
     }
 }

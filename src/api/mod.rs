@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod contests;
 pub mod discounts;
 pub mod error;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod programs;
 pub mod rebates;
 pub mod reports;
 pub mod sales;
+pub mod seasons;
 pub mod settlements;
 pub mod system;
 pub mod tiers;
@@ -64,6 +66,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(programs::router())
         .merge(rebates::router())
         .merge(settlements::router())
+        .merge(contests::router())
+        .merge(seasons::router())
         .merge(system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -46,6 +46,23 @@ use utoipa::{Modify, OpenApi};
         super::settlements::approve,
         super::settlements::reject,
         super::settlements::explain,
+        super::contests::define_contest,
+        super::contests::list_contests,
+        super::contests::get_contest,
+        super::contests::get_standings,
+        super::contests::close_contest,
+        super::contests::list_awards,
+        super::contests::mark_award_paid,
+        super::seasons::declare_season,
+        super::seasons::list_seasons,
+        super::seasons::get_season,
+        super::seasons::revise_capacity,
+        super::seasons::request_allocation,
+        super::seasons::list_requests,
+        super::seasons::withdraw_request,
+        super::seasons::plan_season,
+        super::seasons::commit_plan,
+        super::seasons::get_allocations,
         super::tokens::create_token,
         super::tokens::list_tokens,
         super::tokens::revoke_token,
@@ -54,7 +71,7 @@ use utoipa::{Modify, OpenApi};
         super::system::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "rebates"), (name = "tokens"), (name = "system"))
+    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "rebates"), (name = "contests"), (name = "seasons"), (name = "tokens"), (name = "system"))
 )]
 pub struct ApiDoc;
 

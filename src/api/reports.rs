@@ -92,8 +92,9 @@ pub struct LiabilityQuery {
 /// One liability row (DESIGN §6).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiabilityRow {
-    /// `rebate` (contest awards join with issue 5).
+    /// `rebate`, or `contest_award` for a cash award not yet paid.
     pub kind: String,
+    /// The rebate program, or the contest of a contest award.
     pub program_id: String,
     pub account_id: String,
     pub period: String,
@@ -197,6 +198,7 @@ pub fn liability(
             }
         }
     }
+    rows.extend(contest_award_rows(state, as_of, cutoff));
     let mut totals: Vec<LiabilityTotal> = Vec::new();
     for row in &rows {
         let zero = crate::domain::money::zero_money(&row.currency);
@@ -229,6 +231,47 @@ pub fn liability(
         rows,
         totals,
     })
+}
+
+/// The cash awards of contests closed by `as_of` that were not paid by then, as known at
+/// `cutoff`: each is owed in full (outstanding = the award) until marked paid.
+fn contest_award_rows(
+    state: &AppState,
+    as_of: chrono::NaiveDate,
+    cutoff: u64,
+) -> Vec<LiabilityRow> {
+    let read = state.engine.read();
+    let mut rows = Vec::new();
+    for contest in read.contests.list(None, cutoff) {
+        let Some(close) = contest.close.as_ref().filter(|c| c.closed_on <= as_of) else {
+            continue;
+        };
+        for standing in &close.standings {
+            let Some(cash) = contest.cash_award(&standing.account_id) else {
+                continue;
+            };
+            if contest
+                .payment(&standing.account_id)
+                .is_some_and(|p| p.paid_on <= as_of)
+            {
+                continue;
+            }
+            let zero = crate::domain::money::zero_money(&contest.currency);
+            rows.push(LiabilityRow {
+                kind: "contest_award".to_string(),
+                program_id: contest.contest_id.clone(),
+                account_id: standing.account_id.clone(),
+                period: format!("{}..{}", contest.starts_on, contest.ends_on),
+                currency: contest.currency.clone(),
+                entitlement: cash,
+                approved: zero,
+                pending: zero,
+                outstanding: cash,
+                status: "unpaid".to_string(),
+            });
+        }
+    }
+    rows
 }
 
 /// The liability report as CSV (rows, then one TOTAL row per currency).

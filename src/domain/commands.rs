@@ -149,6 +149,83 @@ pub enum Command {
         effective_on: NaiveDate,
         reason: Option<String>,
     },
+    DefineContest(DefineContest),
+    /// Closes a contest with the standings the server computed through `through_position`.
+    CloseContest {
+        contest_id: String,
+        standings: Vec<crate::rules::contests::Standing>,
+        through_position: u64,
+        /// Today's date, to tell whether the contest is over (the decider has no clock).
+        today: NaiveDate,
+    },
+    MarkAwardPaid {
+        contest_id: String,
+        account_id: String,
+        paid_on: NaiveDate,
+        reference: String,
+        today: NaiveDate,
+        actor: String,
+    },
+    DeclareSeason(DeclareSeason),
+    ReviseCapacity {
+        season_id: String,
+        products: Vec<super::events::SeasonProduct>,
+        reason: Option<String>,
+    },
+    RequestAllocation {
+        season_id: String,
+        requests: Vec<AllocationRequestInput>,
+    },
+    WithdrawRequest {
+        season_id: String,
+        request_id: String,
+        reason: Option<String>,
+    },
+    /// Records the season's plan if the plan computed now has `plan_hash`.
+    CommitAllocation {
+        season_id: String,
+        plan_hash: String,
+    },
+}
+
+/// Defines a sales contest (DESIGN §5.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefineContest {
+    pub contest_id: String,
+    pub name: String,
+    pub currency: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub metric: crate::rules::contests::ContestMetric,
+    pub scope_skus: Option<Vec<String>>,
+    pub scope_categories: Option<Vec<String>>,
+    pub eligible_tiers: Option<Vec<String>>,
+    pub min_metric: Option<Decimal>,
+    pub prizes: Vec<crate::rules::contests::Prize>,
+}
+
+/// Declares a peak season (DESIGN §5.6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclareSeason {
+    pub season_id: String,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub products: Vec<super::events::SeasonProduct>,
+    pub reserves: Vec<super::events::SeasonReserve>,
+}
+
+/// One allocation request as asked; the id is assigned when left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationRequestInput {
+    /// Unique within the season; assigned (`SEASON-000001`, ...) when left out.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub account_id: String,
+    pub sku: String,
+    /// Whole units, at least 1.
+    pub quantity: u64,
 }
 
 /// Defines a rebate program (DESIGN §5.4).

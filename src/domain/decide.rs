@@ -101,6 +101,42 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
             effective_on,
             reason,
         } => incentives::revoke_discount(state, discount_id, *effective_on, reason.as_deref()),
+        Command::DefineContest(c) => super::decide_contests::define(state, c),
+        Command::CloseContest {
+            contest_id,
+            standings,
+            through_position,
+            today,
+        } => super::decide_contests::close(state, contest_id, standings, *through_position, *today),
+        Command::MarkAwardPaid {
+            contest_id,
+            account_id,
+            paid_on,
+            reference,
+            today,
+            actor,
+        } => super::decide_contests::mark_paid(
+            state, contest_id, account_id, *paid_on, reference, *today, actor,
+        ),
+        Command::DeclareSeason(c) => super::decide_seasons::declare(state, c),
+        Command::ReviseCapacity {
+            season_id,
+            products,
+            reason,
+        } => super::decide_seasons::revise(state, season_id, products, reason.as_deref()),
+        Command::RequestAllocation {
+            season_id,
+            requests,
+        } => super::decide_seasons::request(state, season_id, requests),
+        Command::WithdrawRequest {
+            season_id,
+            request_id,
+            reason,
+        } => super::decide_seasons::withdraw(state, season_id, request_id, reason.as_deref()),
+        Command::CommitAllocation {
+            season_id,
+            plan_hash,
+        } => super::decide_seasons::commit(state, season_id, plan_hash),
         Command::OpenAccount(c) => open_account(state, c),
         Command::UpdateAccount(c) => update_account(state, c),
         Command::ChangeStage {
@@ -179,7 +215,11 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
     }
 }
 
-fn check_text(index: Option<usize>, field: &str, text: Option<&str>) -> Result<(), DomainError> {
+pub(crate) fn check_text(
+    index: Option<usize>,
+    field: &str,
+    text: Option<&str>,
+) -> Result<(), DomainError> {
     if let Some(t) = text {
         if t.chars().count() > TEXT_LENGTH_MAX {
             return Err(DomainError::Validation(vec![FieldError::new(

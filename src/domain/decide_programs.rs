@@ -13,16 +13,25 @@ use super::money::{is_known_currency, minor_unit_places};
 use super::state::LedgerState;
 use crate::rules::rebates::validate_tiers;
 
-fn field(errors: &mut Vec<FieldError>, name: &str, code: &str, message: impl Into<String>) {
+pub(crate) fn field(
+    errors: &mut Vec<FieldError>,
+    name: &str,
+    code: &str,
+    message: impl Into<String>,
+) {
     errors.push(FieldError::new(None, name, code, message));
 }
 
-fn year_ok(date: NaiveDate) -> bool {
+pub(crate) fn year_ok(date: NaiveDate) -> bool {
     use chrono::Datelike;
     (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year())
 }
 
-fn id_list(errors: &mut Vec<FieldError>, name: &str, list: &Option<Vec<String>>) -> Vec<String> {
+pub(crate) fn id_list(
+    errors: &mut Vec<FieldError>,
+    name: &str,
+    list: &Option<Vec<String>>,
+) -> Vec<String> {
     match list {
         None => Vec::new(),
         Some(items) if items.is_empty() => {

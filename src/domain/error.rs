@@ -104,6 +104,15 @@ pub enum DomainError {
     OverrideAlreadyRevoked(String),
     #[error("account \"{account_id}\" is already at stage {stage}")]
     StageUnchanged { account_id: String, stage: String },
+    /// A thing the command names does not exist (contests, seasons, requests).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// The command conflicts with what is recorded (closed twice, stale plan, ...).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A business rule refuses the command as asked (contest not over yet, ...).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 fn first_message(errors: &[FieldError]) -> String {
@@ -141,7 +150,10 @@ impl DomainError {
             DomainError::SettlementDecided(_) => "settlement_decided",
             DomainError::PendingSettlement(_) => "pending_settlement_exists",
             DomainError::SameActorApproval => "same_actor_approval",
-            DomainError::SettlementRefused { code, .. } => code,
+            DomainError::SettlementRefused { code, .. }
+            | DomainError::NotFound { code, .. }
+            | DomainError::Conflict { code, .. }
+            | DomainError::Refused { code, .. } => code,
             DomainError::ProgramNotFound(_) => "program_not_found",
             DomainError::ProgramAlreadyEnded(_) => "program_ended",
             DomainError::AlreadyEnrolled { .. } => "already_enrolled",
@@ -157,7 +169,8 @@ impl DomainError {
             | DomainError::EmptyBatch
             | DomainError::StageUnchanged { .. }
             | DomainError::DiscountExceedsEntitlement { .. }
-            | DomainError::SettlementRefused { .. } => 422,
+            | DomainError::SettlementRefused { .. }
+            | DomainError::Refused { .. } => 422,
             DomainError::SameActorApproval => 403,
             DomainError::TooManyLines { .. } => 413,
             DomainError::AccountNotFound(_)
@@ -165,7 +178,8 @@ impl DomainError {
             | DomainError::DiscountNotFound(_)
             | DomainError::OverrideNotFound { .. }
             | DomainError::ProgramNotFound(_)
-            | DomainError::SettlementNotFound(_) => 404,
+            | DomainError::SettlementNotFound(_)
+            | DomainError::NotFound { .. } => 404,
             DomainError::DuplicateLineConflict(_)
             | DomainError::VersionConflict { .. }
             | DomainError::AccountExists(_)
@@ -180,7 +194,8 @@ impl DomainError {
             | DomainError::PendingSettlement(_)
             | DomainError::ProgramAlreadyEnded(_)
             | DomainError::AlreadyEnrolled { .. }
-            | DomainError::NotEnrolled { .. } => 409,
+            | DomainError::NotEnrolled { .. }
+            | DomainError::Conflict { .. } => 409,
         }
     }
 

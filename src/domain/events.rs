@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::ledger::codec::{self, CodecError};
+use crate::rules::allocation::ClassAllocation;
 use crate::rules::calendar::PeriodKind;
+use crate::rules::contests::{ContestMetric, Prize, Standing};
 use crate::rules::rebates::{
     RebateBasis, RebateComputation, RebateMethod, RebateTier, SettlementKind,
 };
@@ -293,6 +295,161 @@ pub struct SettlementRejected {
     pub reason: String,
 }
 
+/// ContestDefined v1: a sales contest (DESIGN §5.5); immutable once defined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContestDefined {
+    pub contest_id: String,
+    pub name: String,
+    pub currency: String,
+    #[serde(with = "super::stored::date")]
+    pub starts_on: NaiveDate,
+    #[serde(with = "super::stored::date")]
+    pub ends_on: NaiveDate,
+    pub metric: ContestMetric,
+    /// Only these skus count (empty: no sku restriction).
+    pub scope_skus: Vec<String>,
+    /// Only these categories count (empty: no category restriction).
+    pub scope_categories: Vec<String>,
+    /// Only accounts in these tiers at ends_on take part (empty: every contest-eligible tier).
+    pub eligible_tiers: Vec<String>,
+    /// Accounts below this metric are listed but not ranked.
+    #[serde(with = "super::stored::decimal_option")]
+    pub min_metric: Option<Decimal>,
+    pub prizes: Vec<Prize>,
+}
+
+/// ContestClosed v1: the final standings and the prizes awarded, as computed by the server
+/// from the log through `through_position`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContestClosed {
+    pub contest_id: String,
+    /// The day the contest was closed (after its ends_on).
+    #[serde(with = "super::stored::date")]
+    pub closed_on: NaiveDate,
+    /// The last log position whose sales the standings include.
+    pub through_position: u64,
+    pub standings: Vec<Standing>,
+}
+
+/// ContestAwardPaid v1: an account's cash award was paid out; it leaves the liability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContestAwardPaid {
+    pub contest_id: String,
+    pub account_id: String,
+    /// The cash paid: the account's whole cash award.
+    #[serde(with = "super::stored::decimal")]
+    pub amount: Decimal,
+    /// The day it was paid (not after the day it was recorded).
+    #[serde(with = "super::stored::date")]
+    pub paid_on: NaiveDate,
+    /// The caller's payment reference (credit note, payment run).
+    pub reference: String,
+    /// The token name that marked it paid.
+    pub paid_by: String,
+}
+
+/// One product of a season and its capacity in whole units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonProduct {
+    pub sku: String,
+    pub capacity: u64,
+}
+
+/// The share of a sku's capacity kept for one priority class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonReserve {
+    pub priority: u32,
+    /// Percent of capacity ("20"), at most 4 places; Σ over the season ≤ 100.
+    #[serde(with = "super::stored::decimal")]
+    #[schema(value_type = String)]
+    pub min_share_pct: Decimal,
+}
+
+/// SeasonDeclared v1: a peak season with scarce products (DESIGN §5.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeasonDeclared {
+    pub season_id: String,
+    pub name: String,
+    #[serde(with = "super::stored::date")]
+    pub starts_on: NaiveDate,
+    #[serde(with = "super::stored::date")]
+    pub ends_on: NaiveDate,
+    pub products: Vec<SeasonProduct>,
+    pub reserves: Vec<SeasonReserve>,
+}
+
+/// CapacityRevised v1: a product's capacity changed before the plan was committed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityRevised {
+    pub season_id: String,
+    pub sku: String,
+    pub from: u64,
+    pub to: u64,
+    pub reason: Option<String>,
+}
+
+/// AllocationRequested v1: an account asks for whole units of a season's product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationRequested {
+    pub season_id: String,
+    pub request_id: String,
+    pub account_id: String,
+    pub sku: String,
+    pub quantity: u64,
+}
+
+/// AllocationRequestWithdrawn v1: a request no longer counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationRequestWithdrawn {
+    pub season_id: String,
+    pub request_id: String,
+    pub account_id: String,
+    pub reason: Option<String>,
+}
+
+/// One account's line of a season plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLine {
+    pub account_id: String,
+    /// The account's tier on the season's starts_on.
+    pub tier: String,
+    /// The tier's supply_priority (1 is served first).
+    pub priority: u32,
+    pub requested: u64,
+    pub allocated: u64,
+    /// allocated ÷ requested × 100, two places ("66.67").
+    #[serde(with = "super::stored::decimal")]
+    #[schema(value_type = String)]
+    pub fill_pct: Decimal,
+    /// Why: "reserve", "priority class", "pro rata", "capacity exhausted" (joined by ", ").
+    pub reason: String,
+}
+
+/// One product of a season plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuPlan {
+    pub sku: String,
+    pub capacity: u64,
+    pub requested: u64,
+    pub allocated: u64,
+    /// Per priority class: requested, reserved, allocated.
+    pub classes: Vec<ClassAllocation>,
+    /// Per account, by priority then account_id.
+    pub lines: Vec<PlanLine>,
+}
+
+/// AllocationCommitted v1: the plan the planner reviewed, recorded when still current.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationCommitted {
+    pub season_id: String,
+    pub plan_hash: String,
+    pub skus: Vec<SkuPlan>,
+}
+
 /// Every event the ledger records.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -316,6 +473,14 @@ pub enum Event {
     SettlementProposed(SettlementProposed),
     SettlementApproved(SettlementApproved),
     SettlementRejected(SettlementRejected),
+    ContestDefined(ContestDefined),
+    ContestClosed(ContestClosed),
+    ContestAwardPaid(ContestAwardPaid),
+    SeasonDeclared(SeasonDeclared),
+    CapacityRevised(CapacityRevised),
+    AllocationRequested(AllocationRequested),
+    AllocationRequestWithdrawn(AllocationRequestWithdrawn),
+    AllocationCommitted(AllocationCommitted),
 }
 
 /// Stream of the tier policy versions.
@@ -327,6 +492,16 @@ pub const SYSTEM_STREAM: &str = "system";
 /// The stream name of one rebate program.
 pub fn program_stream(program_id: &str) -> String {
     format!("program/{program_id}")
+}
+
+/// The stream name of one sales contest.
+pub fn contest_stream(contest_id: &str) -> String {
+    format!("contest/{contest_id}")
+}
+
+/// The stream name of one peak season.
+pub fn season_stream(season_id: &str) -> String {
+    format!("season/{season_id}")
 }
 
 /// The stream name of one account.
@@ -358,6 +533,14 @@ macro_rules! with_payload {
             Event::SettlementProposed($p) => $body,
             Event::SettlementApproved($p) => $body,
             Event::SettlementRejected($p) => $body,
+            Event::ContestDefined($p) => $body,
+            Event::ContestClosed($p) => $body,
+            Event::ContestAwardPaid($p) => $body,
+            Event::SeasonDeclared($p) => $body,
+            Event::CapacityRevised($p) => $body,
+            Event::AllocationRequested($p) => $body,
+            Event::AllocationRequestWithdrawn($p) => $body,
+            Event::AllocationCommitted($p) => $body,
         }
     };
 }
@@ -384,6 +567,14 @@ pub const EVENT_TYPES: &[&str] = &[
     "SettlementProposed",
     "SettlementApproved",
     "SettlementRejected",
+    "ContestDefined",
+    "ContestClosed",
+    "ContestAwardPaid",
+    "SeasonDeclared",
+    "CapacityRevised",
+    "AllocationRequested",
+    "AllocationRequestWithdrawn",
+    "AllocationCommitted",
 ];
 
 impl Event {
@@ -410,6 +601,14 @@ impl Event {
             Event::SettlementProposed(_) => "SettlementProposed",
             Event::SettlementApproved(_) => "SettlementApproved",
             Event::SettlementRejected(_) => "SettlementRejected",
+            Event::ContestDefined(_) => "ContestDefined",
+            Event::ContestClosed(_) => "ContestClosed",
+            Event::ContestAwardPaid(_) => "ContestAwardPaid",
+            Event::SeasonDeclared(_) => "SeasonDeclared",
+            Event::CapacityRevised(_) => "CapacityRevised",
+            Event::AllocationRequested(_) => "AllocationRequested",
+            Event::AllocationRequestWithdrawn(_) => "AllocationRequestWithdrawn",
+            Event::AllocationCommitted(_) => "AllocationCommitted",
         }
     }
 
@@ -440,6 +639,14 @@ impl Event {
             Event::SettlementProposed(e) => program_stream(&e.program_id),
             Event::SettlementApproved(e) => program_stream(&e.program_id),
             Event::SettlementRejected(e) => program_stream(&e.program_id),
+            Event::ContestDefined(e) => contest_stream(&e.contest_id),
+            Event::ContestClosed(e) => contest_stream(&e.contest_id),
+            Event::ContestAwardPaid(e) => contest_stream(&e.contest_id),
+            Event::SeasonDeclared(e) => season_stream(&e.season_id),
+            Event::CapacityRevised(e) => season_stream(&e.season_id),
+            Event::AllocationRequested(e) => season_stream(&e.season_id),
+            Event::AllocationRequestWithdrawn(e) => season_stream(&e.season_id),
+            Event::AllocationCommitted(e) => season_stream(&e.season_id),
         }
     }
 
@@ -483,6 +690,16 @@ impl Event {
             ("SettlementProposed", 1) => Event::SettlementProposed(codec::decode(payload)?),
             ("SettlementApproved", 1) => Event::SettlementApproved(codec::decode(payload)?),
             ("SettlementRejected", 1) => Event::SettlementRejected(codec::decode(payload)?),
+            ("ContestDefined", 1) => Event::ContestDefined(codec::decode(payload)?),
+            ("ContestClosed", 1) => Event::ContestClosed(codec::decode(payload)?),
+            ("ContestAwardPaid", 1) => Event::ContestAwardPaid(codec::decode(payload)?),
+            ("SeasonDeclared", 1) => Event::SeasonDeclared(codec::decode(payload)?),
+            ("CapacityRevised", 1) => Event::CapacityRevised(codec::decode(payload)?),
+            ("AllocationRequested", 1) => Event::AllocationRequested(codec::decode(payload)?),
+            ("AllocationRequestWithdrawn", 1) => {
+                Event::AllocationRequestWithdrawn(codec::decode(payload)?)
+            }
+            ("AllocationCommitted", 1) => Event::AllocationCommitted(codec::decode(payload)?),
             (other, version) => {
                 return Err(CodecError::UnknownEvent {
                     type_name: other.to_string(),

@@ -1,10 +1,13 @@
 //! Events, commands and the rules that decide them. Pure: no IO, no sled, no axum, no clock.
 
 pub mod commands;
+pub mod contests;
 pub mod daily;
 pub mod decide;
+pub mod decide_contests;
 pub mod decide_incentives;
 pub mod decide_programs;
+pub mod decide_seasons;
 pub mod decide_settlements;
 pub mod error;
 pub mod events;
@@ -12,6 +15,7 @@ pub mod ids;
 pub mod incentives;
 pub mod money;
 pub mod programs;
+pub mod seasons;
 pub mod settlements;
 pub mod state;
 pub mod stored;

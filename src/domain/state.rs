@@ -11,10 +11,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::contests::Contests;
 use super::daily::DailySales;
 use super::events::Event;
 use super::incentives::Incentives;
 use super::programs::Programs;
+use super::seasons::Seasons;
 use super::settlements::Settlements;
 use super::vocab::{Role, Scope, Segment, Stage};
 
@@ -134,6 +136,10 @@ pub struct LedgerState {
     pub programs: Programs,
     /// Rebate settlements (positions are not known here: all 0).
     pub settlements: Settlements,
+    /// Sales contests (positions are not known here: all 0).
+    pub contests: Contests,
+    /// Peak seasons and their requests (positions are not known here: all 0).
+    pub seasons: Seasons,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -320,6 +326,14 @@ impl LedgerState {
             Event::SettlementProposed(_)
             | Event::SettlementApproved(_)
             | Event::SettlementRejected(_) => self.settlements.apply(0, event),
+            Event::ContestDefined(_) | Event::ContestClosed(_) | Event::ContestAwardPaid(_) => {
+                self.contests.apply(0, event)
+            }
+            Event::SeasonDeclared(_)
+            | Event::CapacityRevised(_)
+            | Event::AllocationRequested(_)
+            | Event::AllocationRequestWithdrawn(_)
+            | Event::AllocationCommitted(_) => self.seasons.apply(0, event),
             Event::TokenIssued(e) => {
                 self.tokens.insert(
                     e.name.clone(),

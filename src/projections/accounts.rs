@@ -101,6 +101,14 @@ impl AccountsProjection {
             | Event::SettlementApproved(_)
             | Event::SettlementRejected(_) => return,
             Event::TokenIssued(_) | Event::TokenRevoked(_) => return,
+            Event::ContestDefined(_) | Event::ContestClosed(_) | Event::ContestAwardPaid(_) => {
+                return
+            }
+            Event::SeasonDeclared(_)
+            | Event::CapacityRevised(_)
+            | Event::AllocationRequested(_)
+            | Event::AllocationRequestWithdrawn(_)
+            | Event::AllocationCommitted(_) => return,
         };
         let Some(history) = self.history.get_mut(account_id) else {
             return;

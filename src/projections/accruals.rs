@@ -244,6 +244,11 @@ impl Accruals {
         lines
     }
 
+    /// Every sale and return of an account, in log order.
+    pub fn lines(&self, account_id: &str) -> &[LineFact] {
+        self.lines.get(account_id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// The name of an interned sku or category id.
     pub fn name(&self, id: u32) -> &str {
         self.names.name(id)

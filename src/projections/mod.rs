@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod accruals;
+pub mod contests;
 pub mod reports;
 pub mod sales;
 pub mod tokens;
@@ -11,10 +12,12 @@ use crate::domain::state::FastMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::contests::Contests;
 use crate::domain::daily::DailySales;
 use crate::domain::events::Event;
 use crate::domain::incentives::Incentives;
 use crate::domain::programs::Programs;
+use crate::domain::seasons::Seasons;
 use crate::domain::settlements::Settlements;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
@@ -46,6 +49,10 @@ pub struct ReadModel {
     pub accruals: accruals::Accruals,
     /// Rebate settlements with their positions.
     pub settlements: Settlements,
+    /// Sales contests with their positions.
+    pub contests: Contests,
+    /// Peak seasons, requests and committed plans with their positions.
+    pub seasons: Seasons,
 }
 
 /// What the read models need of an event's envelope.
@@ -119,6 +126,14 @@ impl ReadModel {
             | Event::RebateProgramEnded(_)
             | Event::AccountEnrolled(_)
             | Event::AccountUnenrolled(_) => self.programs.apply(envelope.position, event),
+            Event::ContestDefined(_) | Event::ContestClosed(_) | Event::ContestAwardPaid(_) => {
+                self.contests.apply(envelope.position, event)
+            }
+            Event::SeasonDeclared(_)
+            | Event::CapacityRevised(_)
+            | Event::AllocationRequested(_)
+            | Event::AllocationRequestWithdrawn(_)
+            | Event::AllocationCommitted(_) => self.seasons.apply(envelope.position, event),
             Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(
                 e.sale_occurred_on,
                 e.net_amount,
@@ -232,7 +247,9 @@ impl ReadModel {
             .digest_lines()
             .into_iter()
             .chain(self.settlements.digest_lines())
-            .chain(self.accruals.digest_lines());
+            .chain(self.accruals.digest_lines())
+            .chain(self.contests.digest_lines())
+            .chain(self.seasons.digest_lines());
         for line in lines {
             hasher.update(line.as_bytes());
             hasher.update(b"\n");

@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use kaledger::domain::events::*;
 use kaledger::domain::vocab::{Role, Scope, Segment, Stage};
 use kaledger::ledger::envelope::{Actor, Envelope, GENESIS_HASH};
+use kaledger::rules::allocation::ClassAllocation;
 use kaledger::rules::calendar::PeriodKind;
+use kaledger::rules::contests::{AwardedPrize, ContestMetric, Prize, PrizeKind, Standing};
 use kaledger::rules::rebates::{
     RebateBasis, RebateComputation, RebateMethod, RebateTier, SettlementKind,
 };
@@ -259,6 +261,92 @@ fn samples() -> Vec<(Event, &'static str)> {
         (
             Event::SettlementRejected(SettlementRejected { settlement_id: "VOL.KA-1.2026-Q2.1".into(), program_id: "VOL".into(), rejected_by: "fin-2".into(), reason: "wrong period".into() }),
             "12564f4c2e4b412d312e323032362d51322e3103564f4c0566696e2d320c77726f6e6720706572696f64",
+        ),
+        (
+            Event::ContestDefined(ContestDefined {
+                contest_id: "Q3".into(),
+                name: "Q3 sprint".into(),
+                currency: "CNY".into(),
+                starts_on: date,
+                ends_on: NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(),
+                metric: ContestMetric::NetRevenue,
+                scope_skus: vec![],
+                scope_categories: vec!["BEV".into()],
+                eligible_tiers: vec!["key".into()],
+                min_metric: Some(d("1000.00")),
+                prizes: vec![
+                    Prize { rank: 1, kind: PrizeKind::Cash, amount: Some(d("1500.00")), description: None },
+                    Prize { rank: 2, kind: PrizeKind::Goods, amount: None, description: Some("Trip".into()) },
+                ],
+            }),
+            "02513309513320737072696e7403434e59fc32931600fc629416000000010342455601036b6579011000000200a08601000000000000000000020100011000000200f0490200000000000000000000020100010454726970",
+        ),
+        (
+            Event::ContestClosed(ContestClosed {
+                contest_id: "Q3".into(),
+                closed_on: date,
+                through_position: 41,
+                standings: vec![Standing {
+                    rank: Some(1),
+                    account_id: "KA-1".into(),
+                    metric: Some(d("90000.00")),
+                    eligible: true,
+                    reason: None,
+                    prizes: vec![AwardedPrize { kind: PrizeKind::Cash, amount: Some(d("750.00")), description: None }],
+                    tie_expanded: true,
+                }],
+            }),
+            "025133fc3293160029010101044b412d3101100000020040548900000000000000000001000100011000000200f824010000000000000000000001",
+        ),
+        (
+            Event::ContestAwardPaid(ContestAwardPaid { contest_id: "Q3".into(), account_id: "KA-1".into(), amount: d("750.00"), paid_on: date, reference: "PAY-7".into(), paid_by: "fin-1".into() }),
+            "025133044b412d311000000200f82401000000000000000000fc32931600055041592d370566696e2d31",
+        ),
+        (
+            Event::SeasonDeclared(SeasonDeclared {
+                season_id: "CNY".into(),
+                name: "Spring festival".into(),
+                starts_on: date,
+                ends_on: NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(),
+                products: vec![SeasonProduct { sku: "S1".into(), capacity: 1000 }],
+                reserves: vec![SeasonReserve { priority: 3, min_share_pct: d("10") }],
+            }),
+            "03434e590f537072696e6720666573746976616cfc32931600fc6294160001025331fbe803010310000000000a0000000000000000000000",
+        ),
+        (
+            Event::CapacityRevised(CapacityRevised { season_id: "CNY".into(), sku: "S1".into(), from: 1000, to: 800, reason: Some("late ship".into()) }),
+            "03434e59025331fbe803fb200301096c6174652073686970",
+        ),
+        (
+            Event::AllocationRequested(AllocationRequested { season_id: "CNY".into(), request_id: "CNY-000001".into(), account_id: "KA-1".into(), sku: "S1".into(), quantity: 600 }),
+            "03434e590a434e592d303030303031044b412d31025331fb5802",
+        ),
+        (
+            Event::AllocationRequestWithdrawn(AllocationRequestWithdrawn { season_id: "CNY".into(), request_id: "CNY-000001".into(), account_id: "KA-1".into(), reason: None }),
+            "03434e590a434e592d303030303031044b412d3100",
+        ),
+        (
+            Event::AllocationCommitted(AllocationCommitted {
+                season_id: "CNY".into(),
+                plan_hash: "ab".repeat(32),
+                skus: vec![SkuPlan {
+                    sku: "S1".into(),
+                    capacity: 1000,
+                    requested: 1400,
+                    allocated: 1000,
+                    classes: vec![ClassAllocation { priority: 1, accounts: 1, requested: 600, reserved: 0, allocated: 600 }],
+                    lines: vec![PlanLine {
+                        account_id: "KA-1".into(),
+                        tier: "key".into(),
+                        priority: 1,
+                        requested: 600,
+                        allocated: 600,
+                        fill_pct: d("100.00"),
+                        reason: "priority class".into(),
+                    }],
+                }],
+            }),
+            "03434e59406162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616261626162616201025331fbe803fb7805fbe803010101fb580200fb580201044b412d31036b657901fb5802fb580210000002001027000000000000000000000e7072696f7269747920636c617373",
         ),
     ]
 }

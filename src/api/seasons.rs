@@ -1,0 +1,689 @@
+//! Peak seasons and supply-priority allocation (DESIGN §5.6): planners declare seasons,
+//! record requests, review a what-if plan and commit it while it is still current.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Caller, Right};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiBytes, ApiPath, ApiQuery};
+use super::{json_write, page_limit, parse_known_at, AppState};
+use crate::domain::commands::{AllocationRequestInput, DeclareSeason};
+use crate::domain::decide_seasons::UNITS_MAX;
+use crate::domain::error::FieldError;
+use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
+use crate::domain::seasons::{plan, Plan, Season, SeasonRequest};
+use crate::domain::Command;
+use crate::projections::ReadModel;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/seasons", post(declare_season).get(list_seasons))
+        .route("/v1/seasons/{id}", get(get_season))
+        .route("/v1/seasons/{id}/capacity", put(revise_capacity))
+        .route(
+            "/v1/seasons/{id}/requests",
+            post(request_allocation).get(list_requests),
+        )
+        .route(
+            "/v1/seasons/{id}/requests/{request_id}/withdraw",
+            post(withdraw_request),
+        )
+        .route("/v1/seasons/{id}/plan", post(plan_season))
+        .route("/v1/seasons/{id}/commit", post(commit_plan))
+        .route("/v1/seasons/{id}/allocations", get(get_allocations))
+}
+
+/// Body of `POST /v1/seasons`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareSeasonRequest {
+    pub season_id: String,
+    pub name: String,
+    #[schema(value_type = String, format = Date)]
+    pub starts_on: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub ends_on: NaiveDate,
+    /// The scarce products and their capacity in whole units.
+    pub products: Vec<SeasonProduct>,
+    /// Shares of capacity kept for priority classes (Σ ≤ 100).
+    #[serde(default)]
+    pub reserves: Vec<SeasonReserve>,
+}
+
+/// One product of a season as it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub sku: String,
+    /// The capacity now (after revisions).
+    pub capacity: u64,
+    pub declared_capacity: u64,
+    /// Σ of the active requests.
+    pub requested: u64,
+}
+
+/// A season as it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeasonResponse {
+    pub season_id: String,
+    pub name: String,
+    #[schema(value_type = String, format = Date)]
+    pub starts_on: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub ends_on: NaiveDate,
+    /// `open` (requests and revisions accepted) or `committed`.
+    pub status: String,
+    pub products: Vec<ProductView>,
+    pub reserves: Vec<SeasonReserve>,
+    pub active_requests: usize,
+    /// The hash of the committed plan, once committed.
+    pub plan_hash: Option<String>,
+    pub version: u64,
+}
+
+/// A page of seasons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeasonPage {
+    pub seasons: Vec<SeasonResponse>,
+    pub next_after: Option<String>,
+}
+
+/// Query of season reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonQuery {
+    pub known_at: Option<String>,
+}
+
+/// Query of `GET /v1/seasons`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonListQuery {
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+    pub known_at: Option<String>,
+}
+
+/// Body of `PUT /v1/seasons/{id}/capacity`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviseCapacityRequest {
+    /// The new capacities of the products that change.
+    pub products: Vec<SeasonProduct>,
+    pub reason: Option<String>,
+}
+
+/// Body of `POST /v1/seasons/{id}/requests`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAllocationRequest {
+    /// 1 to 10,000 requests, recorded all or nothing.
+    pub requests: Vec<AllocationRequestInput>,
+}
+
+/// What `POST /v1/seasons/{id}/requests` recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestsRecorded {
+    pub season_id: String,
+    pub recorded: u64,
+    pub request_ids: Vec<String>,
+    pub first_position: Option<u64>,
+    pub last_position: Option<u64>,
+}
+
+/// Query of `GET /v1/seasons/{id}/requests`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestListQuery {
+    /// Only this account's requests.
+    pub account_id: Option<String>,
+    /// `active` or `withdrawn`.
+    pub status: Option<String>,
+    pub known_at: Option<String>,
+}
+
+/// A season's requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestList {
+    pub season_id: String,
+    pub requests: Vec<SeasonRequest>,
+}
+
+/// Body of `POST /v1/seasons/{id}/requests/{request_id}/withdraw` (may be empty).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    pub reason: Option<String>,
+}
+
+/// Body of `POST /v1/seasons/{id}/plan` (may be empty).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// What-if capacities for some products; the others keep theirs. A plan with
+    /// overrides can be reviewed but not committed until the capacities are revised.
+    #[serde(default)]
+    pub capacities: Vec<SeasonProduct>,
+}
+
+/// A plan, computed now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanResponse {
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// True when capacity overrides were applied.
+    pub what_if: bool,
+    /// The log position the plan was computed at.
+    pub through_position: u64,
+}
+
+/// Body of `POST /v1/seasons/{id}/commit`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitRequest {
+    /// The plan_hash of the plan reviewed.
+    pub plan_hash: String,
+}
+
+/// Query of `GET /v1/seasons/{id}/allocations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationQuery {
+    /// Only this account's lines.
+    pub account_id: Option<String>,
+    pub known_at: Option<String>,
+}
+
+/// The committed plan of a season.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Allocations {
+    pub season_id: String,
+    pub plan_hash: String,
+    /// The log position of the AllocationCommitted event.
+    pub committed_position: u64,
+    pub skus: Vec<SkuPlan>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("season_not_found", format!("no season with id \"{id}\""))
+}
+
+fn season_view(read: &ReadModel, season: &Season, cutoff: u64) -> SeasonResponse {
+    let requests = season.requests_at(cutoff);
+    let active: Vec<&SeasonRequest> = requests.iter().filter(|r| r.status == "active").collect();
+    let committed = season.committed_at(cutoff);
+    SeasonResponse {
+        season_id: season.season_id.clone(),
+        name: season.name.clone(),
+        starts_on: season.starts_on,
+        ends_on: season.ends_on,
+        status: if committed.is_some() {
+            "committed"
+        } else {
+            "open"
+        }
+        .to_string(),
+        products: season
+            .products
+            .iter()
+            .map(|p| ProductView {
+                sku: p.sku.clone(),
+                capacity: p.capacity_at(cutoff),
+                declared_capacity: p.declared,
+                requested: active
+                    .iter()
+                    .filter(|r| r.sku == p.sku)
+                    .fold(0u64, |sum, r| sum.saturating_add(r.quantity)),
+            })
+            .collect(),
+        reserves: season.reserves.clone(),
+        active_requests: active.len(),
+        plan_hash: committed.map(|c| c.plan_hash.clone()),
+        version: read.stream_version_at(&season_stream(&season.season_id), cutoff),
+    }
+}
+
+fn season_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<SeasonResponse> {
+    let read = state.engine.read();
+    let cutoff = cutoff.unwrap_or_else(|| read.head_position());
+    let season = read
+        .seasons
+        .get(id)
+        .filter(|s| s.declared_at <= cutoff)
+        .ok_or_else(|| not_found(id))?;
+    Ok(season_view(&read, season, cutoff))
+}
+
+/// An empty body means `{}` for the writes whose fields are all optional.
+fn or_empty_object(raw: &[u8]) -> &[u8] {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        raw
+    }
+}
+
+#[utoipa::path(post, path = "/v1/seasons", tag = "seasons", request_body = DeclareSeasonRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    responses((status = 201, body = SeasonResponse), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn declare_season(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<SeasonResponse>)> {
+    let (body, meta): (DeclareSeasonRequest, _) = json_write(
+        &caller,
+        Right::ManageSeasons,
+        &headers,
+        &method,
+        "/v1/seasons",
+        &raw,
+    )?;
+    let id = body.season_id.clone();
+    let command = Command::DeclareSeason(DeclareSeason {
+        season_id: body.season_id,
+        name: body.name,
+        starts_on: body.starts_on,
+        ends_on: body.ends_on,
+        products: body.products,
+        reserves: body.reserves,
+    });
+    let outcome = state.engine.submit(command, meta).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(season_at(&state, &id, outcome.last_position)?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/seasons", tag = "seasons", params(SeasonListQuery), responses((status = 200, body = SeasonPage), (status = 400, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn list_seasons(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SeasonListQuery>,
+) -> ApiResult<Json<SeasonPage>> {
+    caller.require(Right::Read)?;
+    let limit = page_limit(query.limit)?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    let mut seasons: Vec<SeasonResponse> = read
+        .seasons
+        .list(query.after.as_deref(), cutoff)
+        .take(limit + 1)
+        .map(|s| season_view(&read, s, cutoff))
+        .collect();
+    let next_after = super::next_page(&mut seasons, limit, |s| s.season_id.clone());
+    Ok(Json(SeasonPage {
+        seasons,
+        next_after,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/seasons/{id}", tag = "seasons", params(("id" = String, Path), SeasonQuery),
+    responses((status = 200, body = SeasonResponse), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn get_season(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SeasonQuery>,
+) -> ApiResult<Json<SeasonResponse>> {
+    caller.require(Right::Read)?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let cutoff = state.engine.read().cutoff(known_at);
+    Ok(Json(season_at(&state, &id, Some(cutoff))?))
+}
+
+#[utoipa::path(put, path = "/v1/seasons/{id}/capacity", tag = "seasons", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    request_body = ReviseCapacityRequest,
+    responses((status = 200, body = SeasonResponse), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn revise_capacity(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<Json<SeasonResponse>> {
+    let (body, meta): (ReviseCapacityRequest, _) = json_write(
+        &caller,
+        Right::ManageSeasons,
+        &headers,
+        &method,
+        &format!("/v1/seasons/{id}/capacity"),
+        &raw,
+    )?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::ReviseCapacity {
+                season_id: id.clone(),
+                products: body.products,
+                reason: body.reason,
+            },
+            meta,
+        )
+        .await?;
+    Ok(Json(season_at(&state, &id, outcome.last_position)?))
+}
+
+#[utoipa::path(post, path = "/v1/seasons/{id}/requests", tag = "seasons", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    request_body = RequestAllocationRequest,
+    responses((status = 201, body = RequestsRecorded), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 413, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn request_allocation(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<RequestsRecorded>)> {
+    let (body, meta): (RequestAllocationRequest, _) = json_write(
+        &caller,
+        Right::ManageSeasons,
+        &headers,
+        &method,
+        &format!("/v1/seasons/{id}/requests"),
+        &raw,
+    )?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::RequestAllocation {
+                season_id: id.clone(),
+                requests: body.requests,
+            },
+            meta,
+        )
+        .await?;
+    // The ids recorded are those of the requests at the outcome's positions.
+    let request_ids = match (outcome.first_position, outcome.last_position) {
+        (Some(first), Some(last)) => {
+            let read = state.engine.read();
+            read.seasons
+                .get(&id)
+                .map(|s| {
+                    s.requests
+                        .iter()
+                        .filter(|r| (first..=last).contains(&r.position))
+                        .map(|r| r.request_id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(RequestsRecorded {
+            season_id: id,
+            recorded: outcome.recorded,
+            request_ids,
+            first_position: outcome.first_position,
+            last_position: outcome.last_position,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/seasons/{id}/requests", tag = "seasons", params(("id" = String, Path), RequestListQuery),
+    responses((status = 200, body = RequestList), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RequestListQuery>,
+) -> ApiResult<Json<RequestList>> {
+    caller.require(Right::Read)?;
+    if let Some(status) = query.status.as_deref() {
+        if status != "active" && status != "withdrawn" {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown status \"{status}\"; expected active or withdrawn"),
+            ));
+        }
+    }
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    let season = read
+        .seasons
+        .get(&id)
+        .filter(|s| s.declared_at <= cutoff)
+        .ok_or_else(|| not_found(&id))?;
+    let requests = season
+        .requests_at(cutoff)
+        .into_iter()
+        .filter(|r| query.account_id.as_ref().is_none_or(|a| &r.account_id == a))
+        .filter(|r| query.status.as_ref().is_none_or(|s| &r.status == s))
+        .collect();
+    Ok(Json(RequestList {
+        season_id: id,
+        requests,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/seasons/{id}/requests/{request_id}/withdraw", tag = "seasons",
+    params(("id" = String, Path), ("request_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    request_body(content = WithdrawRequest, description = "empty, or {\"reason\": …}"),
+    responses((status = 200, body = SeasonRequest), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn withdraw_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath((id, request_id)): ApiPath<(String, String)>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<Json<SeasonRequest>> {
+    let (body, meta): (WithdrawRequest, _) = json_write(
+        &caller,
+        Right::ManageSeasons,
+        &headers,
+        &method,
+        &format!("/v1/seasons/{id}/requests/{request_id}/withdraw"),
+        or_empty_object(&raw),
+    )?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::WithdrawRequest {
+                season_id: id.clone(),
+                request_id: request_id.clone(),
+                reason: body.reason,
+            },
+            meta,
+        )
+        .await?;
+    let read = state.engine.read();
+    let cutoff = outcome
+        .last_position
+        .unwrap_or_else(|| read.head_position());
+    read.seasons
+        .get(&id)
+        .and_then(|s| {
+            s.requests_at(cutoff)
+                .into_iter()
+                .find(|r| r.request_id == request_id)
+        })
+        .map(Json)
+        .ok_or_else(|| ApiError::internal("the withdrawn request is missing from the season"))
+}
+
+/// The plan of a season computed now from the read model, with what-if capacities.
+pub fn plan_now(read: &ReadModel, id: &str, overrides: &BTreeMap<String, u64>) -> ApiResult<Plan> {
+    let season = read.seasons.get(id).ok_or_else(|| not_found(id))?;
+    let cutoff = read.head_position();
+    let starts_on = season.starts_on;
+    let mut tier_of = |account: &str| {
+        let Some(view) = read.accounts.get(account, cutoff) else {
+            return (
+                String::new(),
+                crate::rules::tiers::unclassified_entitlements().supply_priority,
+            );
+        };
+        let entitlement = read.incentives.entitlement(
+            account,
+            starts_on,
+            cutoff,
+            read.daily(account),
+            view.relationship_stage,
+        );
+        (entitlement.tier, entitlement.entitlements.supply_priority)
+    };
+    Ok(plan(season, cutoff, overrides, &mut tier_of))
+}
+
+#[utoipa::path(post, path = "/v1/seasons/{id}/plan", tag = "seasons", params(("id" = String, Path)),
+    request_body(content = PlanRequest, description = "empty, or what-if capacities"),
+    responses((status = 200, body = PlanResponse), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn plan_season(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<Json<PlanResponse>> {
+    caller.require(Right::ManageSeasons)?;
+    let body: PlanRequest = super::extract::json_body(&headers, or_empty_object(&raw))?;
+    let read = state.engine.read();
+    let season = read.seasons.get(&id).ok_or_else(|| not_found(&id))?;
+    let mut errors = Vec::new();
+    let mut overrides = BTreeMap::new();
+    for (i, p) in body.capacities.iter().enumerate() {
+        if season.product(&p.sku).is_none() {
+            errors.push(FieldError::new(
+                None,
+                &format!("capacities[{i}].sku"),
+                "unknown_sku",
+                format!("season \"{id}\" has no product \"{}\"", p.sku),
+            ));
+        } else if p.capacity > UNITS_MAX {
+            errors.push(FieldError::new(
+                None,
+                &format!("capacities[{i}].capacity"),
+                "invalid_quantity",
+                format!("capacity {} is above {UNITS_MAX}", p.capacity),
+            ));
+        } else if overrides.insert(p.sku.clone(), p.capacity).is_some() {
+            errors.push(FieldError::new(
+                None,
+                &format!("capacities[{i}].sku"),
+                "duplicate_sku",
+                format!("sku \"{}\" is listed twice", p.sku),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(crate::domain::DomainError::Validation(errors).into());
+    }
+    let plan = plan_now(&read, &id, &overrides)?;
+    Ok(Json(PlanResponse {
+        plan,
+        what_if: !overrides.is_empty(),
+        through_position: read.head_position(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/seasons/{id}/commit", tag = "seasons", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    request_body = CommitRequest,
+    responses((status = 201, body = Allocations), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem, description = "stale_plan or season_committed"), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn commit_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(raw): ApiBytes,
+) -> ApiResult<(StatusCode, Json<Allocations>)> {
+    let (body, meta): (CommitRequest, _) = json_write(
+        &caller,
+        Right::ManageSeasons,
+        &headers,
+        &method,
+        &format!("/v1/seasons/{id}/commit"),
+        &raw,
+    )?;
+    let outcome = state
+        .engine
+        .submit(
+            Command::CommitAllocation {
+                season_id: id.clone(),
+                plan_hash: body.plan_hash,
+            },
+            meta,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(allocations_at(&state, &id, outcome.last_position, None)?),
+    ))
+}
+
+fn allocations_at(
+    state: &AppState,
+    id: &str,
+    cutoff: Option<u64>,
+    account_id: Option<&str>,
+) -> ApiResult<Allocations> {
+    let read = state.engine.read();
+    let cutoff = cutoff.unwrap_or_else(|| read.head_position());
+    let season = read
+        .seasons
+        .get(id)
+        .filter(|s| s.declared_at <= cutoff)
+        .ok_or_else(|| not_found(id))?;
+    let committed = season.committed_at(cutoff).ok_or_else(|| {
+        ApiError::not_found(
+            "not_committed",
+            format!("season \"{id}\" has no committed plan yet; POST /v1/seasons/{id}/plan, then /commit"),
+        )
+    })?;
+    let skus = committed
+        .skus
+        .iter()
+        .map(|sku| match account_id {
+            None => sku.clone(),
+            Some(account) => SkuPlan {
+                lines: sku
+                    .lines
+                    .iter()
+                    .filter(|l| l.account_id == account)
+                    .cloned()
+                    .collect(),
+                ..sku.clone()
+            },
+        })
+        .collect();
+    Ok(Allocations {
+        season_id: id.to_string(),
+        plan_hash: committed.plan_hash.clone(),
+        committed_position: committed.position,
+        skus,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/seasons/{id}/allocations", tag = "seasons", params(("id" = String, Path), AllocationQuery),
+    responses((status = 200, body = Allocations), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn get_allocations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AllocationQuery>,
+) -> ApiResult<Json<Allocations>> {
+    caller.require(Right::Read)?;
+    let known_at = parse_known_at(query.known_at.as_deref())?;
+    let cutoff = state.engine.read().cutoff(known_at);
+    Ok(Json(allocations_at(
+        &state,
+        &id,
+        Some(cutoff),
+        query.account_id.as_deref(),
+    )?))
+}

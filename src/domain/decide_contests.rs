@@ -1,0 +1,259 @@
+//! Decisions on sales contests (DESIGN §5.5): defined once, closed once after their end with
+//! the standings the server computed, cash awards marked paid once.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::commands::DefineContest;
+use super::decide::{
+    Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, LINE_VALUE_MAX, TEXT_LENGTH_MAX,
+};
+use super::decide_programs::{field, id_list, year_ok};
+use super::error::DomainError;
+use super::events::*;
+use super::ids::is_valid_id;
+use super::money::is_known_currency;
+use super::state::LedgerState;
+use crate::rules::contests::{validate_prizes, Standing};
+
+/// Most decimal places of a min_metric: a quantity's places (growth and money use fewer).
+const MIN_METRIC_PLACES_MAX: u32 = 6;
+
+fn contest<'s>(
+    state: &'s LedgerState,
+    contest_id: &str,
+) -> Result<&'s super::contests::Contest, DomainError> {
+    state
+        .contests
+        .get(contest_id)
+        .ok_or_else(|| DomainError::NotFound {
+            code: "contest_not_found",
+            message: format!("no contest with id \"{contest_id}\""),
+        })
+}
+
+/// Defines a contest after checking every field.
+pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, DomainError> {
+    let mut errors = Vec::new();
+    if !is_valid_id(&c.contest_id) {
+        field(
+            &mut errors,
+            "contest_id",
+            "invalid_id",
+            format!(
+                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
+                c.contest_id
+            ),
+        );
+    }
+    let name = c.name.trim();
+    if name.is_empty() || name.chars().count() > TEXT_LENGTH_MAX {
+        field(
+            &mut errors,
+            "name",
+            "invalid_name",
+            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
+        );
+    }
+    if !is_known_currency(&c.currency) {
+        field(
+            &mut errors,
+            "currency",
+            "unknown_currency",
+            format!(
+                "unknown currency \"{}\"; expected an ISO 4217 code such as CNY",
+                c.currency
+            ),
+        );
+    }
+    for (name, date) in [("starts_on", c.starts_on), ("ends_on", c.ends_on)] {
+        if !year_ok(date) {
+            field(
+                &mut errors,
+                name,
+                "invalid_date",
+                format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
+            );
+        }
+    }
+    if c.ends_on < c.starts_on {
+        field(
+            &mut errors,
+            "ends_on",
+            "ends_before_start",
+            format!(
+                "ends_on {} must not be before starts_on {}",
+                c.ends_on, c.starts_on
+            ),
+        );
+    }
+    if let Some(min) = c.min_metric {
+        if min < Decimal::ZERO || min > LINE_VALUE_MAX {
+            field(
+                &mut errors,
+                "min_metric",
+                "invalid_min_metric",
+                format!("min_metric {min} must be from 0 to {LINE_VALUE_MAX}"),
+            );
+        } else if min.normalize().scale() > MIN_METRIC_PLACES_MAX {
+            field(
+                &mut errors,
+                "min_metric",
+                "too_many_decimals",
+                format!("min_metric {min} has more than {MIN_METRIC_PLACES_MAX} decimal places"),
+            );
+        }
+    }
+    if c.prizes.is_empty() {
+        field(
+            &mut errors,
+            "prizes",
+            "missing_prizes",
+            "a contest needs at least one prize (cash, goods or honor)",
+        );
+    }
+    let currency_ok = is_known_currency(&c.currency);
+    if currency_ok {
+        errors.extend(validate_prizes(&c.prizes, &c.currency));
+    }
+    let scope_skus = id_list(&mut errors, "scope.skus", &c.scope_skus);
+    let scope_categories = id_list(&mut errors, "scope.categories", &c.scope_categories);
+    let eligible_tiers = id_list(&mut errors, "eligible_tiers", &c.eligible_tiers);
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    if state.contests.get(&c.contest_id).is_some() {
+        return Err(DomainError::Conflict {
+            code: "contest_exists",
+            message: format!("a contest with id \"{}\" already exists", c.contest_id),
+        });
+    }
+    Ok(Decision {
+        events: vec![Event::ContestDefined(ContestDefined {
+            contest_id: c.contest_id.clone(),
+            name: name.to_string(),
+            currency: c.currency.clone(),
+            starts_on: c.starts_on,
+            ends_on: c.ends_on,
+            metric: c.metric,
+            scope_skus,
+            scope_categories,
+            eligible_tiers,
+            min_metric: c.min_metric,
+            prizes: c.prizes.clone(),
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Closes a contest after its last day, once.
+pub fn close(
+    state: &LedgerState,
+    contest_id: &str,
+    standings: &[Standing],
+    through_position: u64,
+    today: NaiveDate,
+) -> Result<Decision, DomainError> {
+    let contest = contest(state, contest_id)?;
+    if contest.close.is_some() {
+        return Err(DomainError::Conflict {
+            code: "contest_closed",
+            message: format!("contest \"{contest_id}\" is already closed"),
+        });
+    }
+    if today <= contest.ends_on {
+        return Err(DomainError::Refused {
+            code: "contest_not_over",
+            message: format!(
+                "contest \"{contest_id}\" runs to {}; close it from the day after",
+                contest.ends_on
+            ),
+        });
+    }
+    Ok(Decision {
+        events: vec![Event::ContestClosed(ContestClosed {
+            contest_id: contest_id.to_string(),
+            closed_on: today,
+            through_position,
+            standings: standings.to_vec(),
+        })],
+        duplicates: 0,
+    })
+}
+
+/// Marks an account's whole cash award paid, once.
+pub fn mark_paid(
+    state: &LedgerState,
+    contest_id: &str,
+    account_id: &str,
+    paid_on: NaiveDate,
+    reference: &str,
+    today: NaiveDate,
+    actor: &str,
+) -> Result<Decision, DomainError> {
+    let contest = contest(state, contest_id)?;
+    let Some(close) = &contest.close else {
+        return Err(DomainError::Conflict {
+            code: "contest_open",
+            message: format!(
+                "contest \"{contest_id}\" is not closed yet; awards exist only once it is"
+            ),
+        });
+    };
+    let amount = contest
+        .cash_award(account_id)
+        .ok_or_else(|| DomainError::NotFound {
+            code: "award_not_found",
+            message: format!("account \"{account_id}\" won no cash in contest \"{contest_id}\""),
+        })?;
+    if contest.payment(account_id).is_some() {
+        return Err(DomainError::Conflict {
+            code: "award_already_paid",
+            message: format!(
+                "the award of \"{account_id}\" in contest \"{contest_id}\" is already marked paid"
+            ),
+        });
+    }
+    let mut errors = Vec::new();
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+        field(
+            &mut errors,
+            "reference",
+            "missing",
+            format!("give the payment reference, in 1 to {TEXT_LENGTH_MAX} characters"),
+        );
+    }
+    if paid_on > today {
+        field(
+            &mut errors,
+            "paid_on",
+            "paid_on_in_future",
+            format!("paid_on {paid_on} is after today ({today})"),
+        );
+    } else if paid_on < close.closed_on {
+        field(
+            &mut errors,
+            "paid_on",
+            "paid_before_close",
+            format!(
+                "paid_on {paid_on} is before the contest was closed ({})",
+                close.closed_on
+            ),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    Ok(Decision {
+        events: vec![Event::ContestAwardPaid(ContestAwardPaid {
+            contest_id: contest_id.to_string(),
+            account_id: account_id.to_string(),
+            amount,
+            paid_on,
+            reference: reference.to_string(),
+            paid_by: actor.to_string(),
+        })],
+        duplicates: 0,
+    })
+}

@@ -1,0 +1,337 @@
+//! Peak seasons: products and capacities, reserves, allocation requests and the committed
+//! plan, with the positions that recorded each change (DESIGN §5.6). [`plan`] is the one
+//! place a season's allocation is computed: the API's what-if and the decider's commit both
+//! call it, so the hash a planner reviewed is the hash the commit checks.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::events::{Event, PlanLine, SeasonDeclared, SeasonReserve, SkuPlan};
+use super::state::FastMap;
+use crate::ledger::codec;
+use crate::rules::allocation::{allocate, fill_pct, Demand};
+
+/// A product of a season: its declared capacity and every revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductState {
+    pub sku: String,
+    pub declared: u64,
+    /// (position, capacity) of each revision, in log order.
+    pub revisions: Vec<(u64, u64)>,
+}
+
+impl ProductState {
+    /// The capacity as known at `cutoff`.
+    pub fn capacity_at(&self, cutoff: u64) -> u64 {
+        self.revisions
+            .iter()
+            .take_while(|(p, _)| *p <= cutoff)
+            .last()
+            .map(|(_, c)| *c)
+            .unwrap_or(self.declared)
+    }
+}
+
+/// One allocation request.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SeasonRequest {
+    pub request_id: String,
+    pub account_id: String,
+    pub sku: String,
+    pub quantity: u64,
+    /// `active`, or `withdrawn`.
+    pub status: String,
+    pub withdrawn_reason: Option<String>,
+    /// The log position that recorded the request.
+    pub position: u64,
+    #[serde(skip)]
+    pub withdrawn_at: Option<u64>,
+}
+
+impl SeasonRequest {
+    /// True when the request counts at `cutoff`.
+    pub fn active_at(&self, cutoff: u64) -> bool {
+        self.position <= cutoff && self.withdrawn_at.is_none_or(|w| w > cutoff)
+    }
+}
+
+/// The plan recorded by a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommittedPlan {
+    pub plan_hash: String,
+    pub skus: Vec<SkuPlan>,
+    pub position: u64,
+}
+
+/// A season as declared and changed since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Season {
+    pub season_id: String,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub products: Vec<ProductState>,
+    pub reserves: Vec<SeasonReserve>,
+    pub requests: Vec<SeasonRequest>,
+    /// request_id → index in `requests`.
+    request_index: FastMap<String, usize>,
+    pub committed: Option<CommittedPlan>,
+    pub declared_at: u64,
+}
+
+impl Season {
+    fn declared(position: u64, e: &SeasonDeclared) -> Season {
+        Season {
+            season_id: e.season_id.clone(),
+            name: e.name.clone(),
+            starts_on: e.starts_on,
+            ends_on: e.ends_on,
+            products: e
+                .products
+                .iter()
+                .map(|p| ProductState {
+                    sku: p.sku.clone(),
+                    declared: p.capacity,
+                    revisions: Vec::new(),
+                })
+                .collect(),
+            reserves: e.reserves.clone(),
+            requests: Vec::new(),
+            request_index: FastMap::default(),
+            committed: None,
+            declared_at: position,
+        }
+    }
+
+    /// A product by sku.
+    pub fn product(&self, sku: &str) -> Option<&ProductState> {
+        self.products.iter().find(|p| p.sku == sku)
+    }
+
+    /// A request by id.
+    pub fn request(&self, request_id: &str) -> Option<&SeasonRequest> {
+        self.request_index
+            .get(request_id)
+            .and_then(|i| self.requests.get(*i))
+    }
+
+    /// The committed plan as known at `cutoff`.
+    pub fn committed_at(&self, cutoff: u64) -> Option<&CommittedPlan> {
+        self.committed.as_ref().filter(|c| c.position <= cutoff)
+    }
+
+    /// The requests known at `cutoff`, with their status then.
+    pub fn requests_at(&self, cutoff: u64) -> Vec<SeasonRequest> {
+        self.requests
+            .iter()
+            .filter(|r| r.position <= cutoff)
+            .map(|r| {
+                let withdrawn = r.withdrawn_at.is_some_and(|w| w <= cutoff);
+                SeasonRequest {
+                    status: if withdrawn { "withdrawn" } else { "active" }.to_string(),
+                    withdrawn_reason: r.withdrawn_reason.clone().filter(|_| withdrawn),
+                    withdrawn_at: r.withdrawn_at.filter(|_| withdrawn),
+                    ..r.clone()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Every season, by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seasons {
+    seasons: BTreeMap<String, Season>,
+}
+
+impl Seasons {
+    /// Records an event's facts at `position`.
+    pub fn apply(&mut self, position: u64, event: &Event) {
+        match event {
+            Event::SeasonDeclared(e) => {
+                self.seasons
+                    .insert(e.season_id.clone(), Season::declared(position, e));
+            }
+            Event::CapacityRevised(e) => {
+                if let Some(p) = self
+                    .seasons
+                    .get_mut(&e.season_id)
+                    .and_then(|s| s.products.iter_mut().find(|p| p.sku == e.sku))
+                {
+                    p.revisions.push((position, e.to));
+                }
+            }
+            Event::AllocationRequested(e) => {
+                if let Some(s) = self.seasons.get_mut(&e.season_id) {
+                    s.request_index
+                        .insert(e.request_id.clone(), s.requests.len());
+                    s.requests.push(SeasonRequest {
+                        request_id: e.request_id.clone(),
+                        account_id: e.account_id.clone(),
+                        sku: e.sku.clone(),
+                        quantity: e.quantity,
+                        status: "active".to_string(),
+                        withdrawn_reason: None,
+                        position,
+                        withdrawn_at: None,
+                    });
+                }
+            }
+            Event::AllocationRequestWithdrawn(e) => {
+                if let Some(s) = self.seasons.get_mut(&e.season_id) {
+                    if let Some(i) = s.request_index.get(&e.request_id).copied() {
+                        let r = &mut s.requests[i];
+                        r.status = "withdrawn".to_string();
+                        r.withdrawn_reason = e.reason.clone();
+                        r.withdrawn_at = Some(position);
+                    }
+                }
+            }
+            Event::AllocationCommitted(e) => {
+                if let Some(s) = self.seasons.get_mut(&e.season_id) {
+                    s.committed = Some(CommittedPlan {
+                        plan_hash: e.plan_hash.clone(),
+                        skus: e.skus.clone(),
+                        position,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A season as it stands now.
+    pub fn get(&self, season_id: &str) -> Option<&Season> {
+        self.seasons.get(season_id)
+    }
+
+    /// Seasons declared at or before `cutoff`, by id, after the cursor `after`.
+    pub fn list<'s>(
+        &'s self,
+        after: Option<&'s str>,
+        cutoff: u64,
+    ) -> impl Iterator<Item = &'s Season> + 's {
+        self.seasons
+            .iter()
+            .filter(move |(id, s)| after.is_none_or(|a| id.as_str() > a) && s.declared_at <= cutoff)
+            .map(|(_, s)| s)
+    }
+
+    /// Every fact, one line each, in a stable order (for the projections digest).
+    pub fn digest_lines(&self) -> Vec<String> {
+        self.seasons
+            .iter()
+            .map(|(id, s)| {
+                format!(
+                    "s|{id}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}",
+                    s.name, s.starts_on, s.ends_on, s.products, s.reserves, s.requests, s.committed
+                )
+            })
+            .collect()
+    }
+}
+
+/// A season's allocation: per sku and per account, and its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Plan {
+    pub season_id: String,
+    /// SHA-256 (hex) of the plan's content; `commit` records the plan only with this hash.
+    pub plan_hash: String,
+    pub skus: Vec<SkuPlan>,
+}
+
+/// An account's tier and its supply_priority on the season's starts_on.
+pub type TierOf<'a> = dyn FnMut(&str) -> (String, u32) + 'a;
+
+/// The allocation of every product of the season (DESIGN §5.6), from the requests active
+/// at `cutoff` and the capacities then (or `capacity_overrides` where given), with each
+/// account's priority from `tier_of` (asked once per account). Products in declared order;
+/// lines by priority, then account_id. The hash covers the season id, capacities, classes
+/// and every line, so any change of input that changes the outcome changes the hash.
+pub fn plan(
+    season: &Season,
+    cutoff: u64,
+    capacity_overrides: &BTreeMap<String, u64>,
+    tier_of: &mut TierOf<'_>,
+) -> Plan {
+    // sku → account → Σ active requests.
+    let mut demand: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for r in season.requests.iter().filter(|r| r.active_at(cutoff)) {
+        let units = demand
+            .entry(r.sku.as_str())
+            .or_default()
+            .entry(r.account_id.as_str())
+            .or_default();
+        *units = units.saturating_add(r.quantity);
+    }
+    let mut tiers: BTreeMap<&str, (String, u32)> = BTreeMap::new();
+    let reserves: Vec<(u32, rust_decimal::Decimal)> = season
+        .reserves
+        .iter()
+        .map(|r| (r.priority, r.min_share_pct))
+        .collect();
+    let mut skus = Vec::with_capacity(season.products.len());
+    for product in &season.products {
+        let capacity = capacity_overrides
+            .get(&product.sku)
+            .copied()
+            .unwrap_or_else(|| product.capacity_at(cutoff));
+        let demands: Vec<Demand> = demand
+            .get(product.sku.as_str())
+            .map(|accounts| {
+                accounts
+                    .iter()
+                    .map(|(account, requested)| {
+                        let priority = tiers.entry(account).or_insert_with(|| tier_of(account)).1;
+                        Demand {
+                            account_id: account.to_string(),
+                            priority,
+                            requested: *requested,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let allocation = allocate(capacity, &reserves, demands);
+        let lines = allocation
+            .lines
+            .into_iter()
+            .map(|a| PlanLine {
+                tier: tiers
+                    .get(a.account_id.as_str())
+                    .map(|t| t.0.clone())
+                    .unwrap_or_default(),
+                fill_pct: fill_pct(a.allocated, a.requested),
+                account_id: a.account_id,
+                priority: a.priority,
+                requested: a.requested,
+                allocated: a.allocated,
+                reason: a.reason,
+            })
+            .collect();
+        skus.push(SkuPlan {
+            sku: product.sku.clone(),
+            capacity: allocation.capacity,
+            requested: allocation.requested,
+            allocated: allocation.allocated,
+            classes: allocation.classes,
+            lines,
+        });
+    }
+    let plan_hash = plan_hash(&season.season_id, &skus);
+    Plan {
+        season_id: season.season_id.clone(),
+        plan_hash,
+        skus,
+    }
+}
+
+/// SHA-256 (hex) of the stored encoding of a season id and its sku plans.
+pub fn plan_hash(season_id: &str, skus: &[SkuPlan]) -> String {
+    let bytes = codec::encode(&(season_id, skus));
+    hex::encode(Sha256::digest(bytes))
+}
