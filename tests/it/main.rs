@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod contests;
 mod crash;
 mod envelope_golden;
 mod http_accounts;
