@@ -11,6 +11,7 @@ mod http_auth_audit;
 mod http_ingest;
 mod rebates;
 mod rebates_property;
+mod seasons;
 mod settlements;
 mod tiers;
 mod tiers_property;
