@@ -338,28 +338,25 @@ pub async fn close_contest(
         &format!("/v1/contests/{id}/close"),
         raw,
     )?;
-    let (standings, through_position) = {
-        let read = state.engine.read();
-        let contest = read.contests.get(&id).ok_or_else(|| not_found(&id))?;
-        (
-            standings(&read, contest, contest.ends_on),
-            read.head_position(),
-        )
-    };
     let today = chrono::Utc::now().date_naive();
     state
         .engine
-        .submit(
-            Command::CloseContest {
-                contest_id: id.clone(),
-                standings,
-                through_position,
-                today,
-            },
-            meta,
-        )
+        .submit(close_command(&state, &id, today)?, meta)
         .await?;
     Ok((StatusCode::CREATED, Json(standings_of(&state, &id, today)?)))
+}
+
+/// The command that closes a contest on `today` with its final standings, measured over
+/// the whole window from the log as it stands now (used by the API and the demo).
+pub fn close_command(state: &AppState, id: &str, today: NaiveDate) -> ApiResult<Command> {
+    let read = state.engine.read();
+    let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
+    Ok(Command::CloseContest {
+        contest_id: id.to_string(),
+        standings: standings(&read, contest, contest.ends_on),
+        through_position: read.head_position(),
+        today,
+    })
 }
 
 fn award_views(contest: &Contest) -> Vec<AwardView> {

@@ -42,6 +42,8 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
     }
     load_incentives(&engine, &fixtures)?;
     load_rebates(&engine, &fixtures)?;
+    load_contests(&engine, &fixtures)?;
+    load_seasons(&engine, &fixtures)?;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let name = format!("demo-{role}");
@@ -66,10 +68,11 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
     };
     println!("\nTry:");
     println!(
-        "  export AUDITOR={} MANAGER={} FINANCE={} INGEST={} ADMIN={}",
+        "  export AUDITOR={} MANAGER={} FINANCE={} PLANNER={} INGEST={} ADMIN={}",
         token_of(Role::Auditor),
         token_of(Role::Manager),
         token_of(Role::Finance),
+        token_of(Role::Planner),
         token_of(Role::Ingest),
         token_of(Role::Admin)
     );
@@ -83,6 +86,12 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
         "  curl -s -H \"Authorization: Bearer $FINANCE\" '{base}/v1/reports/liability?format=csv'"
     );
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" '{base}/v1/reports/pareto?as_of=2026-10-31'");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $MANAGER\" {base}/v1/contests/MOON-2026-Q3/standings"
+    );
+    println!(
+        "  curl -s -X POST -H \"Authorization: Bearer $PLANNER\" {base}/v1/seasons/CNY-2027/plan"
+    );
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" '{base}/v1/audit/events?stream=account/carrefour&limit=3'");
     println!("  curl -s -H \"Authorization: Bearer $AUDITOR\" {base}/v1/audit/verify");
     println!("  curl -s -X POST -H \"Authorization: Bearer $INGEST\" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\");
@@ -292,6 +301,158 @@ fn load_rebates(
         settle(engine, s)?;
     }
     eprintln!("loaded the rebate programs, enrollments, settlements and a late-return clawback");
+    Ok(())
+}
+
+/// A cash award of `contests.json` marked paid.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoPayment {
+    contest_id: String,
+    account_id: String,
+    paid_by: String,
+    #[serde(flatten)]
+    paid: crate::api::contests::MarkPaidRequest,
+}
+
+/// `contests.json`: the sales a contest measures, the contests, which to close, which
+/// awards are paid.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoContests {
+    #[serde(default)]
+    sales: Vec<crate::api::sales::SaleLineJson>,
+    contests: Vec<crate::api::contests::DefineContestRequest>,
+    #[serde(default)]
+    close: Vec<String>,
+    #[serde(default)]
+    paid: Vec<DemoPayment>,
+}
+
+/// A batch of requests of `seasons.json`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoRequests {
+    season_id: String,
+    requests: Vec<crate::domain::commands::AllocationRequestInput>,
+}
+
+/// A withdrawal of `seasons.json`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoWithdrawal {
+    season_id: String,
+    request_id: String,
+    reason: Option<String>,
+}
+
+/// `seasons.json`: seasons, requests and withdrawals; the plan is left for the planner.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoSeasons {
+    seasons: Vec<crate::api::seasons::DeclareSeasonRequest>,
+    #[serde(default)]
+    requests: Vec<DemoRequests>,
+    #[serde(default)]
+    withdrawals: Vec<DemoWithdrawal>,
+}
+
+/// Write metadata of a demo step done by `name`.
+fn demo_meta(name: &str, role: &str) -> crate::engine::WriteMeta {
+    let actor = crate::ledger::Actor {
+        name: name.to_string(),
+        role: role.to_string(),
+    };
+    crate::engine::WriteMeta::new(actor, None, &[], uuid::Uuid::new_v4().to_string())
+}
+
+/// Records the contest sales, defines the contests, closes the ended ones (standings
+/// computed as the API does) and marks the paid awards.
+fn load_contests(
+    engine: &std::sync::Arc<Engine>,
+    fixtures: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::domain::Command;
+    let path = fixtures.join("contests.json");
+    if !path.exists() {
+        return Ok(());
+    }
+    let demo: DemoContests = serde_json::from_slice(&std::fs::read(&path)?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !demo.sales.is_empty() {
+        let lines = demo.sales.into_iter().map(Into::into).collect();
+        engine.submit_blocking(
+            Command::RecordSales { lines },
+            demo_meta("demo-ingest", "ingest"),
+        )?;
+    }
+    for c in demo.contests {
+        engine.submit_blocking(
+            Command::DefineContest(c.into()),
+            demo_meta("demo-manager", "manager"),
+        )?;
+    }
+    let state = crate::api::AppState {
+        engine: engine.clone(),
+    };
+    let today = chrono::Utc::now().date_naive();
+    for id in demo.close {
+        let command = crate::api::contests::close_command(&state, &id, today)?;
+        engine.submit_blocking(command, demo_meta("demo-manager", "manager"))?;
+    }
+    for p in demo.paid {
+        let command = Command::MarkAwardPaid {
+            contest_id: p.contest_id,
+            account_id: p.account_id,
+            paid_on: p.paid.paid_on.unwrap_or(today),
+            reference: p.paid.reference,
+            today,
+            actor: p.paid_by.clone(),
+        };
+        engine.submit_blocking(command, demo_meta(&p.paid_by, "finance"))?;
+    }
+    eprintln!("loaded the sales contests (one closed with a tie for second, one running)");
+    Ok(())
+}
+
+/// Declares the seasons, records their requests and withdrawals; nothing is committed.
+fn load_seasons(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::domain::commands::DeclareSeason;
+    use crate::domain::Command;
+    let path = fixtures.join("seasons.json");
+    if !path.exists() {
+        return Ok(());
+    }
+    let demo: DemoSeasons = serde_json::from_slice(&std::fs::read(&path)?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = || demo_meta("demo-planner", "planner");
+    for s in demo.seasons {
+        let command = Command::DeclareSeason(DeclareSeason {
+            season_id: s.season_id,
+            name: s.name,
+            starts_on: s.starts_on,
+            ends_on: s.ends_on,
+            products: s.products,
+            reserves: s.reserves,
+        });
+        engine.submit_blocking(command, meta())?;
+    }
+    for r in demo.requests {
+        let command = Command::RequestAllocation {
+            season_id: r.season_id,
+            requests: r.requests,
+        };
+        engine.submit_blocking(command, meta())?;
+    }
+    for w in demo.withdrawals {
+        let command = Command::WithdrawRequest {
+            season_id: w.season_id,
+            request_id: w.request_id,
+            reason: w.reason,
+        };
+        engine.submit_blocking(command, meta())?;
+    }
+    eprintln!("loaded the spring-festival season and its requests (demand over capacity)");
     Ok(())
 }
 

@@ -267,8 +267,14 @@ impl Incentives {
         daily: Option<&DailySales>,
         stage: Stage,
     ) -> Entitlement {
-        let policies = self.policies(cutoff);
-        let policy = crate::rules::tiers::policy_in_force(&policies, as_of);
+        // The policy in force (as `rules::tiers::policy_in_force`), borrowed: this runs once
+        // per account of a plan or a report, and cloning every version each time showed.
+        let policy = self
+            .policies
+            .iter()
+            .filter(|(position, p)| *position <= cutoff && p.effective_from <= as_of)
+            .map(|(_, p)| p)
+            .max_by_key(|p| (p.effective_from, p.version));
         let window_months = policy
             .map(|p| p.window_months)
             .unwrap_or(DEFAULT_WINDOW_MONTHS);
