@@ -40,16 +40,11 @@ async fn standings(app: &TestApp, id: &str, as_of: &str) -> Value {
     reply.body
 }
 
-/// (rank, account, metric, reason, cash amounts) of each standing.
-fn summary(
-    body: &Value,
-) -> Vec<(
-    Option<u64>,
-    String,
-    Option<String>,
-    Option<String>,
-    Vec<String>,
-)> {
+/// (rank, account, metric, reason, cash amounts) of one standing.
+type Line = (Option<u64>, String, Option<String>, Option<String>, Vec<String>);
+
+/// The lines of each standing.
+fn summary(body: &Value) -> Vec<Line> {
     body["standings"]
         .as_array()
         .expect("standings")

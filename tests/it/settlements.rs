@@ -1166,7 +1166,7 @@ fn the_report_liability_command_prints_what_the_server_reported() {
 
 #[test]
 fn the_report_liability_command_reads_the_demo_ledger() {
-    // Proves `kaledger report liability` on a `kaledger demo --no-serve` ledger prints well-formed JSON and CSV: each row's outstanding is entitlement − approved, totals add the rows per currency, the CSV has a line per row and total (structure only: the demo fixtures change).
+    // Proves `kaledger report liability` on a `kaledger demo --no-serve` ledger prints well-formed JSON and CSV (rebate rows and unpaid contest awards): each row's outstanding is entitlement − approved, totals add the rows per currency, the CSV has a line per row and total (structure only: the demo fixtures change).
     let dir = tempfile::tempdir().expect("temp dir");
     let demo_dir = dir.path().join("demo");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
@@ -1187,11 +1187,14 @@ fn the_report_liability_command_reads_the_demo_ledger() {
     let totals = report["totals"].as_array().expect("totals");
     let mut sums: std::collections::BTreeMap<String, [Decimal; 5]> = Default::default();
     for r in rows {
-        assert_eq!(r["kind"], "rebate", "{r}");
         for key in ["program_id", "account_id", "period", "currency", "status"] {
             assert!(r[key].is_string(), "{key} in {r}");
         }
-        assert!(r["status"] == "open" || r["status"] == "final", "{r}");
+        match r["kind"].as_str() {
+            Some("rebate") => assert!(r["status"] == "open" || r["status"] == "final", "{r}"),
+            Some("contest_award") => assert_eq!(r["status"], "unpaid", "{r}"),
+            _ => panic!("unknown kind in {r}"),
+        }
         assert_eq!(
             dec(&r["outstanding"]),
             dec(&r["entitlement"]) - dec(&r["approved"]),
@@ -1230,7 +1233,7 @@ fn the_report_liability_command_reads_the_demo_ledger() {
     assert_eq!(lines.len(), 1 + rows.len() + totals.len());
     assert!(lines[1..=rows.len()]
         .iter()
-        .all(|l| l.starts_with("rebate,") && l.split(',').count() == 10));
+        .all(|l| (l.starts_with("rebate,") || l.starts_with("contest_award,")) && l.split(',').count() == 10));
     assert!(lines[1 + rows.len()..]
         .iter()
         .all(|l| l.starts_with("total,") && l.split(',').count() == 10));
