@@ -41,7 +41,13 @@ async fn standings(app: &TestApp, id: &str, as_of: &str) -> Value {
 }
 
 /// (rank, account, metric, reason, cash amounts) of one standing.
-type Line = (Option<u64>, String, Option<String>, Option<String>, Vec<String>);
+type Line = (
+    Option<u64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+);
 
 /// The lines of each standing.
 fn summary(body: &Value) -> Vec<Line> {

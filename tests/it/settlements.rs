@@ -1233,7 +1233,10 @@ fn the_report_liability_command_reads_the_demo_ledger() {
     assert_eq!(lines.len(), 1 + rows.len() + totals.len());
     assert!(lines[1..=rows.len()]
         .iter()
-        .all(|l| (l.starts_with("rebate,") || l.starts_with("contest_award,")) && l.split(',').count() == 10));
+        .all(
+            |l| (l.starts_with("rebate,") || l.starts_with("contest_award,"))
+                && l.split(',').count() == 10
+        ));
     assert!(lines[1 + rows.len()..]
         .iter()
         .all(|l| l.starts_with("total,") && l.split(',').count() == 10));
