@@ -268,7 +268,8 @@ pub fn plan(
         .collect();
     let mut account_index: FastMap<&str, usize> = FastMap::default();
     let mut accounts: Vec<&str> = Vec::new();
-    let mut demand: Vec<FastMap<usize, u64>> = vec![FastMap::default(); season.products.len()];
+    // Per sku, (account, units) of each active request; summed per account below.
+    let mut demand: Vec<Vec<(usize, u64)>> = vec![Vec::new(); season.products.len()];
     for r in season.requests.iter().filter(|r| r.active_at(cutoff)) {
         let Some(&sku) = sku_index.get(r.sku.as_str()) else {
             continue;
@@ -279,12 +280,16 @@ pub fn plan(
                 accounts.push(r.account_id.as_str());
                 accounts.len() - 1
             });
-        let units = demand[sku].entry(account).or_default();
-        *units = units.saturating_add(r.quantity);
+        demand[sku].push((account, r.quantity));
     }
-    // Each account's tier, asked once, in account_id order (so `tier_of` sees a stable order).
+    // Accounts in account_id order; `rank[a]` sorts by integer instead of by string.
     let mut by_id: Vec<usize> = (0..accounts.len()).collect();
     by_id.sort_unstable_by_key(|&a| accounts[a]);
+    let mut rank = vec![0usize; accounts.len()];
+    for (r, &a) in by_id.iter().enumerate() {
+        rank[a] = r;
+    }
+    // Each account's tier, asked once, in account_id order (so `tier_of` sees a stable order).
     let mut tiers: Vec<(String, u32)> = vec![(String::new(), 0); accounts.len()];
     for &a in &by_id {
         tiers[a] = tier_of(accounts[a]);
@@ -300,16 +305,23 @@ pub fn plan(
             .get(&product.sku)
             .copied()
             .unwrap_or_else(|| product.capacity_at(cutoff));
-        let mut lines: Vec<(usize, u64)> = demand[sku].iter().map(|(a, u)| (*a, *u)).collect();
-        lines.sort_unstable_by_key(|(a, _)| accounts[*a]);
-        let demands: Vec<Demand> = lines
-            .iter()
-            .map(|&(a, requested)| Demand {
-                account_id: accounts[a].to_string(),
-                priority: tiers[a].1,
-                requested,
-            })
-            .collect();
+        let mut lines = std::mem::take(&mut demand[sku]);
+        lines.sort_unstable_by_key(|&(a, _)| rank[a]);
+        let mut demands: Vec<Demand> = Vec::with_capacity(lines.len());
+        let mut last_account = usize::MAX;
+        for (a, units) in lines {
+            match demands.last_mut() {
+                Some(last) if last_account == a => {
+                    last.requested = last.requested.saturating_add(units);
+                }
+                _ => demands.push(Demand {
+                    account_id: accounts[a].to_string(),
+                    priority: tiers[a].1,
+                    requested: units,
+                }),
+            }
+            last_account = a;
+        }
         let allocation = allocate(capacity, &reserves, demands);
         let lines = allocation
             .lines
@@ -348,4 +360,139 @@ pub fn plan(
 pub fn plan_hash(season_id: &str, skus: &[SkuPlan]) -> String {
     let bytes = codec::encode(&(season_id, skus));
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::{
+        AllocationRequestWithdrawn, AllocationRequested, SeasonDeclared, SeasonProduct,
+    };
+
+    fn season(requests: &[(&str, &str, &str, u64)]) -> Seasons {
+        let mut seasons = Seasons::default();
+        seasons.apply(
+            1,
+            &Event::SeasonDeclared(SeasonDeclared {
+                season_id: "S".into(),
+                name: "S".into(),
+                starts_on: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+                ends_on: NaiveDate::from_ymd_opt(2027, 2, 1).unwrap(),
+                products: vec![
+                    SeasonProduct {
+                        sku: "A".into(),
+                        capacity: 100,
+                    },
+                    SeasonProduct {
+                        sku: "B".into(),
+                        capacity: 10,
+                    },
+                ],
+                reserves: vec![],
+            }),
+        );
+        for (i, (id, account, sku, quantity)) in requests.iter().enumerate() {
+            seasons.apply(
+                2 + i as u64,
+                &Event::AllocationRequested(AllocationRequested {
+                    season_id: "S".into(),
+                    request_id: id.to_string(),
+                    account_id: account.to_string(),
+                    sku: sku.to_string(),
+                    quantity: *quantity,
+                }),
+            );
+        }
+        seasons
+    }
+
+    fn units(plan: &Plan, sku: usize) -> Vec<(&str, u64, u64)> {
+        plan.skus[sku]
+            .lines
+            .iter()
+            .map(|l| (l.account_id.as_str(), l.requested, l.allocated))
+            .collect()
+    }
+
+    fn tier_of(account: &str) -> (String, u32) {
+        // K-1 is served first; everyone else shares class 2.
+        if account == "K-1" {
+            ("key".into(), 1)
+        } else {
+            ("general".into(), 2)
+        }
+    }
+
+    #[test]
+    fn requests_are_summed_per_account_and_withdrawn_ones_do_not_count() {
+        // Proves an account's requests of one sku are summed, a withdrawn request stops
+        // counting from its position, priorities come from `tier_of`, and a what-if
+        // capacity changes the allocation and the hash.
+        let mut seasons = season(&[
+            ("r1", "K-2", "A", 40),
+            ("r2", "K-1", "A", 70),
+            ("r3", "K-2", "A", 30),
+            ("r4", "K-3", "B", 20),
+        ]);
+        let s = seasons.get("S").unwrap().clone();
+        let plan_now = plan(&s, u64::MAX, &BTreeMap::new(), &mut tier_of);
+        assert_eq!(units(&plan_now, 0), vec![("K-1", 70, 70), ("K-2", 70, 30)]);
+        assert_eq!(units(&plan_now, 1), vec![("K-3", 20, 10)]);
+        assert_eq!(plan_now.skus[0].lines[0].tier, "key");
+        assert_eq!(plan_now.skus[1].lines[0].fill_pct.to_string(), "50.00");
+
+        seasons.apply(
+            9,
+            &Event::AllocationRequestWithdrawn(AllocationRequestWithdrawn {
+                season_id: "S".into(),
+                request_id: "r3".into(),
+                account_id: "K-2".into(),
+                reason: None,
+            }),
+        );
+        let s = seasons.get("S").unwrap();
+        let after = plan(s, u64::MAX, &BTreeMap::new(), &mut tier_of);
+        assert_eq!(units(&after, 0), vec![("K-1", 70, 70), ("K-2", 40, 30)]);
+        let before = plan(s, 8, &BTreeMap::new(), &mut tier_of);
+        assert_eq!(before, plan_now, "as known at position 8, r3 still counts");
+
+        let what_if = plan(
+            s,
+            u64::MAX,
+            &BTreeMap::from([("A".to_string(), 200)]),
+            &mut tier_of,
+        );
+        assert_eq!(units(&what_if, 0), vec![("K-1", 70, 70), ("K-2", 40, 40)]);
+        assert_ne!(what_if.plan_hash, after.plan_hash);
+    }
+
+    #[test]
+    fn the_hash_does_not_depend_on_request_order_or_ids() {
+        // Proves two seasons with the same demand in another order and with other request
+        // ids plan identically, hash included.
+        let a = season(&[
+            ("a", "K-1", "A", 5),
+            ("b", "K-2", "A", 7),
+            ("c", "K-2", "B", 9),
+        ]);
+        let b = season(&[
+            ("z", "K-2", "B", 9),
+            ("y", "K-2", "A", 7),
+            ("x", "K-1", "A", 5),
+        ]);
+        let plan_a = plan(
+            a.get("S").unwrap(),
+            u64::MAX,
+            &BTreeMap::new(),
+            &mut tier_of,
+        );
+        let plan_b = plan(
+            b.get("S").unwrap(),
+            u64::MAX,
+            &BTreeMap::new(),
+            &mut tier_of,
+        );
+        assert_eq!(plan_a, plan_b);
+        assert_eq!(plan_a.plan_hash.len(), 64);
+    }
 }
