@@ -170,13 +170,24 @@ pub fn close(
             ),
         });
     }
+    let event = Event::ContestClosed(ContestClosed {
+        contest_id: contest_id.to_string(),
+        closed_on: today,
+        through_position,
+        standings: standings.to_vec(),
+    });
+    let size = event.encode_payload().len();
+    if size > crate::ledger::codec::PAYLOAD_BYTES_MAX {
+        return Err(DomainError::Refused {
+            code: "standings_too_large",
+            message: format!(
+                "the standings take {size} bytes, more than the {} one event may hold",
+                crate::ledger::codec::PAYLOAD_BYTES_MAX
+            ),
+        });
+    }
     Ok(Decision {
-        events: vec![Event::ContestClosed(ContestClosed {
-            contest_id: contest_id.to_string(),
-            closed_on: today,
-            through_position,
-            standings: standings.to_vec(),
-        })],
+        events: vec![event],
         duplicates: 0,
     })
 }
