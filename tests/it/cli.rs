@@ -647,3 +647,87 @@ fn offline_reads_of_a_missing_directory_fail() {
     }
     assert!(!missing.exists(), "an offline read created the directory");
 }
+
+#[test]
+fn tokens_never_reach_the_logs() {
+    // Proves that with every log level on (RUST_LOG=trace), a server that receives good,
+    // unknown and revoked bearer tokens, issues a token over the API and serves requests
+    // writes none of them, nor their SHA-256, to its log.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ledger");
+    let admin = cli_token(&data, "log-admin", "admin");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("listening line");
+    let base = line
+        .trim()
+        .strip_prefix("kaledger listening on ")
+        .expect("listening line")
+        .to_string();
+    let client = http_client();
+    let (status, issued) = http_post(
+        &client,
+        &base,
+        &admin,
+        "/v1/tokens",
+        &json!({"name": "feed", "role": "ingest"}),
+    );
+    assert_eq!(status, 201, "{issued}");
+    let feed = issued["token"].as_str().expect("token").to_string();
+    let (status, _) = http_post(
+        &client,
+        &base,
+        &feed,
+        "/v1/sales",
+        &json!({"lines": [{"account_id": "nobody"}]}),
+    );
+    assert_eq!(status, 422);
+    let (status, _) = http_post(
+        &client,
+        &base,
+        &admin,
+        "/v1/tokens/feed/revoke",
+        &json!({"reason": "rotated"}),
+    );
+    assert_eq!(status, 200);
+    let unknown = format!("kal_{}", "7".repeat(64));
+    for token in [feed.as_str(), unknown.as_str()] {
+        let (status, _) = http_get(&client, &base, token, "/v1/accounts");
+        assert_eq!(status, 401);
+    }
+    let (status, _) = http_get(&client, &base, &admin, "/v1/audit/head");
+    assert_eq!(status, 200);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    assert!(
+        text.len() > 200,
+        "the trace log is suspiciously short: {text}"
+    );
+    for secret in [&admin, &feed, &unknown] {
+        assert!(!text.contains(secret.as_str()), "a token is in the log");
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
+        assert!(!text.contains(&sha), "a token's SHA-256 is in the log");
+    }
+    assert!(
+        !text.contains("kal_"),
+        "something token-shaped is in the log"
+    );
+}
