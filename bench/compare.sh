@@ -27,6 +27,7 @@ echo "kernel:  $(uname -sr)"
 dev=$(df --output=source /tmp | tail -1)
 echo "disk:    $dev $(df --output=fstype,size -h /tmp | tail -1 | xargs) (holds /tmp, where both data directories go)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
+echo "busy:    $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 {printf "%s (%s%% cpu) ", $2, $1}')(ps %cpu over each process's life, >= 10%, before the run)"
 echo "sizes:   BENCH_CLIENTS=${BENCH_CLIENTS:-1,8,64} BENCH_SINGLE_REQUESTS=${BENCH_SINGLE_REQUESTS:-400} BENCH_BATCH_REQUESTS=${BENCH_BATCH_REQUESTS:-5} BENCH_BATCH_LINES=${BENCH_BATCH_LINES:-1000} BENCH_QUERY_REQUESTS=${BENCH_QUERY_REQUESTS:-200} BENCH_QUERY_INGESTERS=${BENCH_QUERY_INGESTERS:-4} BENCH_ACCOUNTS=${BENCH_ACCOUNTS:-64}"
 
 echo "== build"
@@ -103,7 +104,7 @@ free_port() {
   return 1
 }
 
-echo "== kaledger"
+echo "== kaledger (load average now: $(cut -d' ' -f1 /proc/loadavg))"
 token=$("$kaledger" token create --data "$work/ledger" --name bench --role admin)
 RUST_LOG=warn "$kaledger" serve --data "$work/ledger" --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.err" &
 kpid=$!
@@ -125,7 +126,7 @@ kpid=
 } >> "$work/kaledger.tsv"
 rm -rf "$work/ledger"
 
-echo "== PostgreSQL ($("$pgbin/postgres" --version))"
+echo "== PostgreSQL ($("$pgbin/postgres" --version); load average now: $(cut -d' ' -f1 /proc/loadavg))"
 port=$(free_port)
 mkdir "$work/pg"
 [ "$(id -u)" = 0 ] && chown postgres: "$work/pg"
@@ -162,7 +163,7 @@ ppid=
   echo -e "meta\tbackend_vmhwm_kib\t${backend:-n/a}"
 } >> "$work/postgres.tsv"
 
-echo "== results (load average after the run: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== results"
 "$driver" report "$work/kaledger.tsv" "$work/postgres.tsv" | tee "$work/report.md"
 [ -n "${BENCH_RESULTS:-}" ] && cp "$work/report.md" "$BENCH_RESULTS"
 exit 0
