@@ -63,7 +63,11 @@ impl Config {
         let clients = std::env::var("BENCH_CLIENTS")
             .unwrap_or_else(|_| "1,8,64".to_string())
             .split(',')
-            .map(|c| c.trim().parse().expect("BENCH_CLIENTS: comma-separated numbers"))
+            .map(|c| {
+                c.trim()
+                    .parse()
+                    .expect("BENCH_CLIENTS: comma-separated numbers")
+            })
             .collect();
         let config = Config {
             clients,
@@ -249,7 +253,8 @@ impl Conn {
                             return retries;
                         }
                         Err(e)
-                            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                            if e.code()
+                                == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
                         {
                             retries += 1;
                             tx.rollback().await.expect("ROLLBACK");
@@ -444,7 +449,10 @@ async fn run_queries(target: &Target, config: &Config, query: Query, clients: us
             while !stop.load(Ordering::Relaxed) {
                 let invoice = format!("{workload}-{clients}-I{i}-R{n}");
                 retries += conn
-                    .append(&account, &[sale_line(&account, &invoice, 1, i * 7 + n * 31)])
+                    .append(
+                        &account,
+                        &[sale_line(&account, &invoice, 1, i * 7 + n * 31)],
+                    )
                     .await;
                 appended.fetch_add(1, Ordering::Relaxed);
                 n += 1;
@@ -657,7 +665,10 @@ fn postgres(conninfo: &str, out: &str) {
         // WAL flushes (a commit's durable sync, shared by the commits waiting at that moment).
         let wal = pg
             .client
-            .query_one("SELECT wal_sync::float8, (wal_sync_time / 1000)::float8 FROM pg_stat_wal", &[])
+            .query_one(
+                "SELECT wal_sync::float8, (wal_sync_time / 1000)::float8 FROM pg_stat_wal",
+                &[],
+            )
             .await
             .expect("pg_stat_wal");
         let (syncs, sync_seconds): (f64, f64) = (wal.get(0), wal.get(1));
@@ -678,7 +689,12 @@ fn load(path: &str) -> (Vec<Row>, HashMap<String, String>) {
         .lines()
         .filter_map(|l| {
             let mut f = l.splitn(3, '\t');
-            (f.next() == Some("meta")).then(|| (f.next().unwrap_or("").to_string(), f.next().unwrap_or("").trim().to_string()))
+            (f.next() == Some("meta")).then(|| {
+                (
+                    f.next().unwrap_or("").to_string(),
+                    f.next().unwrap_or("").trim().to_string(),
+                )
+            })
         })
         .collect();
     (rows, meta)
@@ -693,21 +709,27 @@ fn mib(kib: &str) -> String {
 fn report(kaledger_path: &str, postgres_path: &str) {
     let (k_rows, k_meta) = load(kaledger_path);
     let (p_rows, p_meta) = load(postgres_path);
-    let label = |w: &str| match w {
-        "single" => "append, 1 line/request",
-        "batch" => "append, 1,000-line batch",
-        "entitlements" => "entitlements query, while ingesting",
-        "accruals" => "accruals query, while ingesting",
-        other => other,
-    }
-    .to_string();
+    let label = |w: &str| {
+        match w {
+            "single" => "append, 1 line/request",
+            "batch" => "append, 1,000-line batch",
+            "entitlements" => "entitlements query, while ingesting",
+            "accruals" => "accruals query, while ingesting",
+            other => other,
+        }
+        .to_string()
+    };
     println!("| workload | clients | requests | kaledger events/s | p50 ms | p99 ms | PostgreSQL events/s | p50 ms | p99 ms | kaledger ÷ PostgreSQL (throughput) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for k in &k_rows {
         let p = p_rows
             .iter()
             .find(|p| p.workload == k.workload && p.clients == k.clients);
-        let unit = if k.workload == "single" || k.workload == "batch" { "" } else { " q" };
+        let unit = if k.workload == "single" || k.workload == "batch" {
+            ""
+        } else {
+            " q"
+        };
         let (p_rate, p_50, p_99, ratio) = match p {
             Some(p) => (
                 format!("{:.0}{unit}", p.per_second()),
@@ -728,8 +750,14 @@ fn report(kaledger_path: &str, postgres_path: &str) {
         );
     }
     println!();
-    println!("`q` = queries/s. Query rows ran while {} other clients appended single lines:", std::env::var("BENCH_QUERY_INGESTERS").unwrap_or_else(|_| "4".into()));
-    for k in k_rows.iter().filter(|r| r.workload != "single" && r.workload != "batch") {
+    println!(
+        "`q` = queries/s. Query rows ran while {} other clients appended single lines:",
+        std::env::var("BENCH_QUERY_INGESTERS").unwrap_or_else(|_| "4".into())
+    );
+    for k in k_rows
+        .iter()
+        .filter(|r| r.workload != "single" && r.workload != "batch")
+    {
         let p = p_rows
             .iter()
             .find(|p| p.workload == k.workload && p.clients == k.clients);
@@ -738,7 +766,8 @@ fn report(kaledger_path: &str, postgres_path: &str) {
             k.workload,
             k.clients,
             k.background_per_s,
-            p.map(|p| format!("{:.0}", p.background_per_s)).unwrap_or_else(|| "n/a".into())
+            p.map(|p| format!("{:.0}", p.background_per_s))
+                .unwrap_or_else(|| "n/a".into())
         );
     }
     let retries: u64 = p_rows.iter().map(|r| r.retries).sum();
@@ -753,32 +782,68 @@ fn report(kaledger_path: &str, postgres_path: &str) {
             _ => "n/a".to_string(),
         }
     };
-    let get = |meta: &HashMap<String, String>, key: &str| meta.get(key).cloned().unwrap_or_else(|| "n/a".into());
+    let get = |meta: &HashMap<String, String>, key: &str| {
+        meta.get(key).cloned().unwrap_or_else(|| "n/a".into())
+    };
     println!("| | kaledger | PostgreSQL |");
     println!("|---|---:|---:|");
-    println!("| events in the log / table | {} | {} |", get(&k_meta, "events_total"), get(&p_meta, "events_total"));
-    println!("| data directory (`du -sb`) | {} B | {} B |", get(&k_meta, "disk_bytes"), get(&p_meta, "disk_bytes"));
-    println!("| disk bytes per event (`du -sb` ÷ events) | {} | {} |", per_event(&k_meta, "disk_bytes"), per_event(&p_meta, "disk_bytes"));
-    println!("| bytes per event, events table + indexes only (`pg_total_relation_size`) | | {} |", per_event(&p_meta, "table_bytes"));
-    println!("| bytes per event, WAL (`pg_wal`) only | | {} |", per_event(&p_meta, "wal_bytes"));
-    let num = |meta: &HashMap<String, String>, key: &str| meta.get(key).and_then(|v| v.parse::<f64>().ok());
-    if let (Some(groups), Some(events)) = (num(&k_meta, "groups"), num(&k_meta, "group_events")) {
-        println!("| group commits (kaledger) | {groups:.0}, {:.1} events each on average | |", events / groups.max(1.0));
-    }
-    let mean_ms = |meta: &HashMap<String, String>| match (num(meta, "syncs"), num(meta, "sync_seconds")) {
-        (Some(n), Some(s)) if n > 0.0 => format!("{n:.0}, mean {:.2} ms", s / n * 1e3),
-        (Some(n), _) => format!("{n:.0}"),
-        _ => "n/a".to_string(),
+    println!(
+        "| events in the log / table | {} | {} |",
+        get(&k_meta, "events_total"),
+        get(&p_meta, "events_total")
+    );
+    println!(
+        "| data directory (`du -sb`) | {} B | {} B |",
+        get(&k_meta, "disk_bytes"),
+        get(&p_meta, "disk_bytes")
+    );
+    println!(
+        "| disk bytes per event (`du -sb` ÷ events) | {} | {} |",
+        per_event(&k_meta, "disk_bytes"),
+        per_event(&p_meta, "disk_bytes")
+    );
+    println!(
+        "| bytes per event, events table + indexes only (`pg_total_relation_size`) | | {} |",
+        per_event(&p_meta, "table_bytes")
+    );
+    println!(
+        "| bytes per event, WAL (`pg_wal`) only | | {} |",
+        per_event(&p_meta, "wal_bytes")
+    );
+    let num = |meta: &HashMap<String, String>, key: &str| {
+        meta.get(key).and_then(|v| v.parse::<f64>().ok())
     };
+    if let (Some(groups), Some(events)) = (num(&k_meta, "groups"), num(&k_meta, "group_events")) {
+        println!(
+            "| group commits (kaledger) | {groups:.0}, {:.1} events each on average | |",
+            events / groups.max(1.0)
+        );
+    }
+    let mean_ms =
+        |meta: &HashMap<String, String>| match (num(meta, "syncs"), num(meta, "sync_seconds")) {
+            (Some(n), Some(s)) if n > 0.0 => format!("{n:.0}, mean {:.2} ms", s / n * 1e3),
+            (Some(n), _) => format!("{n:.0}"),
+            _ => "n/a".to_string(),
+        };
     let flush = match (num(&k_meta, "flush_seconds"), num(&k_meta, "groups")) {
-        (Some(s), Some(n)) if n > 0.0 => format!(" (after a sled flush of mean {:.2} ms, which writes and waits with `sync_file_range`)", s / n * 1e3),
+        (Some(s), Some(n)) if n > 0.0 => format!(
+            " (after a sled flush of mean {:.2} ms, which writes and waits with `sync_file_range`)",
+            s / n * 1e3
+        ),
         _ => String::new(),
     };
     println!("| durable syncs: kaledger `sync_data` per group / PostgreSQL WAL syncs (`pg_stat_wal`) | {}{flush} | {} |", mean_ms(&k_meta), mean_ms(&p_meta));
-    println!("| peak memory: server VmHWM | {} | {} (postmaster) / {} (largest backend) |",
-        mib(&get(&k_meta, "vmhwm_kib")), mib(&get(&p_meta, "vmhwm_kib")), mib(&get(&p_meta, "backend_vmhwm_kib")));
-    println!("| peak memory: all server processes, PSS summed (sampled every 0.5 s) | {} | {} |",
-        mib(&get(&k_meta, "peak_pss_kib")), mib(&get(&p_meta, "peak_pss_kib")));
+    println!(
+        "| peak memory: server VmHWM | {} | {} (postmaster) / {} (largest backend) |",
+        mib(&get(&k_meta, "vmhwm_kib")),
+        mib(&get(&p_meta, "vmhwm_kib")),
+        mib(&get(&p_meta, "backend_vmhwm_kib"))
+    );
+    println!(
+        "| peak memory: all server processes, PSS summed (sampled every 0.5 s) | {} | {} |",
+        mib(&get(&k_meta, "peak_pss_kib")),
+        mib(&get(&p_meta, "peak_pss_kib"))
+    );
 }
 
 fn main() {
