@@ -19,6 +19,10 @@ use kaledger::ledger::Actor;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 
+/// The server's allocator (see `src/main.rs`), so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn meta() -> WriteMeta {
     let actor = Actor {
         name: "plan-bench".into(),
@@ -177,6 +181,51 @@ fn main() {
         pct(0.5),
         pct(0.99),
         times[times.len() - 1]
+    );
+    // The same plan through the API's router in-process: the handler, its auth and the
+    // JSON answer (~100,000 lines), without a network hop.
+    let (token, token_sha256) = kaledger::api::auth::new_token().expect("randomness");
+    submit(Command::IssueToken {
+        name: "plan-bench".into(),
+        role: kaledger::domain::vocab::Role::Planner,
+        token_sha256,
+    });
+    let router = kaledger::api::router(engine.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut api_times = Vec::with_capacity(runs);
+    let mut answer_bytes = 0;
+    for _ in 0..runs {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::post("/v1/seasons/BENCH/plan")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let started = Instant::now();
+        let body = runtime.block_on(async {
+            let response = router.clone().oneshot(request).await.expect("infallible");
+            assert_eq!(response.status(), 200);
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+        });
+        api_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        answer_bytes = body.len();
+    }
+    api_times.sort_by(f64::total_cmp);
+    let api_pct = |p: f64| api_times[((api_times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "POST /v1/seasons/BENCH/plan through the router ({runs} runs, {:.1} MB JSON): p50 {:.1} ms, p99 {:.1} ms",
+        answer_bytes as f64 / 1e6,
+        api_pct(0.5),
+        api_pct(0.99)
     );
     let started = Instant::now();
     submit(Command::CommitAllocation {
