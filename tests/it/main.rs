@@ -4,12 +4,16 @@ mod support;
 
 mod cli;
 mod crash;
+mod decoder_property;
 mod envelope_golden;
+mod fuzz_api;
 mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
 mod rebates;
 mod rebates_property;
 mod settlements;
+mod storage_faults;
+mod tamper;
 mod tiers;
 mod tiers_property;
