@@ -26,7 +26,7 @@ set +e
 KALEDGER_CRASH_CYCLES=$cycles KALEDGER_CRASH_SEED=$seed \
 KALEDGER_CRASH_RECHECK_ALL_EVERY=${RECHECK_ALL_EVERY:-10} KALEDGER_CRASH_KILL_MS=${KILL_MS:-30..730} \
   cargo test --release --locked --test it crash::kill_9_during_ingestion_loses_nothing_acknowledged \
-  -- --exact --nocapture 2>&1 | tee "$log" | grep --line-buffered -E "^crash |^  cycle |panicked"
+  -- --exact --nocapture 2>&1 | tee "$log" | grep --line-buffered -E "^crash cycle |^crash loop: |^  cycle |panicked"
 status=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - started ))
