@@ -36,7 +36,7 @@ fn sample_sale() -> SaleRecorded {
     }
 }
 
-fn sample_envelope() -> Envelope {
+pub(crate) fn sample_envelope() -> Envelope {
     Envelope {
         event_type: "SaleRecorded".into(),
         schema_version: 1,
@@ -97,7 +97,7 @@ fn corrupt_envelopes_are_errors_not_panics() {
 }
 
 /// One sample of every event type at schema version 1, with its pinned payload bytes.
-fn samples() -> Vec<(Event, &'static str)> {
+pub(crate) fn samples() -> Vec<(Event, &'static str)> {
     let date = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
     vec![
         (
