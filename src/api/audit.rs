@@ -237,9 +237,25 @@ pub async fn verify(
 ) -> ApiResult<Json<VerifyResponse>> {
     caller.require(Right::Read)?;
     let engine = state.engine.clone();
-    let report = tokio::task::spawn_blocking(move || engine.store().verify())
+    // Verify what this server acknowledged: through the read model's head (sled may hold a
+    // group whose flush failed until the store is reopened).
+    let head = engine.read().head_position();
+    let report = tokio::task::spawn_blocking(move || engine.store().verify_through(head))
         .await
         .map_err(ApiError::internal)??;
+    let report = match report {
+        VerifyReport::Ok {
+            verified_through, ..
+        } if verified_through < head => VerifyReport::Broken {
+            first_bad_position: verified_through + 1,
+            reason: format!(
+                "position {} is missing (the log ends at {verified_through}, the server acknowledged {head})",
+                verified_through + 1
+            ),
+            verified_through,
+        },
+        other => other,
+    };
     Ok(Json(report.into()))
 }
 

@@ -133,6 +133,7 @@ impl From<LedgerError> for ApiError {
             LedgerError::Storage(_)
             | LedgerError::Io { .. }
             | LedgerError::WriterStopped
+            | LedgerError::Closed
             | LedgerError::Locked { .. } => {
                 tracing::error!(error = %e, "storage unavailable");
                 ApiError::new(

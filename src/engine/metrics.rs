@@ -16,6 +16,8 @@ pub struct Metrics {
     pub sync_seconds: Histogram,
     pub append_failures: IntCounter,
     pub head_position: IntGauge,
+    /// 1 while writes are stopped after a failed flush, 0 otherwise.
+    pub writes_stopped: IntGauge,
     pub http_requests: IntCounterVec,
     pub http_seconds: HistogramVec,
 }
@@ -97,6 +99,14 @@ impl Metrics {
         registry
             .register(Box::new(http_requests.clone()))
             .expect("unique metric");
+        let writes_stopped = IntGauge::new(
+            "kaledger_writes_stopped",
+            "1 while writes are refused after a failed flush, until the store reopens.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(writes_stopped.clone()))
+            .expect("unique metric");
         let http_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "kaledger_http_request_seconds",
@@ -119,6 +129,7 @@ impl Metrics {
             sync_seconds,
             append_failures,
             head_position,
+            writes_stopped,
             http_requests,
             http_seconds,
         }

@@ -280,6 +280,8 @@ impl Engine {
             head: replayed.head,
             read: read.clone(),
             metrics: metrics.clone(),
+            stopped: None,
+            last_recovery: None,
         };
         let handle = std::thread::Builder::new()
             .name("kaledger-writer".to_string())
@@ -396,7 +398,17 @@ struct Writer {
     head: Head,
     read: Arc<RwLock<ReadModel>>,
     metrics: Arc<Metrics>,
+    /// Set when a group could not be made durable and could not be undone in sled's memory
+    /// (sled 0.34 keeps a failed flush's IO error until the database is opened again):
+    /// the decision state may then hold events that are not on disk, so no write is decided
+    /// until [`Writer::recover`] has reopened the store and replayed it.
+    stopped: Option<String>,
+    /// When recovery was last tried (at most once per [`RECOVERY_INTERVAL`]).
+    last_recovery: Option<Instant>,
 }
+
+/// Least time between two attempts to reopen the store after a failed flush.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 type Reply = (
     oneshot::Sender<Result<WriteOutcome, EngineError>>,
@@ -453,6 +465,15 @@ impl Writer {
     /// Decides, appends durably, applies and answers one group.
     fn commit_group(&mut self, requests: Vec<WriteRequest>) {
         if requests.is_empty() {
+            return;
+        }
+        if self.stopped.is_some() && !self.recover() {
+            let reason = self.stopped.clone().unwrap_or_default();
+            for request in requests {
+                let _ = request
+                    .reply
+                    .send(Err(EngineError::Unavailable(reason.clone())));
+            }
             return;
         }
         let request_count = requests.len();
@@ -601,18 +622,80 @@ impl Writer {
 
     /// Undoes a group that could not be made durable: removes its entries from sled's
     /// trees (they were never acknowledged) and rebuilds the decision state from the log.
+    /// When sled refuses the removal (it keeps a failed flush's error), writes stop until
+    /// the store is reopened: answering from a state that holds the refused group would
+    /// acknowledge lines that are not on disk.
     fn roll_back(&mut self, staged: &[(u64, Vec<u8>)], idempotency_writes: &[(Vec<u8>, Vec<u8>)]) {
         let keys: Vec<Vec<u8>> = idempotency_writes.iter().map(|(k, _)| k.clone()).collect();
-        if let Err(e) = self.store.remove(staged, &keys) {
-            tracing::error!(error = %e, "could not remove the failed group from memory");
-        }
-        match replay(&self.store) {
+        let undone = self
+            .store
+            .remove(staged, &keys)
+            .map_err(|e| e.to_string())
+            .and_then(|()| replay(&self.store).map_err(|e| e.to_string()))
+            .and_then(|replayed| {
+                let expected = self.head.position - staged.len() as u64;
+                if replayed.head.position == expected {
+                    Ok(replayed)
+                } else {
+                    Err(format!(
+                        "the log ends at {} after the roll-back, not at {expected}",
+                        replayed.head.position
+                    ))
+                }
+            });
+        match undone {
             Ok(replayed) => {
                 self.state = replayed.state;
                 self.head = replayed.head;
             }
             Err(e) => {
-                tracing::error!(error = %e, "replay after a failed group failed; the writer keeps its state")
+                tracing::error!(error = %e, "could not undo the failed group in memory; writes stop until the store reopens");
+                self.metrics.writes_stopped.set(1);
+                self.stopped = Some(format!(
+                    "writes are stopped: a group could not be written to disk and sled cannot undo it in memory ({e}); \
+                     they resume by themselves once the data directory accepts writes again"
+                ));
+                self.last_recovery = Some(Instant::now());
+            }
+        }
+    }
+
+    /// After writes stopped: reopens the store from disk, replays the log into the
+    /// decision state and the read models (whatever of the refused group reached the disk
+    /// is then part of the log, as after a restart), and resumes. False while the store
+    /// cannot be reopened or recovery was tried less than [`RECOVERY_INTERVAL`] ago.
+    fn recover(&mut self) -> bool {
+        if self
+            .last_recovery
+            .is_some_and(|t| t.elapsed() < RECOVERY_INTERVAL)
+        {
+            return false;
+        }
+        self.last_recovery = Some(Instant::now());
+        let reopened = self
+            .store
+            .reopen()
+            .and_then(|()| self.store.sync().map(|_| ()))
+            .and_then(|()| replay(&self.store));
+        match reopened {
+            Ok(replayed) => {
+                tracing::warn!(
+                    head = replayed.head.position,
+                    "the store reopened after a failed flush; writes resume"
+                );
+                self.state = replayed.state;
+                self.head = replayed.head;
+                self.metrics
+                    .head_position
+                    .set(replayed.head.position as i64);
+                *self.read.write().unwrap_or_else(|p| p.into_inner()) = replayed.read;
+                self.stopped = None;
+                self.metrics.writes_stopped.set(0);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the store cannot reopen yet; writes stay stopped");
+                false
             }
         }
     }

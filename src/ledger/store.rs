@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use super::envelope::{Envelope, GENESIS_HASH, HASH_BYTES};
@@ -35,6 +36,8 @@ pub enum LedgerError {
     Corrupt { position: u64, reason: String },
     #[error("the writer has stopped")]
     WriterStopped,
+    #[error("the data directory is closed for reopening after a storage error; try again")]
+    Closed,
 }
 
 impl From<sled::Error> for LedgerError {
@@ -81,14 +84,22 @@ pub struct AppendTimings {
     pub sync: Duration,
 }
 
-/// The sled database of one data directory.
+/// The sled database of one data directory. It can be closed and opened again in place
+/// ([`LogStore::reopen`]): after a failed flush sled 0.34 keeps the IO error and refuses
+/// every later write until the database is opened again.
 pub struct LogStore {
+    /// None only while a reopen is in progress or failed.
+    inner: RwLock<Option<Open>>,
+    path: PathBuf,
+}
+
+/// The open database.
+struct Open {
     db: sled::Db,
     log: sled::Tree,
     idempotency: sled::Tree,
     /// sled's data file, opened once, to `sync_data` after each flush.
     data_file: File,
-    path: PathBuf,
 }
 
 /// Most envelopes in one sled entry: 16 × ~240 bytes keeps a full leaf (17 entries) near
@@ -159,10 +170,19 @@ fn position_of(key: &[u8]) -> Result<u64, LedgerError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
+/// A read guard on an open database.
+struct OpenGuard<'a>(RwLockReadGuard<'a, Option<Open>>);
+
+impl std::ops::Deref for OpenGuard<'_> {
+    type Target = Open;
+    fn deref(&self) -> &Open {
+        // `LogStore::db` hands out guards only over `Some`.
+        self.0.as_ref().expect("checked open")
+    }
+}
+
 impl LogStore {
-    /// Opens (or creates) the data directory. A directory held by another process gives
-    /// [`LedgerError::Locked`] with a message that says what to do.
-    pub fn open(path: &Path) -> Result<LogStore, LedgerError> {
+    fn open_db(path: &Path) -> Result<Open, LedgerError> {
         std::fs::create_dir_all(path).map_err(|source| LedgerError::Io {
             path: path.to_path_buf(),
             source,
@@ -190,13 +210,40 @@ impl LogStore {
             path: data_path,
             source,
         })?;
-        Ok(LogStore {
+        Ok(Open {
             db,
             log,
             idempotency,
             data_file,
+        })
+    }
+
+    /// Opens (or creates) the data directory. A directory held by another process gives
+    /// [`LedgerError::Locked`] with a message that says what to do.
+    pub fn open(path: &Path) -> Result<LogStore, LedgerError> {
+        Ok(LogStore {
+            inner: RwLock::new(Some(LogStore::open_db(path)?)),
             path: path.to_path_buf(),
         })
+    }
+
+    /// Closes the database and opens it again from what is on disk, dropping whatever
+    /// sled held only in memory (a group whose flush failed). Fails while another handle
+    /// (an iterator still being read) keeps the old database open; try again later.
+    pub fn reopen(&self) -> Result<(), LedgerError> {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        drop(inner.take());
+        *inner = Some(LogStore::open_db(&self.path)?);
+        Ok(())
+    }
+
+    /// The open database, or [`LedgerError::Closed`].
+    fn db(&self) -> Result<OpenGuard<'_>, LedgerError> {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(LedgerError::Closed);
+        }
+        Ok(OpenGuard(guard))
     }
 
     /// The data directory.
@@ -206,7 +253,8 @@ impl LogStore {
 
     /// The last entry, or [`Head::EMPTY`].
     pub fn head(&self) -> Result<Head, LedgerError> {
-        match self.log.last()? {
+        let last = self.db()?.log.last()?;
+        match last {
             None => Ok(Head::EMPTY),
             Some((k, v)) => {
                 let entries = chunk_entries(position_of(&k)?, &v)?;
@@ -228,7 +276,8 @@ impl LogStore {
 
     /// The last position (0 for an empty log), from the last chunk alone.
     pub fn last_position(&self) -> Result<u64, LedgerError> {
-        match self.log.last()? {
+        let last = self.db()?.log.last()?;
+        match last {
             None => Ok(0),
             Some((k, v)) => Ok(chunk_entries(position_of(&k)?, &v)?
                 .last()
@@ -244,34 +293,38 @@ impl LogStore {
         entries: &[(u64, Vec<u8>)],
         idempotency: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<AppendTimings, LedgerError> {
+        let db = self.db()?;
         if !entries.is_empty() {
             let mut batch = sled::Batch::default();
             for (first, chunk) in chunks_of(entries) {
                 batch.insert(&key(first), chunk);
             }
-            self.log.apply_batch(batch)?;
+            db.log.apply_batch(batch)?;
         }
         if !idempotency.is_empty() {
             let mut batch = sled::Batch::default();
             for (k, v) in idempotency {
                 batch.insert(k.as_slice(), v.as_slice());
             }
-            self.idempotency.apply_batch(batch)?;
+            db.idempotency.apply_batch(batch)?;
         }
-        self.sync()
+        self.sync_open(&db)
     }
 
     /// Flushes sled and syncs its data file; used after appends and at shutdown.
     pub fn sync(&self) -> Result<AppendTimings, LedgerError> {
+        let db = self.db()?;
+        self.sync_open(&db)
+    }
+
+    fn sync_open(&self, db: &Open) -> Result<AppendTimings, LedgerError> {
         let started = Instant::now();
-        self.db.flush()?;
+        db.db.flush()?;
         let flushed = Instant::now();
-        self.data_file
-            .sync_data()
-            .map_err(|source| LedgerError::Io {
-                path: self.path.join("db"),
-                source,
-            })?;
+        db.data_file.sync_data().map_err(|source| LedgerError::Io {
+            path: self.path.join("db"),
+            source,
+        })?;
         Ok(AppendTimings {
             flush: flushed - started,
             sync: flushed.elapsed(),
@@ -280,7 +333,8 @@ impl LogStore {
 
     /// The stored bytes of the envelope at a position.
     pub fn get(&self, position: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        let Some((k, chunk)) = self.log.range(..=key(position)).next_back().transpose()? else {
+        let found = self.db()?.log.range(..=key(position)).next_back();
+        let Some((k, chunk)) = found.transpose()? else {
             return Ok(None);
         };
         let entries = chunk_entries(position_of(&k)?, &chunk)?;
@@ -295,14 +349,24 @@ impl LogStore {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, sled::IVec), LedgerError>> {
-        let start = match self.log.range(..=key(from.max(1))).next_back() {
+        // The iterator keeps its own handle on the tree (so a reopen waits until it is done).
+        let log = match self.db() {
+            Ok(db) => Some(db.log.clone()),
+            Err(_) => None,
+        };
+        let closed = log.is_none().then_some(Err(LedgerError::Closed));
+        let start = match log
+            .as_ref()
+            .and_then(|l| l.range(..=key(from.max(1))).next_back())
+        {
             Some(Ok((k, _))) => position_of(&k).unwrap_or(from),
             _ => from,
         };
-        self.log.range(key(start)..).map(|item| {
+        let items = log.map(|l| l.range(key(start)..)).into_iter().flatten();
+        closed.into_iter().chain(items.map(|item| {
             let (k, v) = item?;
             Ok((position_of(&k)?, v))
-        })
+        }))
     }
 
     /// Stored envelopes from `from` (inclusive) in position order, copied out of their chunks.
@@ -328,21 +392,30 @@ impl LogStore {
 
     /// An idempotency record.
     pub fn idempotency_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, LedgerError> {
-        Ok(self.idempotency.get(key)?)
+        Ok(self.db()?.idempotency.get(key)?)
     }
 
     /// Bytes sled uses on disk.
     pub fn size_on_disk(&self) -> Result<u64, LedgerError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db()?.db.size_on_disk()?)
     }
 
     /// Recomputes the chain from position 1 and names the first bad position: a gap,
     /// a chunk or envelope that does not decode, a broken link or hash, or a
     /// non-increasing timestamp.
     pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
+        self.verify_through(u64::MAX)
+    }
+
+    /// [`LogStore::verify`] of the positions up to `through` (a server verifies what it has
+    /// acknowledged; entries after it belong to a group not yet, or never, made durable).
+    pub fn verify_through(&self, through: u64) -> Result<VerifyReport, LedgerError> {
         let mut prev = Head::EMPTY;
         for chunk in self.chunks_from(1) {
             let (first, bytes) = chunk?;
+            if first > through {
+                break;
+            }
             let expected = prev.position + 1;
             let broken = |first_bad_position: u64, reason: String, through: u64| {
                 Ok(VerifyReport::Broken {
@@ -363,6 +436,9 @@ impl LogStore {
                 Err(e) => return broken(expected, e.to_string(), prev.position),
             };
             for (position, bytes) in entries {
+                if position > through {
+                    break;
+                }
                 if !Envelope::hash_matches(bytes, &prev.hash, position) {
                     return broken(
                         position,
@@ -422,16 +498,17 @@ impl LogStore {
         entries: &[(u64, Vec<u8>)],
         idempotency_keys: &[Vec<u8>],
     ) -> Result<(), LedgerError> {
+        let db = self.db()?;
         let mut batch = sled::Batch::default();
         for (first, _) in chunks_of(entries) {
             batch.remove(&key(first));
         }
-        self.log.apply_batch(batch)?;
+        db.log.apply_batch(batch)?;
         let mut batch = sled::Batch::default();
         for k in idempotency_keys {
             batch.remove(k.as_slice());
         }
-        self.idempotency.apply_batch(batch)?;
+        db.idempotency.apply_batch(batch)?;
         Ok(())
     }
 }
