@@ -84,5 +84,60 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                document_problems(operation);
+            }
+        }
+    }
+}
+
+/// Every error answer is `application/problem+json` (DESIGN §6), and every protected
+/// operation can answer 401 (no or bad token) and 403 (the role lacks the right); the
+/// handlers' annotations list only their own refusals, so both are added here once.
+fn document_problems(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with(['4', '5']), response) {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response
+                    .content
+                    .insert("application/problem+json".to_string(), content);
+            }
+        }
+    }
+    if operation.security.is_some() {
+        for (status, description) in [
+            (
+                "401",
+                "no token, or a token that is unknown, malformed or revoked",
+            ),
+            ("403", "the token's role lacks the right"),
+        ] {
+            operation
+                .responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/problem+json", problem())
+                            .build(),
+                    )
+                });
+        }
     }
 }

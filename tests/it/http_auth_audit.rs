@@ -1307,7 +1307,8 @@ async fn a_role_without_the_right_gets_403_whatever_body_it_sends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_matrix_covers_every_protected_endpoint_of_the_openapi_document() {
     // Proves the role matrix above is complete: every operation the OpenAPI document lists
-    // with bearer security is called by it (so a new endpoint cannot skip the auth checks).
+    // with bearer security is called by it (so a new endpoint cannot skip the auth checks),
+    // and documents its 401 and 403 answers as problem+json.
     let app = TestApp::new().await;
     let doc = app
         .send(Method::GET, "/v1/openapi.json", None, &[], Vec::new())
@@ -1331,6 +1332,13 @@ async fn the_matrix_covers_every_protected_endpoint_of_the_openapi_document() {
                 continue;
             }
             protected += 1;
+            for status in ["401", "403"] {
+                assert!(
+                    operation["responses"][status]["content"]["application/problem+json"]
+                        .is_object(),
+                    "{method} {template} does not document {status} as problem+json"
+                );
+            }
             let covered = calls.iter().any(|c| {
                 c.method.as_str().eq_ignore_ascii_case(method) && matches(template, &c.path)
             });
