@@ -4,14 +4,12 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::checks;
 use super::commands::DefineContest;
-use super::decide::{
-    Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, LINE_VALUE_MAX, TEXT_LENGTH_MAX,
-};
-use super::decide_programs::{field, id_list, year_ok};
+use super::decide::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
+use super::decide_programs::{field, id_list};
 use super::error::DomainError;
 use super::events::*;
-use super::ids::is_valid_id;
 use super::money::is_known_currency;
 use super::state::LedgerState;
 use crate::rules::contests::{validate_prizes, Standing};
@@ -35,58 +33,10 @@ fn contest<'s>(
 /// Defines a contest after checking every field.
 pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, DomainError> {
     let mut errors = Vec::new();
-    if !is_valid_id(&c.contest_id) {
-        field(
-            &mut errors,
-            "contest_id",
-            "invalid_id",
-            format!(
-                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
-                c.contest_id
-            ),
-        );
-    }
-    let name = c.name.trim();
-    if name.is_empty() || name.chars().count() > TEXT_LENGTH_MAX {
-        field(
-            &mut errors,
-            "name",
-            "invalid_name",
-            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
-        );
-    }
-    if !is_known_currency(&c.currency) {
-        field(
-            &mut errors,
-            "currency",
-            "unknown_currency",
-            format!(
-                "unknown currency \"{}\"; expected an ISO 4217 code such as CNY",
-                c.currency
-            ),
-        );
-    }
-    for (name, date) in [("starts_on", c.starts_on), ("ends_on", c.ends_on)] {
-        if !year_ok(date) {
-            field(
-                &mut errors,
-                name,
-                "invalid_date",
-                format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
-            );
-        }
-    }
-    if c.ends_on < c.starts_on {
-        field(
-            &mut errors,
-            "ends_on",
-            "ends_before_start",
-            format!(
-                "ends_on {} must not be before starts_on {}",
-                c.ends_on, c.starts_on
-            ),
-        );
-    }
+    checks::id(&mut errors, "contest_id", &c.contest_id);
+    let name = checks::name(&mut errors, &c.name);
+    checks::currency(&mut errors, &c.currency);
+    checks::window(&mut errors, c.starts_on, c.ends_on, true);
     if let Some(min) = c.min_metric {
         if min < Decimal::ZERO || min > LINE_VALUE_MAX {
             field(

@@ -4,12 +4,13 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::checks;
 use super::commands::DefineProgram;
 use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
-use super::money::{is_known_currency, minor_unit_places};
+use super::money::minor_unit_places;
 use super::state::LedgerState;
 use crate::rules::rebates::validate_tiers;
 
@@ -67,70 +68,10 @@ pub(crate) fn id_list(
 /// Defines a program after checking every field.
 pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, DomainError> {
     let mut errors = Vec::new();
-    if !is_valid_id(&c.program_id) {
-        field(
-            &mut errors,
-            "program_id",
-            "invalid_id",
-            format!(
-                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
-                c.program_id
-            ),
-        );
-    }
-    let name = c.name.trim();
-    if name.is_empty() || name.chars().count() > TEXT_LENGTH_MAX {
-        field(
-            &mut errors,
-            "name",
-            "invalid_name",
-            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
-        );
-    }
-    if !is_known_currency(&c.currency) {
-        field(
-            &mut errors,
-            "currency",
-            "unknown_currency",
-            format!(
-                "unknown currency \"{}\"; expected an ISO 4217 code such as CNY",
-                c.currency
-            ),
-        );
-    }
-    if !year_ok(c.starts_on) {
-        field(
-            &mut errors,
-            "starts_on",
-            "invalid_date",
-            format!(
-                "{} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}",
-                c.starts_on
-            ),
-        );
-    }
-    if !year_ok(c.ends_on) {
-        field(
-            &mut errors,
-            "ends_on",
-            "invalid_date",
-            format!(
-                "{} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}",
-                c.ends_on
-            ),
-        );
-    }
-    if c.ends_on <= c.starts_on {
-        field(
-            &mut errors,
-            "ends_on",
-            "ends_before_start",
-            format!(
-                "ends_on {} must be after starts_on {}",
-                c.ends_on, c.starts_on
-            ),
-        );
-    }
+    checks::id(&mut errors, "program_id", &c.program_id);
+    let name = checks::name(&mut errors, &c.name);
+    checks::currency(&mut errors, &c.currency);
+    checks::window(&mut errors, c.starts_on, c.ends_on, false);
     errors.extend(validate_tiers(&c.tiers));
     if let Some(cap) = c.cap {
         if cap < Decimal::ZERO {

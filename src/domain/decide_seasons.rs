@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
+use super::checks;
 use super::commands::{AllocationRequestInput, DeclareSeason, BATCH_LINES_MAX};
-use super::decide::{check_text, Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use super::decide_programs::{field, year_ok};
+use super::decide::{check_text, Decision};
+use super::decide_programs::field;
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
@@ -67,47 +68,9 @@ fn check_units(
 /// Declares a season after checking every field.
 pub fn declare(state: &LedgerState, c: &DeclareSeason) -> Result<Decision, DomainError> {
     let mut errors = Vec::new();
-    if !is_valid_id(&c.season_id) {
-        field(
-            &mut errors,
-            "season_id",
-            "invalid_id",
-            format!(
-                "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
-                c.season_id
-            ),
-        );
-    }
-    let name = c.name.trim();
-    if name.is_empty() || name.chars().count() > TEXT_LENGTH_MAX {
-        field(
-            &mut errors,
-            "name",
-            "invalid_name",
-            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
-        );
-    }
-    for (name, date) in [("starts_on", c.starts_on), ("ends_on", c.ends_on)] {
-        if !year_ok(date) {
-            field(
-                &mut errors,
-                name,
-                "invalid_date",
-                format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
-            );
-        }
-    }
-    if c.ends_on < c.starts_on {
-        field(
-            &mut errors,
-            "ends_on",
-            "ends_before_start",
-            format!(
-                "ends_on {} must not be before starts_on {}",
-                c.ends_on, c.starts_on
-            ),
-        );
-    }
+    checks::id(&mut errors, "season_id", &c.season_id);
+    let name = checks::name(&mut errors, &c.name);
+    checks::window(&mut errors, c.starts_on, c.ends_on, true);
     if c.products.is_empty() {
         field(
             &mut errors,

@@ -1,0 +1,85 @@
+//! Field checks shared by the definitions of programs, contests and seasons: each pushes a
+//! [`FieldError`] with a stable code instead of failing at the first problem, so one answer
+//! lists every bad field.
+
+use chrono::{Datelike, NaiveDate};
+
+use super::decide::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
+use super::error::FieldError;
+use super::ids::is_valid_id;
+use super::money::is_known_currency;
+
+fn push(errors: &mut Vec<FieldError>, name: &str, code: &str, message: String) {
+    errors.push(FieldError::new(None, name, code, message));
+}
+
+/// `invalid_id` unless `id` follows the id rule.
+pub fn id(errors: &mut Vec<FieldError>, name: &str, id: &str) {
+    if !is_valid_id(id) {
+        push(
+            errors,
+            name,
+            "invalid_id",
+            format!("\"{id}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+        );
+    }
+}
+
+/// The trimmed name; `invalid_name` unless it has 1 to [`TEXT_LENGTH_MAX`] characters.
+pub fn name<'a>(errors: &mut Vec<FieldError>, name: &'a str) -> &'a str {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > TEXT_LENGTH_MAX {
+        push(
+            errors,
+            "name",
+            "invalid_name",
+            format!("name must be 1 to {TEXT_LENGTH_MAX} characters"),
+        );
+    }
+    trimmed
+}
+
+/// `unknown_currency` unless `currency` is an ISO 4217 code the ledger knows.
+pub fn currency(errors: &mut Vec<FieldError>, currency: &str) {
+    if !is_known_currency(currency) {
+        push(
+            errors,
+            "currency",
+            "unknown_currency",
+            format!("unknown currency \"{currency}\"; expected an ISO 4217 code such as CNY"),
+        );
+    }
+}
+
+/// `invalid_date` for a day outside the business years, and `ends_before_start` when the
+/// window ends before it starts (or on its first day, unless `one_day_ok`).
+pub fn window(
+    errors: &mut Vec<FieldError>,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    one_day_ok: bool,
+) {
+    for (name, date) in [("starts_on", starts_on), ("ends_on", ends_on)] {
+        if !(BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year()) {
+            push(
+                errors,
+                name,
+                "invalid_date",
+                format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
+            );
+        }
+    }
+    if ends_on < starts_on || (ends_on == starts_on && !one_day_ok) {
+        let rule = if one_day_ok {
+            "must not be before"
+        } else {
+            "must be after"
+        };
+        push(
+            errors,
+            "ends_on",
+            "ends_before_start",
+            format!("ends_on {ends_on} {rule} starts_on {starts_on}"),
+        );
+    }
+}
