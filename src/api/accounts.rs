@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
+use super::KnownAtQuery;
 use super::{json_write, page_limit, parse_known_at, AppState};
 use crate::domain::commands::{OpenAccount, UpdateAccount};
 use crate::domain::events::account_stream;
@@ -89,14 +90,6 @@ pub struct ChangeStageRequest {
 pub struct CloseAccountRequest {
     pub reason: Option<String>,
     pub expected_version: Option<u64>,
-}
-
-/// Query of account reads.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct KnownAtQuery {
-    /// RFC 3339 instant: answer as the ledger stood then.
-    pub known_at: Option<String>,
 }
 
 /// Query of `GET /v1/accounts`.

@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::programs::ProgramScope;
 use super::tiers::parse_day;
-use super::{json_write, page_limit, parse_known_at, AppState};
+use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
 use crate::domain::commands::DefineContest;
 use crate::domain::contests::{AwardPayment, Contest};
 use crate::domain::events::contest_stream;
@@ -94,22 +94,6 @@ pub struct ContestResponse {
 pub struct ContestPage {
     pub contests: Vec<ContestResponse>,
     pub next_after: Option<String>,
-}
-
-/// Query of contest reads.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ContestQuery {
-    pub known_at: Option<String>,
-}
-
-/// Query of `GET /v1/contests`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ContestListQuery {
-    pub after: Option<String>,
-    pub limit: Option<usize>,
-    pub known_at: Option<String>,
 }
 
 /// Query of `GET /v1/contests/{id}/standings`.
@@ -229,11 +213,11 @@ pub async fn define_contest(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/contests", tag = "contests", params(ContestListQuery), responses((status = 200, body = ContestPage), (status = 400, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/contests", tag = "contests", params(PageQuery), responses((status = 200, body = ContestPage), (status = 400, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn list_contests(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<ContestListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<ContestPage>> {
     caller.require(Right::Read)?;
     let limit = page_limit(query.limit)?;
@@ -256,13 +240,13 @@ pub async fn list_contests(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/contests/{id}", tag = "contests", params(("id" = String, Path), ContestQuery),
+#[utoipa::path(get, path = "/v1/contests/{id}", tag = "contests", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = ContestResponse), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn get_contest(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ContestQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<ContestResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
@@ -389,13 +373,13 @@ fn award_views(contest: &Contest) -> Vec<AwardView> {
         .collect()
 }
 
-#[utoipa::path(get, path = "/v1/contests/{id}/awards", tag = "contests", params(("id" = String, Path), ContestQuery),
+#[utoipa::path(get, path = "/v1/contests/{id}/awards", tag = "contests", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = AwardList), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn list_awards(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ContestQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<AwardList>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;

@@ -174,6 +174,26 @@ pub fn json_write<T: serde::de::DeserializeOwned + serde::Serialize>(
     Ok((body, meta))
 }
 
+/// Query of the reads that answer as of a log prefix.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KnownAtQuery {
+    /// RFC 3339 instant: answer as the ledger stood then.
+    pub known_at: Option<String>,
+}
+
+/// Query of the cursor-paginated lists (programs, contests, seasons).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// The id after which the page starts (the previous page's `next_after`).
+    pub after: Option<String>,
+    /// 1 to 1000 (default 100).
+    pub limit: Option<usize>,
+    /// RFC 3339 instant: answer as the ledger stood then.
+    pub known_at: Option<String>,
+}
+
 /// Parses an optional RFC 3339 `known_at` into microseconds since the epoch.
 pub fn parse_known_at(known_at: Option<&str>) -> Result<Option<i64>, ApiError> {
     match known_at {

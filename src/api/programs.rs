@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
-use super::{json_write, page_limit, parse_known_at, AppState};
+use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
 use crate::domain::commands::DefineProgram;
 use crate::domain::events::program_stream;
 use crate::domain::programs::{Enrollment, Program};
@@ -111,22 +111,6 @@ pub struct ProgramPage {
     pub next_after: Option<String>,
 }
 
-/// Query of program reads.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramQuery {
-    pub known_at: Option<String>,
-}
-
-/// Query of `GET /v1/rebate-programs`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramListQuery {
-    pub after: Option<String>,
-    pub limit: Option<usize>,
-    pub known_at: Option<String>,
-}
-
 /// Body of `POST /v1/rebate-programs/{id}/end`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -215,11 +199,11 @@ pub async fn define_program(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/rebate-programs", tag = "rebates", params(ProgramListQuery), responses((status = 200, body = ProgramPage)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/rebate-programs", tag = "rebates", params(PageQuery), responses((status = 200, body = ProgramPage)), security(("bearer" = [])))]
 pub async fn list_programs(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<ProgramListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<ProgramPage>> {
     caller.require(Right::Read)?;
     let limit = page_limit(query.limit)?;
@@ -251,13 +235,13 @@ pub async fn list_programs(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/rebate-programs/{id}", tag = "rebates", params(("id" = String, Path), ProgramQuery),
+#[utoipa::path(get, path = "/v1/rebate-programs/{id}", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = ProgramResponse), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn get_program(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ProgramQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<ProgramResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
@@ -374,13 +358,13 @@ fn enrollments_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<
     })
 }
 
-#[utoipa::path(get, path = "/v1/rebate-programs/{id}/enrollments", tag = "rebates", params(("id" = String, Path), ProgramQuery),
+#[utoipa::path(get, path = "/v1/rebate-programs/{id}/enrollments", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = EnrollmentList), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ProgramQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<EnrollmentList>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;

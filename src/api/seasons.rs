@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
-use super::{json_write, page_limit, parse_known_at, AppState};
+use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
 use crate::domain::commands::{AllocationRequestInput, DeclareSeason};
 use crate::domain::decide_seasons::UNITS_MAX;
 use crate::domain::error::FieldError;
@@ -93,22 +93,6 @@ pub struct SeasonResponse {
 pub struct SeasonPage {
     pub seasons: Vec<SeasonResponse>,
     pub next_after: Option<String>,
-}
-
-/// Query of season reads.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct SeasonQuery {
-    pub known_at: Option<String>,
-}
-
-/// Query of `GET /v1/seasons`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct SeasonListQuery {
-    pub after: Option<String>,
-    pub limit: Option<usize>,
-    pub known_at: Option<String>,
 }
 
 /// Body of `PUT /v1/seasons/{id}/capacity`.
@@ -304,11 +288,11 @@ pub async fn declare_season(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/seasons", tag = "seasons", params(SeasonListQuery), responses((status = 200, body = SeasonPage), (status = 400, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/seasons", tag = "seasons", params(PageQuery), responses((status = 200, body = SeasonPage), (status = 400, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn list_seasons(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<SeasonListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<SeasonPage>> {
     caller.require(Right::Read)?;
     let limit = page_limit(query.limit)?;
@@ -328,13 +312,13 @@ pub async fn list_seasons(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/seasons/{id}", tag = "seasons", params(("id" = String, Path), SeasonQuery),
+#[utoipa::path(get, path = "/v1/seasons/{id}", tag = "seasons", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = SeasonResponse), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn get_season(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SeasonQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<SeasonResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;

@@ -8,13 +8,13 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::rebates::accrue;
-use super::{json_write, parse_known_at, AppState};
+use super::{json_write, parse_known_at, AppState, KnownAtQuery};
 use crate::domain::commands::ProposeSettlement;
 use crate::domain::events::SettlementComputation;
 use crate::domain::settlements::Settlement;
@@ -57,13 +57,6 @@ pub struct ApproveRequest {
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     pub reason: String,
-}
-
-/// Query of settlement reads.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct SettlementQuery {
-    pub known_at: Option<String>,
 }
 
 /// One line behind a settlement's basis.
@@ -222,13 +215,13 @@ pub async fn propose(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/settlements/{id}", tag = "rebates", params(("id" = String, Path), SettlementQuery),
+#[utoipa::path(get, path = "/v1/settlements/{id}", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = Settlement), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn get_settlement(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SettlementQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<Settlement>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
@@ -314,13 +307,13 @@ pub async fn reject(
     )?))
 }
 
-#[utoipa::path(get, path = "/v1/settlements/{id}/explain", tag = "rebates", params(("id" = String, Path), SettlementQuery),
+#[utoipa::path(get, path = "/v1/settlements/{id}/explain", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = Explanation), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn explain(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SettlementQuery>,
+    ApiQuery(query): ApiQuery<KnownAtQuery>,
 ) -> ApiResult<Json<Explanation>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
