@@ -99,9 +99,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every error answer is `application/problem+json` (DESIGN §6), and every protected
-/// operation can answer 401 (no or bad token) and 403 (the role lacks the right); the
-/// handlers' annotations list only their own refusals, so both are added here once.
+/// Every error answer is `application/problem+json` (DESIGN §6); every protected operation
+/// can answer 401 (no or bad token) and 403 (the role lacks the right), every operation
+/// with a query 400, every operation with a body 400 and 422. The handlers' annotations
+/// list their own refusals; these common ones are added here once.
 fn document_problems(operation: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = || {
@@ -117,6 +118,38 @@ fn document_problems(operation: &mut utoipa::openapi::path::Operation) {
                     .insert("application/problem+json".to_string(), content);
             }
         }
+    }
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
+    let mut refusals: Vec<(&str, &str)> = Vec::new();
+    if has_query || operation.request_body.is_some() {
+        refusals.push((
+            "400",
+            "malformed JSON, or a query parameter that is unknown or not in its format",
+        ));
+    }
+    if operation.request_body.is_some() {
+        refusals.push((
+            "422",
+            "a body of the wrong shape, or a value the rules refuse (every bad field listed)",
+        ));
+    }
+    for (status, description) in refusals {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content("application/problem+json", problem())
+                        .build(),
+                )
+            });
     }
     if operation.security.is_some() {
         for (status, description) in [

@@ -1332,6 +1332,15 @@ async fn the_matrix_covers_every_protected_endpoint_of_the_openapi_document() {
                 continue;
             }
             protected += 1;
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "422"] {
+                    assert!(
+                        operation["responses"][status]["content"]["application/problem+json"]
+                            .is_object(),
+                        "{method} {template} takes a body but does not document {status}"
+                    );
+                }
+            }
             for status in ["401", "403"] {
                 assert!(
                     operation["responses"][status]["content"]["application/problem+json"]
