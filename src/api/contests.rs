@@ -309,18 +309,13 @@ pub async fn close_contest(
     ApiPath(id): ApiPath<String>,
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<StandingsResponse>)> {
-    let raw = if raw.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        &raw[..]
-    };
     let (_body, meta): (CloseContestRequest, _) = json_write(
         &caller,
         Right::ManageContests,
         &headers,
         &method,
         &format!("/v1/contests/{id}/close"),
-        raw,
+        super::extract::or_empty_object(&raw),
     )?;
     let today = chrono::Utc::now().date_naive();
     state

@@ -63,6 +63,15 @@ pub fn json_body<T: DeserializeOwned>(
     parse_json(body)
 }
 
+/// An empty (or blank) body means `{}`, for the writes whose fields are all optional.
+pub fn or_empty_object(raw: &[u8]) -> &[u8] {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        raw
+    }
+}
+
 /// Parses JSON bytes: a syntax error is a 400 `malformed_json`, a body of the wrong shape
 /// (unknown field, wrong type, missing field) a 422 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -245,15 +245,6 @@ fn season_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<Seaso
     Ok(season_view(&read, season, cutoff))
 }
 
-/// An empty body means `{}` for the writes whose fields are all optional.
-fn or_empty_object(raw: &[u8]) -> &[u8] {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        raw
-    }
-}
-
 #[utoipa::path(post, path = "/v1/seasons", tag = "seasons", request_body = DeclareSeasonRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 201, body = SeasonResponse), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
@@ -472,7 +463,7 @@ pub async fn withdraw_request(
         &headers,
         &method,
         &format!("/v1/seasons/{id}/requests/{request_id}/withdraw"),
-        or_empty_object(&raw),
+        super::extract::or_empty_object(&raw),
     )?;
     let outcome = state
         .engine
@@ -535,7 +526,8 @@ pub async fn plan_season(
     ApiBytes(raw): ApiBytes,
 ) -> ApiResult<Json<PlanResponse>> {
     caller.require(Right::ManageSeasons)?;
-    let body: PlanRequest = super::extract::json_body(&headers, or_empty_object(&raw))?;
+    let body: PlanRequest =
+        super::extract::json_body(&headers, super::extract::or_empty_object(&raw))?;
     let read = state.engine.read();
     let season = read.seasons.get(&id).ok_or_else(|| not_found(&id))?;
     let mut errors = Vec::new();
