@@ -86,6 +86,8 @@ impl From<DefineContestRequest> for DefineContest {
 pub struct ContestResponse {
     #[serde(flatten)]
     pub contest: Contest,
+    /// `open` until closed, then `closed`.
+    pub status: &'static str,
     pub version: u64,
 }
 
@@ -181,7 +183,11 @@ fn contest_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<Cont
         .and_then(|c| c.at(cutoff))
         .ok_or_else(|| not_found(id))?;
     let version = read.stream_version_at(&contest_stream(id), cutoff);
-    Ok(ContestResponse { contest, version })
+    Ok(ContestResponse {
+        status: contest.status(),
+        contest,
+        version,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/contests", tag = "contests", request_body = DefineContestRequest,
@@ -229,6 +235,7 @@ pub async fn list_contests(
         .list(query.after.as_deref(), cutoff)
         .take(limit + 1)
         .map(|contest| ContestResponse {
+            status: contest.status(),
             version: read.stream_version_at(&contest_stream(&contest.contest_id), cutoff),
             contest,
         })
@@ -263,7 +270,7 @@ fn standings_of(state: &AppState, id: &str, as_of: NaiveDate) -> ApiResult<Stand
             contest_id: contest.contest_id.clone(),
             metric: contest.metric,
             currency: contest.currency.clone(),
-            status: contest.status.clone(),
+            status: contest.status().to_string(),
             as_of: contest.ends_on,
             window_start: contest.starts_on,
             window_end: contest.ends_on,
@@ -276,7 +283,7 @@ fn standings_of(state: &AppState, id: &str, as_of: NaiveDate) -> ApiResult<Stand
         contest_id: contest.contest_id.clone(),
         metric: contest.metric,
         currency: contest.currency.clone(),
-        status: contest.status.clone(),
+        status: contest.status().to_string(),
         as_of: window_end,
         window_start,
         window_end,

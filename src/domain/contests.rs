@@ -56,8 +56,6 @@ pub struct Contest {
     #[schema(value_type = Option<String>)]
     pub min_metric: Option<Decimal>,
     pub prizes: Vec<Prize>,
-    /// `open` until closed, then `closed`.
-    pub status: String,
     /// The final standings, once closed.
     pub close: Option<ContestClose>,
     /// Cash awards marked paid.
@@ -85,7 +83,6 @@ impl Contest {
             eligible_tiers: e.eligible_tiers.clone(),
             min_metric: e.min_metric,
             prizes: e.prizes.clone(),
-            status: STATUS_OPEN.to_string(),
             close: None,
             payments: Vec::new(),
             defined_at: position,
@@ -99,12 +96,6 @@ impl Contest {
         }
         let close = self.close.clone().filter(|c| c.position <= cutoff);
         Some(Contest {
-            status: if close.is_some() {
-                STATUS_CLOSED
-            } else {
-                STATUS_OPEN
-            }
-            .to_string(),
             close,
             payments: self
                 .payments
@@ -114,6 +105,15 @@ impl Contest {
                 .collect(),
             ..self.clone()
         })
+    }
+
+    /// `open` until closed, then `closed`.
+    pub fn status(&self) -> &'static str {
+        if self.close.is_some() {
+            STATUS_CLOSED
+        } else {
+            STATUS_OPEN
+        }
     }
 
     /// True when a line of this sku and category counts for the contest.
@@ -162,7 +162,6 @@ impl Contests {
             }
             Event::ContestClosed(e) => {
                 if let Some(c) = self.contests.get_mut(&e.contest_id) {
-                    c.status = STATUS_CLOSED.to_string();
                     c.close = Some(ContestClose {
                         closed_on: e.closed_on,
                         through_position: e.through_position,
