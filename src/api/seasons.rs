@@ -19,7 +19,7 @@ use crate::domain::commands::{AllocationRequestInput, DeclareSeason};
 use crate::domain::decide_seasons::UNITS_MAX;
 use crate::domain::error::FieldError;
 use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
-use crate::domain::seasons::{plan, Plan, Season, SeasonRequest};
+use crate::domain::seasons::{plan, Plan, RequestView, Season};
 use crate::domain::Command;
 use crate::projections::ReadModel;
 
@@ -137,7 +137,7 @@ pub struct RequestListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestList {
     pub season_id: String,
-    pub requests: Vec<SeasonRequest>,
+    pub requests: Vec<RequestView>,
 }
 
 /// Body of `POST /v1/seasons/{id}/requests/{request_id}/withdraw` (may be empty).
@@ -201,7 +201,7 @@ fn not_found(id: &str) -> ApiError {
 
 fn season_view(read: &ReadModel, season: &Season, cutoff: u64) -> SeasonResponse {
     let requests = season.requests_at(cutoff);
-    let active: Vec<&SeasonRequest> = requests.iter().filter(|r| r.status == "active").collect();
+    let active: Vec<&RequestView> = requests.iter().filter(|r| r.status == "active").collect();
     let committed = season.committed_at(cutoff);
     SeasonResponse {
         season_id: season.season_id.clone(),
@@ -437,7 +437,7 @@ pub async fn list_requests(
         .requests_at(cutoff)
         .into_iter()
         .filter(|r| query.account_id.as_ref().is_none_or(|a| &r.account_id == a))
-        .filter(|r| query.status.as_ref().is_none_or(|s| &r.status == s))
+        .filter(|r| query.status.as_deref().is_none_or(|s| r.status == s))
         .collect();
     Ok(Json(RequestList {
         season_id: id,
@@ -448,7 +448,7 @@ pub async fn list_requests(
 #[utoipa::path(post, path = "/v1/seasons/{id}/requests/{request_id}/withdraw", tag = "seasons",
     params(("id" = String, Path), ("request_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     request_body(content = WithdrawRequest, description = "empty, or {\"reason\": …}"),
-    responses((status = 200, body = SeasonRequest), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = RequestView), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn withdraw_request(
     State(state): State<AppState>,
     caller: Caller,
@@ -456,7 +456,7 @@ pub async fn withdraw_request(
     headers: HeaderMap,
     ApiPath((id, request_id)): ApiPath<(String, String)>,
     ApiBytes(raw): ApiBytes,
-) -> ApiResult<Json<SeasonRequest>> {
+) -> ApiResult<Json<RequestView>> {
     let (body, meta): (WithdrawRequest, _) = json_write(
         &caller,
         Right::ManageSeasons,

@@ -322,7 +322,7 @@ pub fn withdraw(
             code: "request_not_found",
             message: format!("season \"{season_id}\" has no request \"{request_id}\""),
         })?;
-    if request.withdrawn_at.is_some() {
+    if request.withdrawn.is_some() {
         return Err(DomainError::Conflict {
             code: "request_withdrawn",
             message: format!("request \"{request_id}\" is already withdrawn"),

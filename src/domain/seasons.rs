@@ -37,25 +37,36 @@ impl ProductState {
 }
 
 /// One allocation request.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeasonRequest {
     pub request_id: String,
     pub account_id: String,
     pub sku: String,
     pub quantity: u64,
+    /// The log position that recorded the request.
+    pub position: u64,
+    /// The position of the withdrawal and its reason, once withdrawn.
+    pub withdrawn: Option<(u64, Option<String>)>,
+}
+
+/// A request as known at some position, for answers.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RequestView {
+    pub request_id: String,
+    pub account_id: String,
+    pub sku: String,
+    pub quantity: u64,
     /// `active`, or `withdrawn`.
-    pub status: String,
+    pub status: &'static str,
     pub withdrawn_reason: Option<String>,
     /// The log position that recorded the request.
     pub position: u64,
-    #[serde(skip)]
-    pub withdrawn_at: Option<u64>,
 }
 
 impl SeasonRequest {
     /// True when the request counts at `cutoff`.
     pub fn active_at(&self, cutoff: u64) -> bool {
-        self.position <= cutoff && self.withdrawn_at.is_none_or(|w| w > cutoff)
+        self.position <= cutoff && self.withdrawn.as_ref().is_none_or(|(w, _)| *w > cutoff)
     }
 }
 
@@ -125,17 +136,24 @@ impl Season {
     }
 
     /// The requests known at `cutoff`, with their status then.
-    pub fn requests_at(&self, cutoff: u64) -> Vec<SeasonRequest> {
+    pub fn requests_at(&self, cutoff: u64) -> Vec<RequestView> {
         self.requests
             .iter()
             .filter(|r| r.position <= cutoff)
             .map(|r| {
-                let withdrawn = r.withdrawn_at.is_some_and(|w| w <= cutoff);
-                SeasonRequest {
-                    status: if withdrawn { "withdrawn" } else { "active" }.to_string(),
-                    withdrawn_reason: r.withdrawn_reason.clone().filter(|_| withdrawn),
-                    withdrawn_at: r.withdrawn_at.filter(|_| withdrawn),
-                    ..r.clone()
+                let withdrawn = r.withdrawn.as_ref().filter(|(w, _)| *w <= cutoff);
+                RequestView {
+                    request_id: r.request_id.clone(),
+                    account_id: r.account_id.clone(),
+                    sku: r.sku.clone(),
+                    quantity: r.quantity,
+                    status: if withdrawn.is_some() {
+                        "withdrawn"
+                    } else {
+                        "active"
+                    },
+                    withdrawn_reason: withdrawn.and_then(|(_, reason)| reason.clone()),
+                    position: r.position,
                 }
             })
             .collect()
@@ -174,20 +192,15 @@ impl Seasons {
                         account_id: e.account_id.clone(),
                         sku: e.sku.clone(),
                         quantity: e.quantity,
-                        status: "active".to_string(),
-                        withdrawn_reason: None,
                         position,
-                        withdrawn_at: None,
+                        withdrawn: None,
                     });
                 }
             }
             Event::AllocationRequestWithdrawn(e) => {
                 if let Some(s) = self.seasons.get_mut(&e.season_id) {
                     if let Some(i) = s.request_index.get(&e.request_id).copied() {
-                        let r = &mut s.requests[i];
-                        r.status = "withdrawn".to_string();
-                        r.withdrawn_reason = e.reason.clone();
-                        r.withdrawn_at = Some(position);
+                        s.requests[i].withdrawn = Some((position, e.reason.clone()));
                     }
                 }
             }
