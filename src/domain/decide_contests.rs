@@ -126,16 +126,6 @@ pub fn close(
         through_position,
         standings: standings.to_vec(),
     });
-    let size = event.encode_payload().len();
-    if size > crate::ledger::codec::PAYLOAD_BYTES_MAX {
-        return Err(DomainError::Refused {
-            code: "standings_too_large",
-            message: format!(
-                "the standings take {size} bytes, more than the {} one event may hold",
-                crate::ledger::codec::PAYLOAD_BYTES_MAX
-            ),
-        });
-    }
     Ok(Decision {
         events: vec![event],
         duplicates: 0,

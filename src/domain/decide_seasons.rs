@@ -383,16 +383,6 @@ pub fn commit(
         plan_hash: current.plan_hash,
         skus: current.skus,
     });
-    let size = event.encode_payload().len();
-    if size > crate::ledger::codec::PAYLOAD_BYTES_MAX {
-        return Err(DomainError::Refused {
-            code: "plan_too_large",
-            message: format!(
-                "the plan takes {size} bytes, more than the {} one event may hold; split the season",
-                crate::ledger::codec::PAYLOAD_BYTES_MAX
-            ),
-        });
-    }
     Ok(Decision {
         events: vec![event],
         duplicates: 0,

@@ -567,8 +567,24 @@ impl Writer {
             }
         }
         let decision = decide(&self.state, &request.command)?;
+        // Encoded once, here; a payload too large to decode again refuses the whole command.
+        let payloads: Vec<Vec<u8>> = decision.events.iter().map(Event::encode_payload).collect();
+        if let Some(size) = payloads
+            .iter()
+            .map(Vec::len)
+            .find(|size| *size > codec::PAYLOAD_BYTES_MAX)
+        {
+            return Err(DomainError::Refused {
+                code: "event_too_large",
+                message: format!(
+                    "an event of this command takes {size} bytes, more than the {} one event may hold; split it (a season into smaller seasons)",
+                    codec::PAYLOAD_BYTES_MAX
+                ),
+            }
+            .into());
+        }
         let mut first_position = None;
-        for event in decision.events {
+        for (event, payload) in decision.events.into_iter().zip(payloads) {
             let position = self.head.position + 1;
             let stream = event.stream();
             let stream_version = self.state.stream_version(&stream) + 1;
@@ -584,7 +600,7 @@ impl Writer {
                 actor: meta.actor.clone(),
                 idempotency_key: meta.idempotency_key.clone(),
                 request_id: meta.request_id.clone(),
-                payload: event.encode_payload(),
+                payload,
                 prev_hash: self.head.hash,
                 hash: [0; 32],
             };

@@ -14,7 +14,7 @@ const DECODE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
 /// Largest event payload the domain may record: half the decode limit, so an envelope
 /// around it always decodes again. Only whole-plan events come near it (a committed season
-/// plan of 2,000 accounts × 50 skus is ~5 MB); their deciders refuse anything bigger.
+/// plan of 2,000 accounts × 50 skus is ~5 MB); the writer refuses a command with a bigger one.
 pub const PAYLOAD_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// Why stored bytes could not be decoded.
