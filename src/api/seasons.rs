@@ -497,20 +497,15 @@ pub fn plan_now(read: &ReadModel, id: &str, overrides: &BTreeMap<String, u64>) -
     let cutoff = read.head_position();
     let starts_on = season.starts_on;
     let mut tier_of = |account: &str| {
-        let Some(view) = read.accounts.get(account, cutoff) else {
-            return (
-                String::new(),
-                crate::rules::tiers::unclassified_entitlements().supply_priority,
-            );
-        };
-        let entitlement = read.incentives.entitlement(
+        read.incentives.supply_tier(
             account,
             starts_on,
             cutoff,
             read.daily(account),
-            view.relationship_stage,
-        );
-        (entitlement.tier, entitlement.entitlements.supply_priority)
+            read.accounts
+                .get(account, cutoff)
+                .map(|a| a.relationship_stage),
+        )
     };
     Ok(plan(season, cutoff, overrides, &mut tier_of))
 }

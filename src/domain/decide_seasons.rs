@@ -344,17 +344,13 @@ pub fn withdraw(
 
 /// The tier and supply_priority of an account on `on`, from the decider's state.
 pub fn tier_in_state(state: &LedgerState, account_id: &str, on: NaiveDate) -> (String, u32) {
-    // Requests name existing accounts; an unknown one would count from the first stage.
-    let stage = state
-        .accounts
-        .get(account_id)
-        .map(|a| a.stage)
-        .unwrap_or(super::vocab::Stage::Exploratory);
-    let entitlement =
-        state
-            .incentives
-            .entitlement(account_id, on, u64::MAX, state.daily.get(account_id), stage);
-    (entitlement.tier, entitlement.entitlements.supply_priority)
+    state.incentives.supply_tier(
+        account_id,
+        on,
+        u64::MAX,
+        state.daily.get(account_id),
+        state.accounts.get(account_id).map(|a| a.stage),
+    )
 }
 
 /// Records the season's plan when the plan computed now has `plan_hash`.

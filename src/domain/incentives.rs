@@ -258,6 +258,23 @@ impl Incentives {
             .unwrap_or_default()
     }
 
+    /// The tier and its supply_priority that allocation uses for an account on a season's
+    /// starts_on (DESIGN §5.6), as known at `cutoff`. The plan the API shows and the plan
+    /// the writer commits both come from here, so their hashes agree. An account the
+    /// ledger does not know counts from the first relationship stage.
+    pub fn supply_tier(
+        &self,
+        account_id: &str,
+        on: NaiveDate,
+        cutoff: u64,
+        daily: Option<&DailySales>,
+        stage: Option<Stage>,
+    ) -> (String, u32) {
+        let stage = stage.unwrap_or(Stage::Exploratory);
+        let entitlement = self.entitlement(account_id, on, cutoff, daily, stage);
+        (entitlement.tier, entitlement.entitlements.supply_priority)
+    }
+
     /// The account's tier and entitlements on `as_of`, as known at `cutoff`.
     pub fn entitlement(
         &self,
