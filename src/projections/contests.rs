@@ -25,38 +25,41 @@ pub fn baseline_window(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate)
     (add_months_clamped(from, -12), add_months_clamped(to, -12))
 }
 
-/// Net revenue and quantity of an account's in-scope lines with a sale date in `from..=to`,
-/// returns counted on their sale's date, as known at `cutoff`.
+/// One pass over an account's in-scope lines (returns on their sale's date): net revenue
+/// and quantity with a sale date in `window`, and net revenue in `baseline`.
 fn measure(
     read: &ReadModel,
     contest: &Contest,
     account_id: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    cutoff: u64,
-) -> (Decimal, Decimal) {
-    let mut net = Decimal::ZERO;
-    let mut quantity = Decimal::ZERO;
+    window: (NaiveDate, NaiveDate),
+    baseline: (NaiveDate, NaiveDate),
+) -> (Decimal, Decimal, Decimal) {
+    let (mut net, mut quantity, mut baseline_net) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     let scoped = !(contest.scope_skus.is_empty() && contest.scope_categories.is_empty());
+    let within = |(from, to): (NaiveDate, NaiveDate), day: NaiveDate| from <= day && day <= to;
     for line in read.accruals.lines(account_id) {
-        if line.position > cutoff {
-            break;
-        }
-        if line.sale_date < from || line.sale_date > to {
-            continue;
-        }
-        if scoped
-            && !contest.in_scope(
-                read.accruals.name(line.sku),
-                read.accruals.name(line.category),
-            )
+        let (current, earlier) = (
+            within(window, line.sale_date),
+            within(baseline, line.sale_date),
+        );
+        if !(current || earlier)
+            || (scoped
+                && !contest.in_scope(
+                    read.accruals.name(line.sku),
+                    read.accruals.name(line.category),
+                ))
         {
             continue;
         }
-        net += line.net;
-        quantity += line.quantity;
+        if current {
+            net += line.net;
+            quantity += line.quantity;
+        }
+        if earlier {
+            baseline_net += line.net;
+        }
     }
-    (net, quantity)
+    (net, quantity, baseline_net)
 }
 
 /// The standings of `contest` as of `as_of`, from the log as the read model holds it: every
@@ -65,7 +68,7 @@ fn measure(
 pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<Standing> {
     let cutoff = read.head_position();
     let (from, to) = window(contest, as_of);
-    let (base_from, base_to) = baseline_window(from, to);
+    let baseline = baseline_window(from, to);
     let tier_day = to.max(contest.starts_on);
     let entrants: Vec<Entrant> = read
         .accounts
@@ -76,14 +79,11 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
             let metric = if from > to {
                 Some(Decimal::ZERO)
             } else {
-                let (net, quantity) = measure(read, contest, id, from, to, cutoff);
+                let (net, quantity, previous) = measure(read, contest, id, (from, to), baseline);
                 match contest.metric {
                     ContestMetric::NetRevenue => Some(net),
                     ContestMetric::Quantity => Some(quantity.normalize()),
-                    ContestMetric::GrowthPct => {
-                        let (previous, _) = measure(read, contest, id, base_from, base_to, cutoff);
-                        growth_pct(net, previous)
-                    }
+                    ContestMetric::GrowthPct => growth_pct(net, previous),
                 }
             };
             let entitlement = read.incentives.entitlement(
