@@ -704,7 +704,8 @@ fn judge(example: &Example, outcome: &Outcome) -> Vec<String> {
     for (name, value) in &answer.headers {
         let got = last.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         if got != Some(value) {
-            problems.push(format!("header {name}: documented {value}, server {got:?}"));
+            let got = got.map_or("absent".to_string(), |v| format!("{v:?}"));
+            problems.push(format!("header {name}: documented {value:?}, server {got}"));
         }
     }
     match &answer.body {
@@ -775,6 +776,30 @@ fn first_line(command: &str) -> &str {
     command.lines().next().unwrap_or("").trim()
 }
 
+/// The report of one example that drifted (None: it answered as documented).
+fn report(example: &Example, outcome: &Outcome) -> Option<String> {
+    let problems = judge(example, outcome);
+    if problems.is_empty() {
+        return None;
+    }
+    let documented = example
+        .answer
+        .as_ref()
+        .map(|a| format!("\n  README.md:{}: {}", a.line, a.source))
+        .unwrap_or_default();
+    let server_said = outcome
+        .calls
+        .last()
+        .map(|c| format!("\n  server: {} {}", c.status, shown(c.body.trim_end())))
+        .unwrap_or_default();
+    Some(format!(
+        "README.md:{}: {}{documented}{server_said}\n  - {}",
+        example.line,
+        first_line(&example.command),
+        problems.join("\n  - ")
+    ))
+}
+
 // Proves the README's examples, run in order against a fresh demo, answer as documented.
 #[test]
 fn examples_answer_as_documented() {
@@ -782,6 +807,11 @@ fn examples_answer_as_documented() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let examples = examples(&readme).unwrap_or_else(|e| panic!("{e}"));
     assert!(examples.len() > 20, "only {} examples found", examples.len());
+    let curl = Command::new("curl").arg("--version").stdout(Stdio::null()).status();
+    assert!(
+        curl.is_ok_and(|s| s.success()),
+        "curl must be installed to run the README's examples (apt-get install curl)"
+    );
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut env = demo(&tmp.path().join("demo"), &root);
     let server = Server::start(&tmp.path().join("demo/ledger"));
@@ -798,37 +828,16 @@ fn examples_answer_as_documented() {
     let mut reports = Vec::new();
     for (i, example) in examples.iter().enumerate() {
         let outcome = outcome(&calls, i);
-        if show {
-            if let Some(last) = outcome.calls.last() {
-                println!(
-                    "README.md:{}: {}\n  → {} {}\n",
-                    example.line,
-                    first_line(&example.command),
-                    last.status,
-                    last.body.trim_end()
-                );
-            }
+        if let (true, Some(last)) = (show, outcome.calls.last()) {
+            println!(
+                "README.md:{}: {}\n  → {} {}\n",
+                example.line,
+                first_line(&example.command),
+                last.status,
+                last.body.trim_end()
+            );
         }
-        let problems = judge(example, &outcome);
-        if problems.is_empty() {
-            continue;
-        }
-        let documented = example
-            .answer
-            .as_ref()
-            .map(|a| format!("\n  README.md:{}: {}", a.line, a.source))
-            .unwrap_or_default();
-        let server_said = outcome
-            .calls
-            .last()
-            .map(|c| format!("\n  server: {} {}", c.status, shown(c.body.trim_end())))
-            .unwrap_or_default();
-        reports.push(format!(
-            "README.md:{}: {}{documented}{server_said}\n  - {}",
-            example.line,
-            first_line(&example.command),
-            problems.join("\n  - ")
-        ));
+        reports.extend(report(example, &outcome));
     }
     assert!(
         reports.is_empty(),
