@@ -316,7 +316,9 @@ impl<'a> Parser<'a> {
             '"' => {
                 let s = self.string()?;
                 if s.contains(ELLIPSIS) {
-                    Ok(Pattern::Text(s.split(ELLIPSIS).map(str::to_string).collect()))
+                    Ok(Pattern::Text(
+                        s.split(ELLIPSIS).map(str::to_string).collect(),
+                    ))
                 } else {
                     Ok(Pattern::Literal(Value::String(s)))
                 }
@@ -610,7 +612,11 @@ fn outcome(dir: &Path, i: usize) -> Outcome {
     let mut calls: BTreeMap<u64, Call> = BTreeMap::new();
     let prefix = format!("{i}.call.");
     for entry in std::fs::read_dir(dir).expect("read the calls directory") {
-        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
         let Some(n) = name
             .strip_prefix(&prefix)
             .and_then(|r| r.strip_suffix(".exit"))
@@ -806,8 +812,15 @@ fn examples_answer_as_documented() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let examples = examples(&readme).unwrap_or_else(|e| panic!("{e}"));
-    assert!(examples.len() > 20, "only {} examples found", examples.len());
-    let curl = Command::new("curl").arg("--version").stdout(Stdio::null()).status();
+    assert!(
+        examples.len() > 20,
+        "only {} examples found",
+        examples.len()
+    );
+    let curl = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status();
     assert!(
         curl.is_ok_and(|s| s.success()),
         "curl must be installed to run the README's examples (apt-get install curl)"
@@ -865,10 +878,16 @@ fn body_matches(text: &str, value: Value) -> bool {
 fn answer_line_has_status_headers_body_and_remark() {
     let a = answer(r#" 201 idempotent-replayed: true {"recorded":1,…}   (the stored answer)"#);
     assert_eq!(a.status, Some(201));
-    assert_eq!(a.headers, vec![("idempotent-replayed".to_string(), "true".to_string())]);
+    assert_eq!(
+        a.headers,
+        vec![("idempotent-replayed".to_string(), "true".to_string())]
+    );
     assert_eq!(
         a.body,
-        Some(Pattern::Object(vec![("recorded".into(), Pattern::Literal(1.into()))]))
+        Some(Pattern::Object(vec![(
+            "recorded".into(),
+            Pattern::Literal(1.into())
+        )]))
     );
     let bare = answer(" 404");
     assert_eq!((bare.status, bare.body), (Some(404), None));
@@ -880,10 +899,17 @@ fn answer_line_has_status_headers_body_and_remark() {
 // Proves an unfinished body continues on the following `#` lines, and only on them.
 #[test]
 fn answer_continues_on_comment_lines() {
-    let (a, used) = parse_answer(r#" 200 {"a":1,"#, &[r#"#    "b":[1,"#, "#  2]}", "# prose"], 1)
-        .expect("continued");
+    let (a, used) = parse_answer(
+        r#" 200 {"a":1,"#,
+        &[r#"#    "b":[1,"#, "#  2]}", "# prose"],
+        1,
+    )
+    .expect("continued");
     assert_eq!(used, 2);
-    assert!(matches(a.body.as_ref().unwrap(), &serde_json::json!({"a":1,"b":[1,2],"c":3})));
+    assert!(matches(
+        a.body.as_ref().unwrap(),
+        &serde_json::json!({"a":1,"b":[1,2],"c":3})
+    ));
     let err = parse_answer(r#" 200 {"a":1,"#, &["curl next"], 1).unwrap_err();
     assert!(err.contains("unfinished"), "{err}");
 }
@@ -902,8 +928,14 @@ fn bodies_match_subsets_globs_and_ellipses() {
     assert!(!body_matches(r#"{"rows":[{"k":2},…]}"#, v.clone()));
     assert!(!body_matches(r#"{"rows":[{"k":1}]}"#, v.clone()));
     assert!(!body_matches(r#"{"rows":[…,{"k":3},{"k":2}]}"#, v.clone()));
-    assert!(body_matches(r#"{"rows":[{"k":1},{"k":2},{"k":3}]}"#, v.clone()));
-    assert!(body_matches(r#"{"rows":[]}"#, serde_json::json!({"rows":[]})));
+    assert!(body_matches(
+        r#"{"rows":[{"k":1},{"k":2},{"k":3}]}"#,
+        v.clone()
+    ));
+    assert!(body_matches(
+        r#"{"rows":[]}"#,
+        serde_json::json!({"rows":[]})
+    ));
     assert!(!body_matches(r#"{"n":"2"}"#, v));
 }
 
@@ -912,20 +944,35 @@ fn bodies_match_subsets_globs_and_ellipses() {
 fn mismatches_name_every_path() {
     let p = answer(r#" {"a":1,"b":{"c":"x"},"d":[1,2]}"#).body.unwrap();
     let mut out = Vec::new();
-    check(&p, &serde_json::json!({"a":2,"b":{"c":"y"},"d":[1]}), "$", &mut out);
+    check(
+        &p,
+        &serde_json::json!({"a":2,"b":{"c":"y"},"d":[1]}),
+        "$",
+        &mut out,
+    );
     assert_eq!(out.len(), 3, "{out:?}");
-    assert!(out[0].starts_with("$.a:") && out[1].starts_with("$.b.c:") && out[2].starts_with("$.d:"));
+    assert!(
+        out[0].starts_with("$.a:") && out[1].starts_with("$.b.c:") && out[2].starts_with("$.d:")
+    );
 }
 
 // Proves a string body is matched against the raw text and malformed bodies are refused.
 #[test]
 fn text_bodies_and_malformed_answers() {
     let a = answer(r#" 200 "kind,program_id…contest_award,MOON-2026-Q3…""#);
-    let Some(Pattern::Text(parts)) = a.body else { panic!("a text pattern") };
-    assert!(text_matches(&parts, "kind,program_id,x\ncontest_award,MOON-2026-Q3,metro\n"));
+    let Some(Pattern::Text(parts)) = a.body else {
+        panic!("a text pattern")
+    };
+    assert!(text_matches(
+        &parts,
+        "kind,program_id,x\ncontest_award,MOON-2026-Q3,metro\n"
+    ));
     assert!(!text_matches(&parts, "kind,program_id,x\n"));
     for bad in [r#" {"a" 1}"#, " {a:1}", r#" [1 2]"#, " 200 nope"] {
-        assert!(parse_answer(bad, &[], 1).is_err(), "{bad} should be refused");
+        assert!(
+            parse_answer(bad, &[], 1).is_err(),
+            "{bad} should be refused"
+        );
     }
 }
 
@@ -944,8 +991,16 @@ fn commands_span_continuations_and_quotes() {
     ];
     let examples = block_examples(&block, 10).expect("parsed");
     assert_eq!(examples.len(), 3);
-    assert_eq!((examples[0].line, examples[1].line, examples[2].line), (11, 15, 17));
-    assert_eq!(examples[0].answer.as_ref().map(|a| a.status), Some(Some(201)));
+    assert_eq!(
+        (examples[0].line, examples[1].line, examples[2].line),
+        (11, 15, 17)
+    );
+    assert_eq!(
+        examples[0].answer.as_ref().map(|a| a.status),
+        Some(Some(201))
+    );
     let orphan = ["curl -s $K/a", "# prose", "# → 200"];
-    assert!(block_examples(&orphan, 1).unwrap_err().contains("right after"));
+    assert!(block_examples(&orphan, 1)
+        .unwrap_err()
+        .contains("right after"));
 }
