@@ -2,13 +2,15 @@
 //! order, through `bash` against a fresh demo served by the real binary, and every
 //! documented answer is compared with what the server said. All drifts are reported at once.
 //!
-//! What runs: each ```` ```sh ```` block between `## Using the API` and the next `## `
+//! What runs: each ```` ```sh ```` (or `bash`) block between `## Using the API` and the next `## `
 //! heading, except blocks whose fence says `no-test` (```` ```sh no-test ````). A command is
 //! one or more lines (a trailing `\` or an open quote continues it); comment lines between
 //! commands are prose. The commands run unchanged, with `K` and the demo's tokens (`ADMIN`,
 //! `MANAGER`, …) set, in the repository root; `curl` is a shell function that calls the real
 //! curl with `--dump-header` and `--output` added so the test sees each call's status and
-//! headers while the command prints what it always prints.
+//! headers while the command prints what it always prints (a command that saves the body
+//! itself with `-o FILE` keeps it; then only status and headers can be documented). Examples
+//! must not use `-i`, `-D` or `-w`: the test reads status and headers itself.
 //!
 //! Documented answers: a comment line starting with `# →` right after a command describes
 //! the answer of its last `curl` call:
@@ -84,7 +86,8 @@ fn examples(readme: &str) -> Result<Vec<Example>, String> {
                 .find(|&j| lines[j].trim_start().starts_with("```"))
                 .ok_or_else(|| format!("README.md:{}: unclosed code block", i + 1))?;
             let mut words = info.split_whitespace();
-            if words.next() == Some("sh") && !words.any(|w| w == "no-test") {
+            let shell = matches!(words.next(), Some("sh" | "bash"));
+            if shell && !words.any(|w| w == "no-test") {
                 examples.extend(block_examples(&lines[i + 1..end], i + 2)?);
             }
             i = end;
@@ -581,14 +584,25 @@ struct Outcome {
 const PROLOGUE: &str = r#"
 __kr_seq=0
 curl() {
-    local n f rc
+    local n f rc a prev="" own=""
     n=$(( $(cat "$__kr_dir/seq" 2>/dev/null || echo 0) + 1 ))
     echo "$n" >"$__kr_dir/seq"
     f="$__kr_dir/$__kr_cmd.call.$n"
-    command curl -q --max-time 30 --dump-header "$f.head" --output "$f.body" "$@"
-    rc=$?
+    for a in "$@"; do
+        case "$prev" in -o|--output) own=yes ;; esac
+        prev="$a"
+    done
+    if [ -n "$own" ]; then
+        # The command saves the body itself (-o FILE): only status and headers are checked.
+        command curl -q --max-time 30 --dump-header "$f.head" "$@"
+        rc=$?
+        : >"$f.body"
+    else
+        command curl -q --max-time 30 --dump-header "$f.head" --output "$f.body" "$@"
+        rc=$?
+        [ -f "$f.body" ] && cat "$f.body"
+    fi
     echo "$rc" >"$f.exit"
-    [ -f "$f.body" ] && cat "$f.body"
     return "$rc"
 }
 "#;
