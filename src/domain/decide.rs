@@ -13,7 +13,7 @@ use super::commands::{
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
-use super::money::{is_known_currency, minor_unit_places, prorate_return_cost};
+use super::money::{is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine};
 use super::state::{sale_fingerprint, LedgerState, SaleKey};
 
 /// Largest amount or quantity on one line: far above any real invoice line, low enough
@@ -849,10 +849,13 @@ fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Deci
             }
             Some(c) => Some(c),
             None => prorate_return_cost(
-                sold.cost_amount,
+                &ReturnableLine {
+                    sold_quantity: sold.quantity,
+                    sold_cost: sold.cost_amount,
+                    quantity_left,
+                    cost_left,
+                },
                 quantity,
-                sold.quantity,
-                cost_left.max(Decimal::ZERO),
                 &account.currency,
             ),
         };
