@@ -246,7 +246,7 @@ pub async fn sales_summary(
         )
     })?;
     let months = match rebuilt.as_ref().or_else(|| read.breakdown.get(&id)) {
-        Some(b) => b.months(from, to),
+        Some(b) => b.months(from, to, &account.currency),
         None => Vec::new(),
     };
     let label = |m: i32| month_first_day(m).format("%Y-%m").to_string();

@@ -393,7 +393,8 @@ impl LineCheck<'_> {
     }
 
     fn required<'v>(&mut self, field: &str, value: &'v Option<String>) -> Option<&'v str> {
-        match value.as_deref().map(str::trim) {
+        // Taken as written: a value with spaces is refused by its own check, never trimmed.
+        match value.as_deref() {
             Some(v) if !v.is_empty() => Some(v),
             _ => {
                 self.fail(field, "missing", format!("{field} is required"));
@@ -476,7 +477,7 @@ impl LineCheck<'_> {
                 format!("{field} must not be negative, got {value}"),
             );
             None
-        } else if d.normalize().scale() > places_max {
+        } else if written_places(value) > places_max {
             self.fail(
                 field,
                 "too_many_decimals",
@@ -494,6 +495,21 @@ impl LineCheck<'_> {
             Some(d)
         }
     }
+
+    /// A money amount (≥ 0) with at most the currency's `places` as written, stored with
+    /// exactly those places ("100" becomes "100.00"), so every sum keeps the minor unit.
+    fn money(&mut self, field: &str, value: &str, places: u32) -> Option<Decimal> {
+        let mut amount = self.decimal(field, value, places, false)?;
+        amount.rescale(places);
+        Some(amount)
+    }
+}
+
+/// Decimal places of a plain decimal as written, trailing zeros included ("5.10" has 2).
+pub fn written_places(text: &str) -> u32 {
+    text.split_once('.').map_or(0, |(_, fraction)| {
+        u32::try_from(fraction.len()).unwrap_or(u32::MAX)
+    })
 }
 
 /// Parses `YYYY-MM-DD` strictly (no times, no other forms).
@@ -584,26 +600,12 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
             .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
         let net_amount = check
             .required("net_amount", &input.net_amount)
-            .and_then(|v| check.decimal("net_amount", v, money_places, false));
-        let cost_amount = match input
-            .cost_amount
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => check
-                .decimal("cost_amount", v, money_places, false)
-                .map(Some),
+            .and_then(|v| check.money("net_amount", v, money_places));
+        let cost_amount = match input.cost_amount.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => check.money("cost_amount", v, money_places).map(Some),
             None => Some(None),
         };
-        if let (Some(a), Some(c)) = (
-            account,
-            input
-                .currency
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty()),
-        ) {
+        if let (Some(a), Some(c)) = (account, input.currency.as_deref().filter(|c| !c.is_empty())) {
             if !is_known_currency(c) {
                 check.fail(
                     "currency",
@@ -745,16 +747,9 @@ fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Deci
             .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
         let net_amount = check
             .required("net_amount", &input.net_amount)
-            .and_then(|v| check.decimal("net_amount", v, money_places, false));
-        let stated_cost = match input
-            .cost_amount
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => check
-                .decimal("cost_amount", v, money_places, false)
-                .map(Some),
+            .and_then(|v| check.money("net_amount", v, money_places));
+        let stated_cost = match input.cost_amount.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => check.money("cost_amount", v, money_places).map(Some),
             None => Some(None),
         };
         let (

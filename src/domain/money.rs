@@ -26,12 +26,18 @@ pub fn minor_unit_places(currency: &str) -> u32 {
 }
 
 /// The ledger's one money rounding rule: to the currency's minor unit, midpoint away from
-/// zero. Every computed money result passes through here exactly once, at the end.
+/// zero. Every computed money result passes through here exactly once, at the end. The
+/// result carries exactly the minor-unit places ("7" becomes "7.00") and zero is never
+/// negative, so it is written as money without further formatting; for an amount already
+/// in minor units (a stored line, a sum of them) it changes only that form, not the value.
 pub fn round_to_minor_unit(amount: Decimal, currency: &str) -> Decimal {
-    amount.round_dp_with_strategy(
-        minor_unit_places(currency),
-        RoundingStrategy::MidpointAwayFromZero,
-    )
+    let places = minor_unit_places(currency);
+    let mut rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(places);
+    if rounded.is_zero() {
+        rounded.set_sign_positive(true);
+    }
+    rounded
 }
 
 /// A sold line as a return sees it: what was sold and what is still left to return.
@@ -73,9 +79,7 @@ pub fn zero_money(currency: &str) -> Decimal {
 
 /// Renders money with exactly the currency's minor-unit places ("1234.50").
 pub fn format_money(amount: Decimal, currency: &str) -> String {
-    let mut rounded = round_to_minor_unit(amount, currency);
-    rounded.rescale(minor_unit_places(currency));
-    rounded.to_string()
+    round_to_minor_unit(amount, currency).to_string()
 }
 
 #[cfg(test)]
@@ -104,6 +108,14 @@ mod tests {
         assert_eq!(format_money(d("1234.5"), "CNY"), "1234.50");
         assert_eq!(format_money(d("7"), "EUR"), "7.00");
         assert_eq!(format_money(d("7.4"), "JPY"), "7");
+        assert_eq!(
+            format_money(d("5.1000000000000000000000000000"), "CNY"),
+            "5.10"
+        );
+        assert_eq!(format_money(-d("0.00"), "CNY"), "0.00");
+        assert_eq!(format_money(-d("0.001"), "CNY"), "0.00");
+        assert_eq!(round_to_minor_unit(d("100"), "USD").to_string(), "100.00");
+        assert_eq!(round_to_minor_unit(d("100.00"), "KRW").to_string(), "100");
     }
 
     fn line(

@@ -128,9 +128,10 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
                         "amount \"{amount}\" must be above 0 and at most {PRIZE_AMOUNT_MAX}"
                     ),
                 ),
-                Some(amount) if amount.normalize().scale() > places => push(
+                // Places as written: "1500.000" is refused although its value fits.
+                Some(amount) if amount.scale() > places => push(
                     format!("prizes[{i}].amount"),
-                    "invalid_amount",
+                    "too_many_decimals",
                     format!(
                         "amount \"{amount}\" has more than the {places} decimal places of {currency}"
                     ),
@@ -787,7 +788,7 @@ mod tests {
                 ("prizes[3].amount", "missing_amount"),
                 ("prizes[4].amount", "invalid_amount"),
                 ("prizes[5].amount", "invalid_amount"),
-                ("prizes[6].amount", "invalid_amount"),
+                ("prizes[6].amount", "too_many_decimals"),
                 ("prizes[7].amount", "unexpected_amount"),
                 ("prizes[7].description", "missing_description"),
                 ("prizes[8].description", "missing_description"),
@@ -796,7 +797,7 @@ mod tests {
         );
         assert_eq!(
             codes(&validate_prizes(&[cash(1, "100.5")], "JPY")),
-            vec![("prizes[0].amount", "invalid_amount")]
+            vec![("prizes[0].amount", "too_many_decimals")]
         );
         let many: Vec<Prize> = (1..=CONTEST_PRIZES_MAX as u32 + 1)
             .map(|r| cash(r, "1"))

@@ -84,3 +84,277 @@ async fn returns_that_complete_a_line_take_the_cost_that_remains() {
     assert_eq!(month["gross_margin"], "0.00", "{}", summary.text);
     assert_eq!(month["quantity"], "0", "{}", summary.text);
 }
+
+/// A program body of CNY with one 2 % tier from 0 and the given cap.
+fn program_with_cap(id: &str, cap: &str) -> Value {
+    json!({"program_id": id, "name": format!("Program {id}"), "currency": "CNY",
+        "period": "quarterly", "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+        "basis": "net_revenue", "method": "all_units", "tiers": [{"from": "0", "rate": "2"}], "cap": cap})
+}
+
+/// A CNY contest body with one cash prize of `amount` and the given min_metric.
+fn contest_with(id: &str, metric: &str, amount: &str, min_metric: &str) -> Value {
+    json!({"contest_id": id, "name": format!("Contest {id}"), "currency": "CNY",
+        "starts_on": "2026-01-01", "ends_on": "2026-03-31", "metric": metric, "min_metric": min_metric,
+        "prizes": [{"rank": 1, "kind": "cash", "amount": amount}]})
+}
+
+/// The (index, field, code) of each error of a refusal.
+fn triples(reply: &Reply) -> Vec<(Option<u64>, String, String)> {
+    crate::support::error_triples(reply)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_with_more_places_than_the_currency_are_refused_as_written() {
+    // Proves trailing zeros count: "5.1000000000000000000000000000" is too_many_decimals
+    // for a CNY amount, "100.0" for a JPY one, a 7-place quantity too, in sales, returns,
+    // program caps, contest prizes and money min_metric; nothing is written.
+    let app = TestApp::new().await;
+    app.open_account("KA-1", "CNY").await;
+    app.open_account("JP-1", "JPY").await;
+    let head = app.head();
+    let mut jpy = sale_line("INV-J", "1", "100.0", None);
+    jpy["account_id"] = json!("JP-1");
+    let lines = vec![
+        sale_line("INV-1", "1", "5.1000000000000000000000000000", None),
+        sale_line("INV-2", "1", "5.00", Some("1.000")),
+        sale_line("INV-3", "1.0000000", "5.00", None),
+        jpy,
+    ];
+    let reply = post_lines(&app, "/v1/sales", lines).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.code(), "invalid_lines", "{}", reply.text);
+    let expected = [
+        (0, "net_amount"),
+        (1, "cost_amount"),
+        (2, "quantity"),
+        (3, "net_amount"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(i, f)| (Some(*i), f.to_string(), "too_many_decimals".to_string()))
+        .collect();
+    assert_eq!(triples(&reply), expected);
+    assert_created(
+        &post_lines(
+            &app,
+            "/v1/sales",
+            vec![sale_line("INV-1", "3", "30.00", None)],
+        )
+        .await,
+    );
+    let mut ret = return_line("R1", "INV-1", "1", "10.000");
+    ret["cost_amount"] = json!("1.0");
+    let reply = post_lines(&app, "/v1/returns", vec![ret]).await;
+    assert_eq!(reply.code(), "invalid_lines", "{}", reply.text);
+    assert_eq!(
+        triples(&reply),
+        [(
+            Some(0),
+            "net_amount".to_string(),
+            "too_many_decimals".to_string()
+        )]
+    );
+    let after_sale = app.head();
+    let reply = app
+        .post(
+            Role::Finance,
+            "/v1/rebate-programs",
+            program_with_cap("P1", "5000.000"),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert!(
+        triples(&reply).contains(&(None, "cap".into(), "too_many_decimals".into())),
+        "{}",
+        reply.text
+    );
+    let reply = app
+        .post(
+            Role::Manager,
+            "/v1/contests",
+            contest_with("C1", "net_revenue", "1500.000", "10.001"),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let errors = triples(&reply);
+    assert!(
+        errors.contains(&(None, "prizes[0].amount".into(), "too_many_decimals".into())),
+        "{}",
+        reply.text
+    );
+    assert!(
+        errors.contains(&(None, "min_metric".into(), "too_many_decimals".into())),
+        "{}",
+        reply.text
+    );
+    // A quantity contest's min_metric may carry a quantity's places.
+    let reply = app
+        .post(
+            Role::Manager,
+            "/v1/contests",
+            contest_with("C2", "quantity", "1500.00", "10.001"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(app.head(), after_sale + 1);
+    assert_eq!(after_sale, head + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whitespace_in_a_decimal_is_refused_not_trimmed() {
+    // Proves " 5", "5 " and " 1.00" are invalid_decimal in JSON and CSV sales and returns
+    // (they used to be trimmed and accepted), and nothing is written.
+    let app = TestApp::new().await;
+    app.open_account("KA-1", "CNY").await;
+    assert_created(
+        &post_lines(
+            &app,
+            "/v1/sales",
+            vec![sale_line("INV-0", "3", "30.00", None)],
+        )
+        .await,
+    );
+    let head = app.head();
+    let lines = vec![
+        sale_line("INV-1", " 5", "5.00", None),
+        sale_line("INV-2", "5", "5.00 ", None),
+        sale_line("INV-3", "5", "5.00", Some(" 1.00")),
+    ];
+    let reply = post_lines(&app, "/v1/sales", lines).await;
+    assert_eq!(reply.code(), "invalid_lines", "{}", reply.text);
+    let codes = triples(&reply);
+    assert_eq!(
+        codes,
+        [
+            (
+                Some(0),
+                "quantity".to_string(),
+                "invalid_decimal".to_string()
+            ),
+            (
+                Some(1),
+                "net_amount".to_string(),
+                "invalid_decimal".to_string()
+            ),
+            (
+                Some(2),
+                "cost_amount".to_string(),
+                "invalid_decimal".to_string()
+            ),
+        ]
+    );
+    let reply = post_lines(
+        &app,
+        "/v1/returns",
+        vec![return_line("R1", "INV-0", "1 ", "1.00")],
+    )
+    .await;
+    assert_eq!(
+        triples(&reply),
+        [(
+            Some(0),
+            "quantity".to_string(),
+            "invalid_decimal".to_string()
+        )],
+        "{}",
+        reply.text
+    );
+    let csv = "account_id,invoice_id,line,sku,category,quantity,net_amount,occurred_on\n\
+               KA-1,INV-4,1,SKU-1,beverages, 5,5.00,2026-03-15\n";
+    let reply = app
+        .send(
+            axum::http::Method::POST,
+            "/v1/sales",
+            Some(app.token(Role::Ingest)),
+            &[("content-type", "text/csv")],
+            csv.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(reply.code(), "invalid_lines", "{}", reply.text);
+    assert_eq!(
+        triples(&reply),
+        [(
+            Some(0),
+            "quantity".to_string(),
+            "invalid_decimal".to_string()
+        )]
+    );
+    assert_eq!(app.head(), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_is_stored_and_shown_with_exactly_the_minor_units() {
+    // Proves a sale written "100" is stored as "100.00" (JPY "100" stays "100"), that
+    // sums, margins, a derived return cost and the explain lines are shown with the
+    // currency's places (never "-0"), and that quantities keep their own rendering.
+    let app = TestApp::new().await;
+    app.open_account("KA-1", "CNY").await;
+    app.open_account("JP-1", "JPY").await;
+    let mut jpy = sale_line("INV-J", "2", "100", Some("40"));
+    jpy["account_id"] = json!("JP-1");
+    let sales = vec![
+        sale_line("INV-1", "2", "100", Some("0")),
+        sale_line("INV-2", "1", "0.5", None),
+        jpy,
+    ];
+    assert_created(&post_lines(&app, "/v1/sales", sales).await);
+    assert_created(
+        &post_lines(
+            &app,
+            "/v1/returns",
+            vec![return_line("R1", "INV-1", "1", "50")],
+        )
+        .await,
+    );
+    let sold = app.audit_events("type=SaleRecorded").await;
+    let stored: Vec<(&str, &str)> = sold
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["net_amount"].as_str().unwrap_or(""),
+                e["data"]["cost_amount"].as_str().unwrap_or("null"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        [("100.00", "0.00"), ("0.50", "null"), ("100", "40")]
+    );
+    let returned = app.audit_events("type=SaleReturned").await;
+    assert_eq!(returned[0]["data"]["net_amount"], "50.00");
+    assert_eq!(returned[0]["data"]["cost_amount"], "0.00");
+    let summary = app
+        .get(
+            Role::Manager,
+            "/v1/accounts/KA-1/sales-summary?from=2026-03&to=2026-03",
+        )
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    let march = &summary.body["months"][0];
+    assert_eq!(march["net_revenue"], "50.50", "{}", summary.text);
+    assert_eq!(march["gross_margin"], "50.00", "{}", summary.text);
+    assert_eq!(march["quantity"], "2", "{}", summary.text);
+    let jp = app
+        .get(
+            Role::Manager,
+            "/v1/accounts/JP-1/sales-summary?from=2026-03&to=2026-03",
+        )
+        .await;
+    assert_eq!(jp.body["months"][0]["gross_margin"], "60", "{}", jp.text);
+}
