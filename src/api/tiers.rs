@@ -15,6 +15,7 @@ use super::{json_write, parse_known_at, write_meta, AppState};
 use crate::domain::daily::DailySales;
 use crate::domain::events::account_stream;
 use crate::domain::incentives::{Entitlement, TierOverride};
+use crate::domain::money::round_to_minor_unit;
 use crate::domain::{Command, Event};
 use crate::ledger::Envelope;
 use crate::projections::sales::{MonthSummary, SalesBreakdown};
@@ -286,9 +287,13 @@ pub fn entitlement_of(
         Some(d) => Some(d),
         None => read.daily(account_id),
     };
-    Ok(read
-        .incentives
-        .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage))
+    let mut entitlement =
+        read.incentives
+            .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage);
+    let metrics = &mut entitlement.metrics;
+    metrics.net_revenue = round_to_minor_unit(metrics.net_revenue, &account.currency);
+    metrics.gross_margin = round_to_minor_unit(metrics.gross_margin, &account.currency);
+    Ok(entitlement)
 }
 
 #[utoipa::path(post, path = "/v1/tier-policy", tag = "tiers", request_body = PublishPolicyRequest,

@@ -6,6 +6,7 @@ use super::commands::ProposeSettlement;
 use super::decide::{Decision, TEXT_LENGTH_MAX};
 use super::error::{DomainError, FieldError};
 use super::events::*;
+use super::money::round_to_minor_unit;
 use super::settlements::settlement_id;
 use super::state::LedgerState;
 use crate::rules::rebates::{settlement_amount, SettlementRefusal};
@@ -88,10 +89,10 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         settled.final_approved,
     )
     .map_err(refusal)?;
-    let zero = super::money::zero_money(&program.currency);
+    let money = |amount: rust_decimal::Decimal| round_to_minor_unit(amount, &program.currency);
     let computation = SettlementComputation {
-        previously_approved: settled.approved + zero,
-        pending: settled.pending + zero,
+        previously_approved: money(settled.approved),
+        pending: money(settled.pending),
         ..c.computation.clone()
     };
     Ok(Decision {
@@ -108,7 +109,7 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             kind: c.kind,
             reference: reference.to_string(),
             // `0.00 − 0` is `0` in rust_decimal: keep the currency's places in the event.
-            amount: amount + zero,
+            amount: money(amount),
             computation,
             proposed_by: c.actor.clone(),
         })],

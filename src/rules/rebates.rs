@@ -264,12 +264,18 @@ pub fn compute(
     );
     Ok(RebateComputation {
         basis_kind,
-        basis,
+        // A money basis and the cap are sums and inputs already in minor units: this only
+        // writes them with exactly its places ("0.00", not "0").
+        basis: if basis_kind.is_money() {
+            round_to_minor_unit(basis, currency)
+        } else {
+            basis
+        },
         tier_index: reached,
         rate,
         method,
         unrounded,
-        cap,
+        cap: cap.map(|cap| round_to_minor_unit(cap, currency)),
         capped,
         entitlement,
         arithmetic,

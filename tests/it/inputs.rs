@@ -358,3 +358,180 @@ async fn money_is_stored_and_shown_with_exactly_the_minor_units() {
         .await;
     assert_eq!(jp.body["months"][0]["gross_margin"], "60", "{}", jp.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_money_figure_in_reads_and_reports_has_the_minor_units() {
+    // Proves accruals, settlement and explain lines (a derived return cost of 0 shows
+    // "0.00", never "-0"), liability, Pareto (JSON and CSV), entitlement metrics and
+    // contest standings write money with exactly two places when the lines were written
+    // "100" and "50"; quantities and percentages keep their own form.
+    let app = TestApp::new().await;
+    app.open_account("KA-1", "CNY").await;
+    let program = json!({"program_id": "P", "name": "Program P", "currency": "CNY",
+        "period": "quarterly", "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+        "basis": "net_revenue", "method": "all_units", "tiers": [{"from": "0", "rate": "2"}]});
+    assert_created(
+        &app.post(Role::Finance, "/v1/rebate-programs", program)
+            .await,
+    );
+    let enrollment = json!({"account_id": "KA-1", "effective_from": "2026-01-01"});
+    assert_created(
+        &app.post(
+            Role::Finance,
+            "/v1/rebate-programs/P/enrollments",
+            enrollment,
+        )
+        .await,
+    );
+    let contest = json!({"contest_id": "C", "name": "Contest C", "currency": "CNY",
+        "starts_on": "2026-01-01", "ends_on": "2026-03-31", "metric": "net_revenue",
+        "prizes": [{"rank": 1, "kind": "cash", "amount": "1500"}]});
+    assert_created(&app.post(Role::Manager, "/v1/contests", contest).await);
+    assert_created(
+        &post_lines(
+            &app,
+            "/v1/sales",
+            vec![sale_line("INV-1", "2", "100", Some("0"))],
+        )
+        .await,
+    );
+    assert_created(
+        &post_lines(
+            &app,
+            "/v1/returns",
+            vec![return_line("R1", "INV-1", "1", "50")],
+        )
+        .await,
+    );
+
+    let accruals = app
+        .get(
+            Role::Finance,
+            "/v1/rebate-programs/P/accruals?period=2026-Q1",
+        )
+        .await;
+    let row = &accruals.body["accounts"][0];
+    for (field, value) in [
+        ("basis", "50.00"),
+        ("entitlement", "1.00"),
+        ("approved", "0.00"),
+        ("pending", "0.00"),
+        ("outstanding", "1.00"),
+    ] {
+        assert_eq!(row[field], value, "{field}: {}", accruals.text);
+    }
+    let proposed = app
+        .post(
+            Role::Finance,
+            "/v1/settlements",
+            json!({"program_id": "P", "account_id": "KA-1",
+            "period": "2026-Q1", "kind": "final", "reference": "CN-1"}),
+        )
+        .await;
+    assert_created(&proposed);
+    assert_eq!(proposed.body["amount"], "1.00", "{}", proposed.text);
+    let id = proposed.body["settlement_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let explained = app
+        .get(Role::Auditor, &format!("/v1/settlements/{id}/explain"))
+        .await;
+    assert_eq!(explained.status, StatusCode::OK, "{}", explained.text);
+    let lines: Vec<(String, String, String)> = explained.body["lines"]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| {
+                    let text = |f: &str| l[f].as_str().unwrap_or("").to_string();
+                    (text("net_amount"), text("cost_amount"), text("quantity"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected = [("100.00", "0.00", "2"), ("-50.00", "0.00", "-1")];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(n, c, q)| (n.to_string(), c.to_string(), q.to_string()))
+        .collect();
+    assert_eq!(lines, expected, "{}", explained.text);
+    let computation = &explained.body["settlement"]["computation"];
+    assert_eq!(
+        computation["previously_approved"], "0.00",
+        "{}",
+        explained.text
+    );
+    assert_eq!(
+        computation["rebate"]["basis"], "50.00",
+        "{}",
+        explained.text
+    );
+
+    let liability = app
+        .get(Role::Finance, "/v1/reports/liability?as_of=2026-03-31")
+        .await;
+    assert_eq!(liability.status, StatusCode::OK, "{}", liability.text);
+    assert_eq!(
+        liability.body["rows"][0]["pending"], "1.00",
+        "{}",
+        liability.text
+    );
+    assert_eq!(
+        liability.body["totals"][0]["approved"], "0.00",
+        "{}",
+        liability.text
+    );
+
+    let pareto = app
+        .get(
+            Role::Finance,
+            "/v1/reports/pareto?as_of=2026-03-31&window_months=3",
+        )
+        .await;
+    assert_eq!(pareto.status, StatusCode::OK, "{}", pareto.text);
+    assert_eq!(pareto.body["total_net_revenue"], "50.00", "{}", pareto.text);
+    assert_eq!(
+        pareto.body["rows"][0]["net_revenue"], "50.00",
+        "{}",
+        pareto.text
+    );
+    let csv = app
+        .get(
+            Role::Finance,
+            "/v1/reports/pareto?as_of=2026-03-31&window_months=3&format=csv",
+        )
+        .await;
+    assert!(csv.text.contains("1,KA-1,50.00,"), "{}", csv.text);
+
+    let entitlement = app
+        .get(
+            Role::Manager,
+            "/v1/accounts/KA-1/entitlements?as_of=2026-03-31",
+        )
+        .await;
+    assert_eq!(entitlement.status, StatusCode::OK, "{}", entitlement.text);
+    assert_eq!(
+        entitlement.body["metrics"]["net_revenue"], "50.00",
+        "{}",
+        entitlement.text
+    );
+    assert_eq!(
+        entitlement.body["metrics"]["gross_margin"], "50.00",
+        "{}",
+        entitlement.text
+    );
+
+    let standings = app
+        .get(Role::Manager, "/v1/contests/C/standings?as_of=2026-03-31")
+        .await;
+    assert_eq!(standings.status, StatusCode::OK, "{}", standings.text);
+    let first = &standings.body["standings"][0];
+    assert_eq!(first["metric"], "50.00", "{}", standings.text);
+    let contest = app.get(Role::Manager, "/v1/contests/C").await;
+    assert_eq!(
+        contest.body["prizes"][0]["amount"], "1500.00",
+        "{}",
+        contest.text
+    );
+}
