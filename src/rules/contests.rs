@@ -748,7 +748,12 @@ mod tests {
         // Proves each prize error has its stable code and field path, and a good list has none.
         assert!(validate_prizes(&podium(), "CNY").is_empty());
         assert!(validate_prizes(&[cash(1, "1500"), cash(2, "800.50")], "EUR").is_empty());
-        assert!(validate_prizes(&[cash(1, "1500.00")], "JPY").is_empty());
+        assert!(validate_prizes(&[cash(1, "1500")], "JPY").is_empty());
+        // Places count as written: "1500.00" yen carries places the yen does not have.
+        assert_eq!(
+            codes(&validate_prizes(&[cash(1, "1500.00")], "JPY")),
+            vec![("prizes[0].amount", "too_many_decimals")]
+        );
         assert!(validate_prizes(&[thing(1, PrizeKind::Goods, "TV")], "CNY").is_empty());
         let errors = validate_prizes(
             &[

@@ -140,7 +140,7 @@ async fn ties_rank_1_2_2_4_and_split_the_pooled_prizes() {
             (
                 None,
                 "KA-E".into(),
-                s("0"),
+                s("0.00"),
                 s("metric_not_positive"),
                 vec![]
             ),
