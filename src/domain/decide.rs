@@ -221,6 +221,7 @@ pub(crate) fn check_text(
     text: Option<&str>,
 ) -> Result<(), DomainError> {
     if let Some(t) = text {
+        super::text::refuse_chars(index, field, t)?;
         if t.chars().count() > TEXT_LENGTH_MAX {
             return Err(DomainError::Validation(vec![FieldError::new(
                 index,
@@ -313,7 +314,9 @@ fn open_account(state: &LedgerState, c: &OpenAccount) -> Result<Decision, Domain
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let trimmed = name.trim();
-    if trimmed.is_empty() {
+    if let Some(error) = super::text::check_chars(None, "name", name) {
+        errors.push(error);
+    } else if super::text::is_blank(trimmed) {
         errors.push(FieldError::new(
             None,
             "name",

@@ -182,7 +182,9 @@ pub fn mark_paid(
     }
     let mut errors = Vec::new();
     let reference = reference.trim();
-    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+    if let Some(error) = super::text::check_chars(None, "reference", reference) {
+        errors.push(error);
+    } else if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reference",

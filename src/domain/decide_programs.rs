@@ -146,7 +146,9 @@ pub fn end(
             ),
         );
     }
-    if reason.trim().is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+    if let Some(error) = super::text::check_chars(None, "reason", reason) {
+        errors.push(error);
+    } else if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reason",

@@ -57,7 +57,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         ));
     }
     let reference = c.reference.trim();
-    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+    super::text::refuse_chars(None, "reference", reference)?;
+    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reference",
             "missing",
@@ -149,6 +150,9 @@ pub fn approve(
     if s.proposed_by == actor {
         return Err(DomainError::SameActorApproval);
     }
+    if let Some(note) = note {
+        super::text::refuse_chars(None, "note", note)?;
+    }
     if note.is_some_and(|n| n.chars().count() > TEXT_LENGTH_MAX) {
         return Err(invalid(
             "note",
@@ -176,7 +180,8 @@ pub fn reject(
 ) -> Result<Decision, DomainError> {
     let s = pending(state, settlement_id)?;
     let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+    super::text::refuse_chars(None, "reason", reason)?;
+    if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reason",
             "missing",

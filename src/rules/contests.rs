@@ -17,6 +17,7 @@ use super::{exact_percent, round_percent};
 use crate::domain::decide::{LINE_VALUE_MAX, TEXT_LENGTH_MAX};
 use crate::domain::error::FieldError;
 use crate::domain::money::{minor_unit_places, round_to_minor_unit};
+use crate::domain::text::{check_chars, is_blank};
 
 /// Most prizes a contest may define: real contests award a podium or a top ten, a longer
 /// list is almost certainly a pasted column, and the limit bounds every standings answer.
@@ -152,7 +153,7 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
                 if prize
                     .description
                     .as_deref()
-                    .is_none_or(|text| text.trim().is_empty())
+                    .is_none_or(is_blank)
                 {
                     push(
                         format!("prizes[{i}].description"),
@@ -163,7 +164,10 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
             }
         }
         if let Some(text) = &prize.description {
-            if text.chars().count() > TEXT_LENGTH_MAX {
+            let field = format!("prizes[{i}].description");
+            if let Some(error) = check_chars(None, &field, text) {
+                push(field, &error.code, error.message);
+            } else if text.chars().count() > TEXT_LENGTH_MAX {
                 push(
                     format!("prizes[{i}].description"),
                     "too_long",

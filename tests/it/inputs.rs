@@ -535,3 +535,124 @@ async fn every_money_figure_in_reads_and_reports_has_the_minor_units() {
         contest.text
     );
 }
+
+/// Asserts a 422 whose errors include (field, code), and returns nothing else.
+#[track_caller]
+fn assert_field_error(reply: &Reply, field: &str, code: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert!(
+        triples(reply)
+            .iter()
+            .any(|(_, f, c)| f == field && c == code),
+        "expected {field} {code}: {}",
+        reply.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_text_with_control_or_bidi_characters_is_refused() {
+    // Proves NUL, ANSI escapes, DEL, C1 and right-to-left overrides are refused with
+    // invalid_text naming the field in account names (open and update), reasons, program
+    // and contest names, prize descriptions and settlement references, and that names of
+    // only zero-width characters are refused as missing; nothing is written.
+    let app = TestApp::new().await;
+    app.open_account("KA-1", "CNY").await;
+    let head = app.head();
+    for name in [
+        "Acme\u{0}",
+        "\u{1b}[31mAcme\u{1b}[0m",
+        "Acme\u{7f}",
+        "Acme\u{9b}",
+        "Acme \u{202E}gpj.exe",
+        "\u{2067}Acme",
+    ] {
+        let reply = app
+            .post(
+                Role::Manager,
+                "/v1/accounts",
+                json!({"account_id": "KA-2", "name": name, "scope": "national", "currency": "CNY"}),
+            )
+            .await;
+        assert_field_error(&reply, "name", "invalid_text");
+        let reply = app
+            .patch(Role::Manager, "/v1/accounts/KA-1", json!({"name": name}))
+            .await;
+        assert_field_error(&reply, "name", "invalid_text");
+    }
+    for name in [
+        "\u{200B}",
+        "\u{200B}\u{200D}\u{2060}",
+        " \u{FEFF} ",
+        "\u{00AD}",
+    ] {
+        let reply = app
+            .post(
+                Role::Manager,
+                "/v1/accounts",
+                json!({"account_id": "KA-2", "name": name, "scope": "national", "currency": "CNY"}),
+            )
+            .await;
+        assert_field_error(&reply, "name", "missing");
+    }
+    let reply = app
+        .post(
+            Role::Manager,
+            "/v1/accounts/KA-1/close",
+            json!({"reason": "merged\u{1b}[2J"}),
+        )
+        .await;
+    assert_field_error(&reply, "reason", "invalid_text");
+    let mut program = program_with_cap("P\u{202E}", "100.00");
+    program["program_id"] = json!("P1");
+    program["name"] = json!("Volume \u{202E}2026");
+    let reply = app
+        .post(Role::Finance, "/v1/rebate-programs", program)
+        .await;
+    assert_field_error(&reply, "name", "invalid_text");
+    let mut program = program_with_cap("P2", "100.00");
+    program["name"] = json!("\u{200B}\u{200C}");
+    let reply = app
+        .post(Role::Finance, "/v1/rebate-programs", program)
+        .await;
+    assert_field_error(&reply, "name", "invalid_name");
+    let contest = json!({"contest_id": "C1", "name": "Spring \u{0}", "currency": "CNY",
+        "starts_on": "2026-01-01", "ends_on": "2026-03-31", "metric": "quantity",
+        "prizes": [{"rank": 1, "kind": "goods", "description": "TV\u{1b}[5m"}]});
+    let reply = app.post(Role::Manager, "/v1/contests", contest).await;
+    assert_field_error(&reply, "name", "invalid_text");
+    assert_field_error(&reply, "prizes[0].description", "invalid_text");
+    assert_eq!(app.head(), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_in_other_scripts_and_with_emoji_keep_working() {
+    // Proves Chinese, Arabic and Hebrew names and a name with an emoji ZWJ sequence inside
+    // are accepted and stored as written (trimmed of surrounding spaces only).
+    let app = TestApp::new().await;
+    let names = [
+        ("CN-1", "北京华联超市"),
+        ("AR-1", "شركة الأغذية المتحدة"),
+        ("HE-1", "סופר פארם"),
+        ("EM-1", "Team 👨\u{200D}👩\u{200D}👧 North ❤\u{FE0F}"),
+    ];
+    for (id, name) in names {
+        let reply = app
+            .post(Role::Manager, "/v1/accounts", json!({"account_id": id, "name": format!("  {name} "), "scope": "national", "currency": "CNY"}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let read = app.get(Role::Manager, &format!("/v1/accounts/{id}")).await;
+        assert_eq!(read.body["name"], name, "{}", read.text);
+    }
+    let program = json!({"program_id": "CN-P", "name": "春季返利计划", "currency": "CNY",
+        "period": "quarterly", "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+        "basis": "net_revenue", "method": "all_units", "tiers": [{"from": "0", "rate": "2"}]});
+    assert_created(
+        &app.post(Role::Finance, "/v1/rebate-programs", program)
+            .await,
+    );
+}
