@@ -656,3 +656,56 @@ async fn names_in_other_scripts_and_with_emoji_keep_working() {
             .await,
     );
 }
+
+// Proves `kaledger import` takes CSV and JSONL values as written: a quantity " 5" in a CSV
+// cell and a net amount "5.00 " in JSONL are refused (invalid_decimal, exit non-zero) and
+// record no sale, while the accounts imported before them stay.
+#[test]
+fn import_refuses_decimals_with_spaces() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    };
+    let accounts = write(
+        "accounts.csv",
+        "account_id,name,scope,currency\ncarrefour,Carrefour,global,CNY\n",
+    );
+    let csv = write(
+        "sales.csv",
+        "account_id,invoice_id,line,sku,category,quantity,net_amount,occurred_on\n\
+         carrefour,INV-1,1,SKU-1,beverages, 5,5.00,2026-01-10\n",
+    );
+    let jsonl = write(
+        "sales.jsonl",
+        "{\"account_id\":\"carrefour\",\"invoice_id\":\"INV-2\",\"line\":1,\"sku\":\"SKU-1\",\"category\":\"beverages\",\"quantity\":\"1\",\"net_amount\":\"5.00 \",\"occurred_on\":\"2026-01-10\"}\n",
+    );
+    let data_arg = data.as_os_str();
+    let out = crate::support::run_cli([
+        "import".as_ref(),
+        "--data".as_ref(),
+        data_arg,
+        accounts.as_os_str(),
+    ]);
+    assert!(out.success(), "{}", out.stderr);
+    for file in [&csv, &jsonl] {
+        let out = crate::support::run_cli([
+            "import".as_ref(),
+            "--data".as_ref(),
+            data_arg,
+            file.as_os_str(),
+        ]);
+        assert!(!out.success(), "{file:?} was accepted: {}", out.stderr);
+        assert!(out.stderr.contains("invalid_decimal"), "{}", out.stderr);
+    }
+    let verify = crate::support::run_cli(["verify".as_ref(), "--data".as_ref(), data_arg]);
+    assert!(verify.success(), "{}", verify.stderr);
+    assert_eq!(
+        verify.json()["verified_through"],
+        json!(1),
+        "{}",
+        verify.stdout
+    );
+}
