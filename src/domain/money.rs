@@ -17,6 +17,10 @@ pub fn is_known_currency(code: &str) -> bool {
     KNOWN_CURRENCIES.contains(&code)
 }
 
+/// The most minor-unit places any accepted currency has: the bound for money that is not
+/// tied to one currency (a tier policy's `min_net_revenue`).
+pub const MONEY_PLACES_MAX: u32 = 2;
+
 /// Decimal places of the currency's minor unit (DESIGN §5: 0 for JPY and KRW, else 2).
 pub fn minor_unit_places(currency: &str) -> u32 {
     match currency {
@@ -116,6 +120,9 @@ mod tests {
         assert_eq!(format_money(-d("0.001"), "CNY"), "0.00");
         assert_eq!(round_to_minor_unit(d("100"), "USD").to_string(), "100.00");
         assert_eq!(round_to_minor_unit(d("100.00"), "KRW").to_string(), "100");
+        assert!(KNOWN_CURRENCIES
+            .iter()
+            .all(|c| minor_unit_places(c) <= MONEY_PLACES_MAX));
     }
 
     fn line(
