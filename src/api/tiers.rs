@@ -20,7 +20,7 @@ use crate::domain::{Command, Event};
 use crate::ledger::Envelope;
 use crate::projections::sales::{MonthSummary, SalesBreakdown};
 use crate::rules::calendar::{month_first_day, month_index, Period, PeriodKind};
-use crate::rules::tiers::{policy_in_force, TierDefinition, TierPolicy};
+use crate::rules::tiers::{numeric_shortfall, policy_in_force, TierDefinition, TierPolicy};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -293,6 +293,21 @@ pub fn entitlement_of(
     let metrics = &mut entitlement.metrics;
     metrics.net_revenue = round_to_minor_unit(metrics.net_revenue, &account.currency);
     metrics.gross_margin = round_to_minor_unit(metrics.gross_margin, &account.currency);
+    // The net revenue shortfall shows the account's figure and the gap as money too (the
+    // threshold stays as the policy, which serves every currency, wrote it).
+    let net_revenue = metrics.net_revenue;
+    let shortfalls = entitlement
+        .next_tier
+        .iter_mut()
+        .flat_map(|n| &mut n.shortfalls);
+    for shortfall in shortfalls.filter(|s| s.criterion == "min_net_revenue") {
+        if let Ok(required) = shortfall.required.parse::<rust_decimal::Decimal>() {
+            *shortfall = numeric_shortfall("min_net_revenue", required, net_revenue);
+            shortfall.gap = required
+                .checked_sub(net_revenue)
+                .map(|gap| round_to_minor_unit(gap, &account.currency).to_string());
+        }
+    }
     Ok(entitlement)
 }
 

@@ -264,8 +264,8 @@ pub fn compute(
     );
     Ok(RebateComputation {
         basis_kind,
-        // A money basis and the cap are sums and inputs already in minor units: this only
-        // writes them with exactly its places ("0.00", not "0").
+        // A money basis is a sum of amounts already in minor units: only its form changes
+        // ("0.00", not "0").
         basis: if basis_kind.is_money() {
             round_to_minor_unit(basis, currency)
         } else {
@@ -275,6 +275,7 @@ pub fn compute(
         rate,
         method,
         unrounded,
+        // The cap is an input already in minor units: only its form changes ("500.00").
         cap: cap.map(|cap| round_to_minor_unit(cap, currency)),
         capped,
         entitlement,

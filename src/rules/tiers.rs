@@ -379,7 +379,8 @@ pub fn shortfalls(criteria: &TierCriteria, metrics: &Metrics, stage: Stage) -> V
     missing
 }
 
-fn numeric_shortfall(criterion: &str, required: Decimal, actual: Decimal) -> Shortfall {
+/// The shortfall of a numeric criterion: the threshold, the account's figure and the gap.
+pub fn numeric_shortfall(criterion: &str, required: Decimal, actual: Decimal) -> Shortfall {
     Shortfall {
         criterion: criterion.into(),
         required: required.to_string(),
