@@ -295,6 +295,20 @@ async fn whitespace_in_a_decimal_is_refused_not_trimmed() {
             "invalid_decimal".to_string()
         )]
     );
+    // A definition's decimals are refused with spaces too (its body does not parse).
+    let reply = app
+        .post(
+            Role::Finance,
+            "/v1/rebate-programs",
+            program_with_cap("P1", " 5.00"),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
     assert_eq!(app.head(), head);
 }
 
