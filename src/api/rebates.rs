@@ -15,6 +15,7 @@ use super::extract::{ApiPath, ApiQuery};
 use super::tiers::daily_at;
 use super::{parse_known_at, AppState};
 use crate::domain::daily::DailySales;
+use crate::domain::money::round_to_minor_unit;
 use crate::domain::programs::Program;
 use crate::projections::accruals::{program_period, AccrualTotals};
 use crate::projections::ReadModel;
@@ -269,7 +270,7 @@ fn accrual_row_in(
     let settled =
         read.settlements
             .settled(&program.program_id, account_id, &a.period.label, cutoff);
-    let zero = crate::domain::money::zero_money(&program.currency);
+    let money = |amount: Decimal| round_to_minor_unit(amount, &program.currency);
     Ok(AccrualRow {
         program_id: program.program_id.clone(),
         account_id: account_id.to_string(),
@@ -277,18 +278,22 @@ fn accrual_row_in(
         period_start: a.period.start,
         period_end: a.period.end,
         currency: program.currency.clone(),
-        basis: a.computation.basis,
+        basis: if program.basis.is_money() {
+            money(a.computation.basis)
+        } else {
+            a.computation.basis
+        },
         lines: a.totals.lines,
         tier_index: a.computation.tier_index,
         rate: a.computation.rate,
-        entitlement: a.entitlement,
+        entitlement: money(a.entitlement),
         capped: a.computation.capped && a.eligible,
         eligible: a.eligible,
         reason: a.reason,
         arithmetic: a.computation.arithmetic,
-        approved: settled.approved + zero,
-        pending: settled.pending + zero,
-        outstanding: a.entitlement - settled.approved + zero,
+        approved: money(settled.approved),
+        pending: money(settled.pending),
+        outstanding: money(a.entitlement - settled.approved),
         status: if settled.final_approved {
             "final"
         } else {

@@ -15,6 +15,7 @@ use super::extract::ApiQuery;
 use super::tiers::parse_day;
 use super::AppState;
 use crate::domain::incentives::DEFAULT_WINDOW_MONTHS;
+use crate::domain::money::round_to_minor_unit;
 use crate::projections::reports::{pareto_csv, pareto_report, CurrencyPareto};
 
 pub fn router() -> Router<AppState> {
@@ -263,10 +264,10 @@ fn contest_award_rows(
                 account_id: standing.account_id.clone(),
                 period: format!("{}..{}", contest.starts_on, contest.ends_on),
                 currency: contest.currency.clone(),
-                entitlement: cash,
+                entitlement: round_to_minor_unit(cash, &contest.currency),
                 approved: zero,
                 pending: zero,
-                outstanding: cash,
+                outstanding: round_to_minor_unit(cash, &contest.currency),
                 status: "unpaid".to_string(),
             });
         }

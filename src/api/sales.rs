@@ -206,7 +206,8 @@ impl<R: std::io::Read> CsvRows<R> {
     /// Reads and checks the header.
     pub fn new(source: R, columns: &[&str]) -> Result<CsvRows<R>, ApiError> {
         let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
+            // Header names may be padded; values are taken as written (" 5" is refused).
+            .trim(csv::Trim::Headers)
             .from_reader(source);
         let headers = reader
             .headers()

@@ -17,6 +17,7 @@ use super::rebates::accrue;
 use super::{json_write, parse_known_at, AppState, KnownAtQuery};
 use crate::domain::commands::ProposeSettlement;
 use crate::domain::events::SettlementComputation;
+use crate::domain::money::round_to_minor_unit;
 use crate::domain::settlements::Settlement;
 use crate::domain::Command;
 use crate::rules::calendar::{month_index, Period};
@@ -352,8 +353,8 @@ pub async fn explain(
             sale_date: l.sale_date,
             sku: read.accruals.name(l.sku).to_string(),
             category: read.accruals.name(l.category).to_string(),
-            net_amount: l.net,
-            cost_amount: l.cost,
+            net_amount: round_to_minor_unit(l.net, &program.currency),
+            cost_amount: round_to_minor_unit(l.cost, &program.currency),
             quantity: l.quantity,
         })
         .collect();

@@ -15,11 +15,12 @@ use super::{json_write, parse_known_at, write_meta, AppState};
 use crate::domain::daily::DailySales;
 use crate::domain::events::account_stream;
 use crate::domain::incentives::{Entitlement, TierOverride};
+use crate::domain::money::round_to_minor_unit;
 use crate::domain::{Command, Event};
 use crate::ledger::Envelope;
 use crate::projections::sales::{MonthSummary, SalesBreakdown};
 use crate::rules::calendar::{month_first_day, month_index, Period, PeriodKind};
-use crate::rules::tiers::{policy_in_force, TierDefinition, TierPolicy};
+use crate::rules::tiers::{numeric_shortfall, policy_in_force, TierDefinition, TierPolicy};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -246,7 +247,7 @@ pub async fn sales_summary(
         )
     })?;
     let months = match rebuilt.as_ref().or_else(|| read.breakdown.get(&id)) {
-        Some(b) => b.months(from, to),
+        Some(b) => b.months(from, to, &account.currency),
         None => Vec::new(),
     };
     let label = |m: i32| month_first_day(m).format("%Y-%m").to_string();
@@ -286,9 +287,28 @@ pub fn entitlement_of(
         Some(d) => Some(d),
         None => read.daily(account_id),
     };
-    Ok(read
-        .incentives
-        .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage))
+    let mut entitlement =
+        read.incentives
+            .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage);
+    let metrics = &mut entitlement.metrics;
+    metrics.net_revenue = round_to_minor_unit(metrics.net_revenue, &account.currency);
+    metrics.gross_margin = round_to_minor_unit(metrics.gross_margin, &account.currency);
+    // The net revenue shortfall shows the account's figure and the gap as money too (the
+    // threshold stays as the policy, which serves every currency, wrote it).
+    let net_revenue = metrics.net_revenue;
+    let shortfalls = entitlement
+        .next_tier
+        .iter_mut()
+        .flat_map(|n| &mut n.shortfalls);
+    for shortfall in shortfalls.filter(|s| s.criterion == "min_net_revenue") {
+        if let Ok(required) = shortfall.required.parse::<rust_decimal::Decimal>() {
+            *shortfall = numeric_shortfall("min_net_revenue", required, net_revenue);
+            shortfall.gap = required
+                .checked_sub(net_revenue)
+                .map(|gap| round_to_minor_unit(gap, &account.currency).to_string());
+        }
+    }
+    Ok(entitlement)
 }
 
 #[utoipa::path(post, path = "/v1/tier-policy", tag = "tiers", request_body = PublishPolicyRequest,

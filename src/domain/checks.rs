@@ -8,6 +8,7 @@ use super::decide::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
 use super::error::FieldError;
 use super::ids::is_valid_id;
 use super::money::is_known_currency;
+use super::text::is_blank;
 
 fn push(errors: &mut Vec<FieldError>, name: &str, code: &str, message: String) {
     errors.push(FieldError::new(None, name, code, message));
@@ -25,10 +26,14 @@ pub fn id(errors: &mut Vec<FieldError>, name: &str, id: &str) {
     }
 }
 
-/// The trimmed name; `invalid_name` unless it has 1 to [`TEXT_LENGTH_MAX`] characters.
+/// The trimmed name; `invalid_text` when it holds a control or bidi character (see
+/// [`super::text`]), `invalid_name` unless it shows something and has 1 to
+/// [`TEXT_LENGTH_MAX`] characters.
 pub fn name<'a>(errors: &mut Vec<FieldError>, name: &'a str) -> &'a str {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > TEXT_LENGTH_MAX {
+    if let Some(error) = super::text::check_chars(None, "name", name) {
+        errors.push(error);
+    } else if is_blank(trimmed) || trimmed.chars().count() > TEXT_LENGTH_MAX {
         push(
             errors,
             "name",

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::events::{ContestDefined, Event};
+use super::money::round_to_minor_unit;
 use crate::rules::contests::{ContestMetric, Prize, PrizeKind, Standing};
 
 /// How a contest was closed.
@@ -137,7 +138,7 @@ impl Contest {
             .filter(|p| p.kind == PrizeKind::Cash)
             .filter_map(|p| p.amount)
             .sum();
-        (cash > Decimal::ZERO).then_some(cash)
+        (cash > Decimal::ZERO).then(|| round_to_minor_unit(cash, &self.currency))
     }
 
     /// The payment of an account's award, when marked paid.

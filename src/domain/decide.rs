@@ -13,7 +13,7 @@ use super::commands::{
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
-use super::money::{is_known_currency, minor_unit_places, prorate_return_cost};
+use super::money::{is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine};
 use super::state::{sale_fingerprint, LedgerState, SaleKey};
 
 /// Largest amount or quantity on one line: far above any real invoice line, low enough
@@ -221,6 +221,7 @@ pub(crate) fn check_text(
     text: Option<&str>,
 ) -> Result<(), DomainError> {
     if let Some(t) = text {
+        super::text::refuse_chars(index, field, t)?;
         if t.chars().count() > TEXT_LENGTH_MAX {
             return Err(DomainError::Validation(vec![FieldError::new(
                 index,
@@ -313,7 +314,9 @@ fn open_account(state: &LedgerState, c: &OpenAccount) -> Result<Decision, Domain
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let trimmed = name.trim();
-    if trimmed.is_empty() {
+    if let Some(error) = super::text::check_chars(None, "name", name) {
+        errors.push(error);
+    } else if super::text::is_blank(trimmed) {
         errors.push(FieldError::new(
             None,
             "name",
@@ -393,7 +396,8 @@ impl LineCheck<'_> {
     }
 
     fn required<'v>(&mut self, field: &str, value: &'v Option<String>) -> Option<&'v str> {
-        match value.as_deref().map(str::trim) {
+        // Taken as written: a value with spaces is refused by its own check, never trimmed.
+        match value.as_deref() {
             Some(v) if !v.is_empty() => Some(v),
             _ => {
                 self.fail(field, "missing", format!("{field} is required"));
@@ -476,7 +480,7 @@ impl LineCheck<'_> {
                 format!("{field} must not be negative, got {value}"),
             );
             None
-        } else if d.normalize().scale() > places_max {
+        } else if written_places(value) > places_max {
             self.fail(
                 field,
                 "too_many_decimals",
@@ -494,6 +498,21 @@ impl LineCheck<'_> {
             Some(d)
         }
     }
+
+    /// A money amount (≥ 0) with at most the currency's `places` as written, stored with
+    /// exactly those places ("100" becomes "100.00"), so every sum keeps the minor unit.
+    fn money(&mut self, field: &str, value: &str, places: u32) -> Option<Decimal> {
+        let mut amount = self.decimal(field, value, places, false)?;
+        amount.rescale(places);
+        Some(amount)
+    }
+}
+
+/// Decimal places of a plain decimal as written, trailing zeros included ("5.10" has 2).
+pub fn written_places(text: &str) -> u32 {
+    text.split_once('.').map_or(0, |(_, fraction)| {
+        u32::try_from(fraction.len()).unwrap_or(u32::MAX)
+    })
 }
 
 /// Parses `YYYY-MM-DD` strictly (no times, no other forms).
@@ -584,26 +603,12 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
             .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
         let net_amount = check
             .required("net_amount", &input.net_amount)
-            .and_then(|v| check.decimal("net_amount", v, money_places, false));
-        let cost_amount = match input
-            .cost_amount
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => check
-                .decimal("cost_amount", v, money_places, false)
-                .map(Some),
+            .and_then(|v| check.money("net_amount", v, money_places));
+        let cost_amount = match input.cost_amount.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => check.money("cost_amount", v, money_places).map(Some),
             None => Some(None),
         };
-        if let (Some(a), Some(c)) = (
-            account,
-            input
-                .currency
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty()),
-        ) {
+        if let (Some(a), Some(c)) = (account, input.currency.as_deref().filter(|c| !c.is_empty())) {
             if !is_known_currency(c) {
                 check.fail(
                     "currency",
@@ -745,16 +750,9 @@ fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Deci
             .and_then(|v| check.decimal("quantity", v, QUANTITY_PLACES_MAX, true));
         let net_amount = check
             .required("net_amount", &input.net_amount)
-            .and_then(|v| check.decimal("net_amount", v, money_places, false));
-        let stated_cost = match input
-            .cost_amount
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => check
-                .decimal("cost_amount", v, money_places, false)
-                .map(Some),
+            .and_then(|v| check.money("net_amount", v, money_places));
+        let stated_cost = match input.cost_amount.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => check.money("cost_amount", v, money_places).map(Some),
             None => Some(None),
         };
         let (
@@ -849,10 +847,13 @@ fn record_returns(state: &LedgerState, lines: &[ReturnLineInput]) -> Result<Deci
             }
             Some(c) => Some(c),
             None => prorate_return_cost(
-                sold.cost_amount,
+                &ReturnableLine {
+                    sold_quantity: sold.quantity,
+                    sold_cost: sold.cost_amount,
+                    quantity_left,
+                    cost_left,
+                },
                 quantity,
-                sold.quantity,
-                cost_left.max(Decimal::ZERO),
                 &account.currency,
             ),
         };

@@ -10,9 +10,9 @@ use super::decide::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
 use super::decide_programs::{field, id_list};
 use super::error::DomainError;
 use super::events::*;
-use super::money::is_known_currency;
+use super::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
 use super::state::LedgerState;
-use crate::rules::contests::{validate_prizes, Standing};
+use crate::rules::contests::{validate_prizes, ContestMetric, Prize, Standing};
 
 /// Most decimal places of a min_metric: a quantity's places (growth and money use fewer).
 const MIN_METRIC_PLACES_MAX: u32 = 6;
@@ -37,6 +37,11 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
     let name = checks::name(&mut errors, &c.name);
     checks::currency(&mut errors, &c.currency);
     checks::window(&mut errors, c.starts_on, c.ends_on, true);
+    // A money metric takes the currency's places; a quantity or growth metric a quantity's.
+    let min_places = match c.metric {
+        ContestMetric::NetRevenue => minor_unit_places(&c.currency),
+        ContestMetric::Quantity | ContestMetric::GrowthPct => MIN_METRIC_PLACES_MAX,
+    };
     if let Some(min) = c.min_metric {
         if min < Decimal::ZERO || min > LINE_VALUE_MAX {
             field(
@@ -45,12 +50,12 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
                 "invalid_min_metric",
                 format!("min_metric {min} must be from 0 to {LINE_VALUE_MAX}"),
             );
-        } else if min.normalize().scale() > MIN_METRIC_PLACES_MAX {
+        } else if min.scale() > min_places {
             field(
                 &mut errors,
                 "min_metric",
                 "too_many_decimals",
-                format!("min_metric {min} has more than {MIN_METRIC_PLACES_MAX} decimal places"),
+                format!("min_metric \"{min}\" has more than {min_places} decimal places"),
             );
         }
     }
@@ -89,8 +94,18 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
             scope_skus,
             scope_categories,
             eligible_tiers,
-            min_metric: c.min_metric,
-            prizes: c.prizes.clone(),
+            min_metric: c.min_metric.map(|min| match c.metric {
+                ContestMetric::NetRevenue => round_to_minor_unit(min, &c.currency),
+                ContestMetric::Quantity | ContestMetric::GrowthPct => min,
+            }),
+            prizes: c
+                .prizes
+                .iter()
+                .map(|p| Prize {
+                    amount: p.amount.map(|a| round_to_minor_unit(a, &c.currency)),
+                    ..p.clone()
+                })
+                .collect(),
         })],
         duplicates: 0,
     })
@@ -167,7 +182,9 @@ pub fn mark_paid(
     }
     let mut errors = Vec::new();
     let reference = reference.trim();
-    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+    if let Some(error) = super::text::check_chars(None, "reference", reference) {
+        errors.push(error);
+    } else if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reference",

@@ -47,8 +47,9 @@ fn check_validity(valid_from: NaiveDate, valid_to: Option<NaiveDate>) -> Result<
 }
 
 fn check_reason(reason: &str) -> Result<(), DomainError> {
+    super::text::refuse_chars(None, "reason", reason)?;
     let length = reason.trim().chars().count();
-    if length == 0 {
+    if super::text::is_blank(reason) {
         Err(invalid("reason", "missing", "say why (reason is required)"))
     } else if length > TEXT_LENGTH_MAX {
         Err(invalid(

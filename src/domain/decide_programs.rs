@@ -10,7 +10,7 @@ use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
-use super::money::minor_unit_places;
+use super::money::{minor_unit_places, round_to_minor_unit};
 use super::state::LedgerState;
 use crate::rules::rebates::validate_tiers;
 
@@ -81,7 +81,8 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
                 "negative_amount",
                 format!("cap must not be negative, got {cap}"),
             );
-        } else if cap.normalize().scale() > minor_unit_places(&c.currency) {
+        } else if cap.scale() > minor_unit_places(&c.currency) {
+            // Places as written: "5000.000" is refused although its value fits.
             field(
                 &mut errors,
                 "cap",
@@ -110,7 +111,7 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
             basis: c.basis,
             method: c.method,
             tiers: c.tiers.clone(),
-            cap: c.cap,
+            cap: c.cap.map(|cap| round_to_minor_unit(cap, &c.currency)),
             scope_skus,
             scope_categories,
             eligible_tiers,
@@ -145,7 +146,9 @@ pub fn end(
             ),
         );
     }
-    if reason.trim().is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+    if let Some(error) = super::text::check_chars(None, "reason", reason) {
+        errors.push(error);
+    } else if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reason",

@@ -6,6 +6,7 @@ use super::commands::ProposeSettlement;
 use super::decide::{Decision, TEXT_LENGTH_MAX};
 use super::error::{DomainError, FieldError};
 use super::events::*;
+use super::money::round_to_minor_unit;
 use super::settlements::settlement_id;
 use super::state::LedgerState;
 use crate::rules::rebates::{settlement_amount, SettlementRefusal};
@@ -56,7 +57,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         ));
     }
     let reference = c.reference.trim();
-    if reference.is_empty() || reference.chars().count() > TEXT_LENGTH_MAX {
+    super::text::refuse_chars(None, "reference", reference)?;
+    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reference",
             "missing",
@@ -88,10 +90,10 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         settled.final_approved,
     )
     .map_err(refusal)?;
-    let zero = super::money::zero_money(&program.currency);
+    let money = |amount: rust_decimal::Decimal| round_to_minor_unit(amount, &program.currency);
     let computation = SettlementComputation {
-        previously_approved: settled.approved + zero,
-        pending: settled.pending + zero,
+        previously_approved: money(settled.approved),
+        pending: money(settled.pending),
         ..c.computation.clone()
     };
     Ok(Decision {
@@ -108,7 +110,7 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             kind: c.kind,
             reference: reference.to_string(),
             // `0.00 − 0` is `0` in rust_decimal: keep the currency's places in the event.
-            amount: amount + zero,
+            amount: money(amount),
             computation,
             proposed_by: c.actor.clone(),
         })],
@@ -148,6 +150,9 @@ pub fn approve(
     if s.proposed_by == actor {
         return Err(DomainError::SameActorApproval);
     }
+    if let Some(note) = note {
+        super::text::refuse_chars(None, "note", note)?;
+    }
     if note.is_some_and(|n| n.chars().count() > TEXT_LENGTH_MAX) {
         return Err(invalid(
             "note",
@@ -175,7 +180,8 @@ pub fn reject(
 ) -> Result<Decision, DomainError> {
     let s = pending(state, settlement_id)?;
     let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > TEXT_LENGTH_MAX {
+    super::text::refuse_chars(None, "reason", reason)?;
+    if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reason",
             "missing",

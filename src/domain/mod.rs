@@ -20,6 +20,7 @@ pub mod seasons;
 pub mod settlements;
 pub mod state;
 pub mod stored;
+pub mod text;
 pub mod vocab;
 
 pub use commands::Command;

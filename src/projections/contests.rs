@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use super::ReadModel;
 use crate::domain::contests::Contest;
+use crate::domain::money::round_to_minor_unit;
 use crate::rules::calendar::add_months_clamped;
 use crate::rules::contests::{growth_pct, rank, ContestMetric, Entrant, Standing};
 
@@ -77,11 +78,16 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
         .map(|account| {
             let id = account.account_id.as_str();
             let metric = if from > to {
-                Some(Decimal::ZERO)
+                Some(match contest.metric {
+                    ContestMetric::NetRevenue => {
+                        round_to_minor_unit(Decimal::ZERO, &contest.currency)
+                    }
+                    ContestMetric::Quantity | ContestMetric::GrowthPct => Decimal::ZERO,
+                })
             } else {
                 let (net, quantity, previous) = measure(read, contest, id, (from, to), baseline);
                 match contest.metric {
-                    ContestMetric::NetRevenue => Some(net),
+                    ContestMetric::NetRevenue => Some(round_to_minor_unit(net, &contest.currency)),
                     ContestMetric::Quantity => Some(quantity.normalize()),
                     ContestMetric::GrowthPct => growth_pct(net, previous),
                 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ReadModel;
+use crate::domain::money::round_to_minor_unit;
 use crate::rules::calendar::window_start;
 use crate::rules::pareto::{pareto, ParetoReport};
 use crate::rules::tiers::{WINDOW_MONTHS_MAX, WINDOW_MONTHS_MIN};
@@ -75,10 +76,12 @@ pub fn pareto_report(
             )
         })
         .collect();
-    Ok(CurrencyPareto {
-        currency,
-        report: pareto(rows, start, as_of, window_months),
-    })
+    let mut report = pareto(rows, start, as_of, window_months);
+    report.total_net_revenue = round_to_minor_unit(report.total_net_revenue, &currency);
+    for row in &mut report.rows {
+        row.net_revenue = round_to_minor_unit(row.net_revenue, &currency);
+    }
+    Ok(CurrencyPareto { currency, report })
 }
 
 /// The report as CSV: one row per account.

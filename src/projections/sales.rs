@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::domain::daily::DayTotals;
 use crate::domain::events::Event;
+use crate::domain::money::round_to_minor_unit;
 use crate::domain::state::FastMap;
 use crate::rules::calendar::{month_first_day, month_index};
 
@@ -93,8 +94,9 @@ impl SalesBreakdown {
         }
     }
 
-    /// Monthly summaries for months `from..=to` (month indexes) that had any sale.
-    pub fn months(&self, from: i32, to: i32) -> Vec<MonthSummary> {
+    /// Monthly summaries for months `from..=to` (month indexes) that had any sale, money
+    /// written with exactly the `currency`'s minor-unit places.
+    pub fn months(&self, from: i32, to: i32, currency: &str) -> Vec<MonthSummary> {
         let mut months: BTreeMap<i32, MonthSummary> = BTreeMap::new();
         let blank = |month: i32| MonthSummary {
             month: month_first_day(month).format("%Y-%m").to_string(),
@@ -112,16 +114,23 @@ impl SalesBreakdown {
             summary.quantity += t.quantity;
             summary
                 .by_category
-                .push(NamedTotals::new(&self.names[*name as usize], t));
+                .push(NamedTotals::new(&self.names[*name as usize], t, currency));
         }
         for ((month, name), t) in self.by_sku.range(range) {
             months
                 .entry(*month)
                 .or_insert_with(|| blank(*month))
                 .by_sku
-                .push(NamedTotals::new(&self.names[*name as usize], t));
+                .push(NamedTotals::new(&self.names[*name as usize], t, currency));
         }
-        months.into_values().collect()
+        months
+            .into_values()
+            .map(|mut m| {
+                m.net_revenue = round_to_minor_unit(m.net_revenue, currency);
+                m.gross_margin = round_to_minor_unit(m.gross_margin, currency);
+                m
+            })
+            .collect()
     }
 }
 
@@ -141,11 +150,11 @@ pub struct NamedTotals {
 }
 
 impl NamedTotals {
-    fn new(name: &str, t: &DayTotals) -> NamedTotals {
+    fn new(name: &str, t: &DayTotals, currency: &str) -> NamedTotals {
         NamedTotals {
             name: name.to_string(),
-            net_revenue: t.net,
-            gross_margin: t.net - t.cost,
+            net_revenue: round_to_minor_unit(t.net, currency),
+            gross_margin: round_to_minor_unit(t.net - t.cost, currency),
             quantity: t.quantity,
         }
     }

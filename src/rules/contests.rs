@@ -17,6 +17,7 @@ use super::{exact_percent, round_percent};
 use crate::domain::decide::{LINE_VALUE_MAX, TEXT_LENGTH_MAX};
 use crate::domain::error::FieldError;
 use crate::domain::money::{minor_unit_places, round_to_minor_unit};
+use crate::domain::text::{check_chars, is_blank};
 
 /// Most prizes a contest may define: real contests award a podium or a top ten, a longer
 /// list is almost certainly a pasted column, and the limit bounds every standings answer.
@@ -128,9 +129,10 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
                         "amount \"{amount}\" must be above 0 and at most {PRIZE_AMOUNT_MAX}"
                     ),
                 ),
-                Some(amount) if amount.normalize().scale() > places => push(
+                // Places as written: "1500.000" is refused although its value fits.
+                Some(amount) if amount.scale() > places => push(
                     format!("prizes[{i}].amount"),
-                    "invalid_amount",
+                    "too_many_decimals",
                     format!(
                         "amount \"{amount}\" has more than the {places} decimal places of {currency}"
                     ),
@@ -151,7 +153,7 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
                 if prize
                     .description
                     .as_deref()
-                    .is_none_or(|text| text.trim().is_empty())
+                    .is_none_or(is_blank)
                 {
                     push(
                         format!("prizes[{i}].description"),
@@ -162,7 +164,10 @@ pub fn validate_prizes(prizes: &[Prize], currency: &str) -> Vec<FieldError> {
             }
         }
         if let Some(text) = &prize.description {
-            if text.chars().count() > TEXT_LENGTH_MAX {
+            let field = format!("prizes[{i}].description");
+            if let Some(error) = check_chars(None, &field, text) {
+                push(field, &error.code, error.message);
+            } else if text.chars().count() > TEXT_LENGTH_MAX {
                 push(
                     format!("prizes[{i}].description"),
                     "too_long",
@@ -747,7 +752,12 @@ mod tests {
         // Proves each prize error has its stable code and field path, and a good list has none.
         assert!(validate_prizes(&podium(), "CNY").is_empty());
         assert!(validate_prizes(&[cash(1, "1500"), cash(2, "800.50")], "EUR").is_empty());
-        assert!(validate_prizes(&[cash(1, "1500.00")], "JPY").is_empty());
+        assert!(validate_prizes(&[cash(1, "1500")], "JPY").is_empty());
+        // Places count as written: "1500.00" yen carries places the yen does not have.
+        assert_eq!(
+            codes(&validate_prizes(&[cash(1, "1500.00")], "JPY")),
+            vec![("prizes[0].amount", "too_many_decimals")]
+        );
         assert!(validate_prizes(&[thing(1, PrizeKind::Goods, "TV")], "CNY").is_empty());
         let errors = validate_prizes(
             &[
@@ -787,7 +797,7 @@ mod tests {
                 ("prizes[3].amount", "missing_amount"),
                 ("prizes[4].amount", "invalid_amount"),
                 ("prizes[5].amount", "invalid_amount"),
-                ("prizes[6].amount", "invalid_amount"),
+                ("prizes[6].amount", "too_many_decimals"),
                 ("prizes[7].amount", "unexpected_amount"),
                 ("prizes[7].description", "missing_description"),
                 ("prizes[8].description", "missing_description"),
@@ -796,7 +806,7 @@ mod tests {
         );
         assert_eq!(
             codes(&validate_prizes(&[cash(1, "100.5")], "JPY")),
-            vec![("prizes[0].amount", "invalid_amount")]
+            vec![("prizes[0].amount", "too_many_decimals")]
         );
         let many: Vec<Prize> = (1..=CONTEST_PRIZES_MAX as u32 + 1)
             .map(|r| cash(r, "1"))

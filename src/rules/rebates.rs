@@ -264,12 +264,19 @@ pub fn compute(
     );
     Ok(RebateComputation {
         basis_kind,
-        basis,
+        // A money basis is a sum of amounts already in minor units: only its form changes
+        // ("0.00", not "0").
+        basis: if basis_kind.is_money() {
+            round_to_minor_unit(basis, currency)
+        } else {
+            basis
+        },
         tier_index: reached,
         rate,
         method,
         unrounded,
-        cap,
+        // The cap is an input already in minor units: only its form changes ("500.00").
+        cap: cap.map(|cap| round_to_minor_unit(cap, currency)),
         capped,
         entitlement,
         arithmetic,

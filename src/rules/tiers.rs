@@ -13,6 +13,7 @@ use super::calendar::month_index;
 use super::{exact_percent, round_percent};
 use crate::domain::error::FieldError;
 use crate::domain::ids::is_valid_id;
+use crate::domain::money::MONEY_PLACES_MAX;
 use crate::domain::vocab::Stage;
 
 /// The tier of every account while no policy is in force.
@@ -185,6 +186,15 @@ pub fn validate_policy(window_months: u32, tiers: &[TierDefinition]) -> Vec<Fiel
                     at("criteria.min_net_revenue"),
                     "negative_amount",
                     format!("min_net_revenue \"{amount}\" must not be negative"),
+                );
+            } else if amount.scale() > MONEY_PLACES_MAX {
+                // A policy serves every currency: the most places any of them has, as written.
+                push(
+                    at("criteria.min_net_revenue"),
+                    "too_many_decimals",
+                    format!(
+                        "min_net_revenue \"{amount}\" has more than {MONEY_PLACES_MAX} decimal places"
+                    ),
                 );
             }
         }
@@ -369,7 +379,8 @@ pub fn shortfalls(criteria: &TierCriteria, metrics: &Metrics, stage: Stage) -> V
     missing
 }
 
-fn numeric_shortfall(criterion: &str, required: Decimal, actual: Decimal) -> Shortfall {
+/// The shortfall of a numeric criterion: the threshold, the account's figure and the gap.
+pub fn numeric_shortfall(criterion: &str, required: Decimal, actual: Decimal) -> Shortfall {
     Shortfall {
         criterion: criterion.into(),
         required: required.to_string(),
@@ -880,6 +891,15 @@ mod tests {
         assert_eq!(
             codes(12, &tiers),
             vec![pair("tiers[2].criteria.min_net_revenue", "negative_amount")]
+        );
+        // Places as written: "1000.000" has three, more than any currency's minor unit.
+        tiers[2].criteria.min_net_revenue = Some(d("1000.000"));
+        assert_eq!(
+            codes(12, &tiers),
+            vec![pair(
+                "tiers[2].criteria.min_net_revenue",
+                "too_many_decimals"
+            )]
         );
 
         let errors = validate_policy(12, &[tier("unclassified", TierCriteria::default(), 1)]);

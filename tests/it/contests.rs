@@ -140,7 +140,7 @@ async fn ties_rank_1_2_2_4_and_split_the_pooled_prizes() {
             (
                 None,
                 "KA-E".into(),
-                s("0"),
+                s("0.00"),
                 s("metric_not_positive"),
                 vec![]
             ),
@@ -483,7 +483,7 @@ async fn bad_definitions_and_early_closes_are_refused_and_write_nothing() {
         ("ends_on", "ends_before_start"),
         ("prizes[0].amount", "missing_amount"),
         ("prizes[1].rank", "duplicate_rank"),
-        ("prizes[1].amount", "invalid_amount"),
+        ("prizes[1].amount", "too_many_decimals"),
         ("prizes[2].rank", "invalid_rank"),
         ("prizes[2].description", "missing_description"),
     ] {

@@ -218,7 +218,7 @@ async fn worked_numbers_of_the_contract_come_out_of_the_api() {
 
     // The other quarters of the year hold nothing for them.
     let q1 = row(&app, "VOL-A", "2026-Q1", "KA-1").await;
-    assert_eq!(summary(&q1), ("0".into(), 0, "0.00".into()));
+    assert_eq!(summary(&q1), ("0.00".into(), 0, "0.00".into()));
     assert_eq!(
         (&q1["approved"], &q1["pending"], &q1["outstanding"]),
         (&json!("0.00"), &json!("0.00"), &json!("0.00"))
@@ -1022,7 +1022,7 @@ async fn account_rebates_lists_every_program_period_overlapping_the_asked_one() 
         ("QTR", "2026-Q1", "5000.00", "100.00"),
         ("QTR", "2026-Q2", "20000.00", "800.00"),
         ("QTR", "2026-Q3", "60000.00", "3000.00"),
-        ("QTR", "2026-Q4", "0", "0.00"),
+        ("QTR", "2026-Q4", "0.00", "0.00"),
         // 85,000: 10,000 × 2 % + 40,000 × 4 % + 35,000 × 5 %.
         ("YEAR", "2026", "85000.00", "3550.00"),
     ]

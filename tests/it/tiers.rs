@@ -241,7 +241,17 @@ async fn a_later_return_moves_the_account_down_on_its_sales_day() {
     let april = entitlement(&app, "KA-1", "2026-04-30").await;
     // (03-30, 04-30]: 04-30 minus a month is 03-30 (no clamping needed), the window starts a day later.
     assert_eq!(april["metrics"]["window_start"], "2026-03-31");
-    assert_eq!(april["metrics"]["net_revenue"], "0", "{april}");
+    assert_eq!(april["metrics"]["net_revenue"], "0.00", "{april}");
+    // The net revenue shortfall shows the account's figure and the gap as money.
+    let shortfall = &april["next_tier"]["shortfalls"][0];
+    assert_eq!(shortfall["criterion"], "min_net_revenue", "{april}");
+    assert_eq!(shortfall["actual"], "0.00", "{april}");
+    assert!(
+        shortfall["gap"]
+            .as_str()
+            .is_some_and(|g| g.ends_with(".00")),
+        "{april}"
+    );
     assert_eq!(april["metrics"]["margin_pct"], Value::Null);
     assert_eq!(april["metrics"]["active_months"], 0);
 }

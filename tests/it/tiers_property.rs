@@ -268,7 +268,8 @@ fn submit(engine: &Engine, command: Command) {
 }
 
 /// The returns the generator asked for, clipped to what is left of each sale, with the
-/// cost a stated share of the cost left or prorated (round(cost × q / sold q), capped).
+/// cost a stated share of the cost left or prorated (round(cost × q / sold q), capped; all
+/// that is left when the return completes the line).
 fn plan_returns(sales: &[RawSale], specs: &[ReturnSpec]) -> Vec<(RawReturn, u64, bool)> {
     let mut left: Vec<(Decimal, Decimal, Decimal)> = sales
         .iter()
@@ -289,6 +290,8 @@ fn plan_returns(sales: &[RawSale], specs: &[ReturnSpec]) -> Vec<(RawReturn, u64,
         let cost = match spec.cost_per_mille {
             Some(per_mille) => (cost_left * Decimal::from(per_mille) / Decimal::from(1000))
                 .round_dp_with_strategy(2, RoundingStrategy::ToZero),
+            // A return that completes the line takes exactly the cost that remains.
+            None if quantity == quantity_left => cost_left.max(Decimal::ZERO),
             None => (sold.cost.unwrap_or(sold.net) * quantity / sold.quantity)
                 .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
                 .min(cost_left.max(Decimal::ZERO)),
