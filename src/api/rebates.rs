@@ -266,9 +266,10 @@ fn accrual_row_in(
     rebuilt: Option<&DailySales>,
 ) -> Result<AccrualRow, ApiError> {
     let a = accrue_in(read, program, account_id, period, cutoff, head, rebuilt)?;
-    let settled =
-        read.settlements
-            .settled(&program.program_id, account_id, &a.period.label, cutoff);
+    let settled = read
+        .settlements
+        .settled(&program.program_id, account_id, &a.period.label, cutoff)
+        .map_err(|_| overflow("the settled amounts"))?;
     let zero = crate::domain::money::zero_money(&program.currency);
     Ok(AccrualRow {
         program_id: program.program_id.clone(),
@@ -286,9 +287,19 @@ fn accrual_row_in(
         eligible: a.eligible,
         reason: a.reason,
         arithmetic: a.computation.arithmetic,
-        approved: settled.approved + zero,
-        pending: settled.pending + zero,
-        outstanding: a.entitlement - settled.approved + zero,
+        approved: settled
+            .approved
+            .checked_add(zero)
+            .ok_or_else(|| overflow("approved"))?,
+        pending: settled
+            .pending
+            .checked_add(zero)
+            .ok_or_else(|| overflow("pending"))?,
+        outstanding: a
+            .entitlement
+            .checked_sub(settled.approved)
+            .and_then(|o| o.checked_add(zero))
+            .ok_or_else(|| overflow("outstanding"))?,
         status: if settled.final_approved {
             "final"
         } else {
@@ -296,6 +307,18 @@ fn accrual_row_in(
         }
         .to_string(),
     })
+}
+
+/// 422 `overflow` for a figure that overflows decimal arithmetic: the named limits
+/// (`domain::limits`) make it impossible for accepted inputs, so only a ledger written
+/// before them can answer this, and never with a panic.
+pub(crate) fn overflow(what: &str) -> ApiError {
+    ApiError::unprocessable(
+        "overflow",
+        format!(
+            "{what} overflows decimal arithmetic; the ledger holds values beyond the named limits"
+        ),
+    )
 }
 
 fn program_known(state: &AppState, id: &str, cutoff: u64) -> Result<Program, ApiError> {

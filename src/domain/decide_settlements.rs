@@ -2,6 +2,8 @@
 //! most one pending proposal per (program, account, period); amounts netted against what
 //! is already approved and pending, by the rules of the kind.
 
+use rust_decimal::Decimal;
+
 use super::commands::ProposeSettlement;
 use super::decide::{Decision, TEXT_LENGTH_MAX};
 use super::error::{DomainError, FieldError};
@@ -76,7 +78,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
     }
     let settled = state
         .settlements
-        .settled(&c.program_id, &c.account_id, &period.label, u64::MAX);
+        .settled(&c.program_id, &c.account_id, &period.label, u64::MAX)
+        .map_err(|_| refusal(SettlementRefusal::Overflow))?;
     let entitlement = c.computation.entitlement;
     let period_ended = c.today > period.end;
     let amount = settlement_amount(
@@ -89,9 +92,14 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
     )
     .map_err(refusal)?;
     let zero = super::money::zero_money(&program.currency);
+    let with_places = |value: Decimal| {
+        value
+            .checked_add(zero)
+            .ok_or_else(|| refusal(SettlementRefusal::Overflow))
+    };
     let computation = SettlementComputation {
-        previously_approved: settled.approved + zero,
-        pending: settled.pending + zero,
+        previously_approved: with_places(settled.approved)?,
+        pending: with_places(settled.pending)?,
         ..c.computation.clone()
     };
     Ok(Decision {
@@ -108,7 +116,7 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             kind: c.kind,
             reference: reference.to_string(),
             // `0.00 − 0` is `0` in rust_decimal: keep the currency's places in the event.
-            amount: amount + zero,
+            amount: with_places(amount)?,
             computation,
             proposed_by: c.actor.clone(),
         })],

@@ -24,6 +24,8 @@ pub enum ReportError {
     CurrencyRequired(String),
     #[error("window_months must be from {WINDOW_MONTHS_MIN} to {WINDOW_MONTHS_MAX}, got {0}")]
     InvalidWindow(u32),
+    #[error("{0}")]
+    Overflow(#[from] crate::domain::limits::Overflow),
 }
 
 impl ReportError {
@@ -32,6 +34,7 @@ impl ReportError {
         match self {
             ReportError::CurrencyRequired(_) => "currency_required",
             ReportError::InvalidWindow(_) => "invalid_window",
+            ReportError::Overflow(_) => "overflow",
         }
     }
 }
@@ -77,7 +80,7 @@ pub fn pareto_report(
         .collect();
     Ok(CurrencyPareto {
         currency,
-        report: pareto(rows, start, as_of, window_months),
+        report: pareto(rows, start, as_of, window_months)?,
     })
 }
 

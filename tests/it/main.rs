@@ -11,6 +11,7 @@ mod fuzz_api;
 mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
+mod limits;
 mod rebates;
 mod rebates_property;
 mod seasons;
