@@ -12,6 +12,7 @@ mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
 mod limits;
+mod limits_property;
 mod rebates;
 mod rebates_property;
 mod seasons;
