@@ -399,13 +399,33 @@ async fn settle_everything(app: &TestApp, s: &Scenario) {
     }
 }
 
-fn run(s: &Scenario) {
+/// Runs `kaledger report liability` on the stopped ledger in `data`; asserts it succeeded
+/// (a panic would exit 101).
+fn cli_report(data: &std::path::Path, format: &str) {
+    let out = crate::support::run_cli([
+        "report".as_ref(),
+        "liability".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--as-of".as_ref(),
+        "2025-12-31".as_ref(),
+        "--format".as_ref(),
+        format.as_ref(),
+    ]);
+    assert!(out.success(), "{}\n{}", out.stdout, out.stderr);
+}
+
+/// Defines, records, reads, settles, closes and reads again; with `cli`, also runs
+/// `kaledger report liability` on the stopped ledger.
+fn run(s: &Scenario, cli: bool) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let outer = tempfile::tempdir().expect("temp dir");
+    let ledger = outer.path().join("ledger");
     runtime.block_on(async {
-        let app = TestApp::new().await;
+        let app = TestApp::open_at(tempfile::tempdir().expect("temp dir"), &ledger).await;
         define_everything(&app, s).await;
         record_lines(&app, s).await;
         read_everything(&app, s).await;
@@ -415,7 +435,12 @@ fn run(s: &Scenario) {
             .await;
         ok(&close, "close");
         read_everything(&app, s).await;
+        app.engine.shutdown().await;
     });
+    if cli {
+        cli_report(&ledger, "json");
+        cli_report(&ledger, "csv");
+    }
 }
 
 proptest! {
@@ -424,7 +449,7 @@ proptest! {
     #[test]
     fn every_report_answers_200_for_inputs_within_the_limits(s in scenario()) {
         // Proves random definitions and lines within (and at) the named limits never make a report, a query or a settlement fail.
-        run(&s);
+        run(&s, false);
     }
 }
 
@@ -432,7 +457,8 @@ proptest! {
 fn a_ledger_filled_to_its_total_at_every_largest_rate_still_reports() {
     // Proves the worst case the limits allow: three programs (one per basis) at their
     // largest rates and no cap, the ledger filled to its sale total with lines at the line
-    // limit, then every report, settlement and the contest close answer 200.
+    // limit, then every report, settlement and the contest close answer 200, and
+    // `kaledger report liability` succeeds on the stopped ledger (JSON and CSV).
     let largest = |basis: usize| ProgramSpec {
         basis,
         incremental: basis == 2,
@@ -440,14 +466,17 @@ fn a_ledger_filled_to_its_total_at_every_largest_rate_still_reports() {
         steps: vec![(7, 1), (7, 1), (7, 1)],
         cap: None,
     };
-    run(&Scenario {
-        programs: vec![largest(0), largest(1), largest(2)],
-        accounts: 2,
-        lines: Vec::new(),
-        fill: true,
-        metric: 0,
-        min_metric: None,
-        prizes: vec![(1, 0), (1, 0), (1, 0)],
-        policy_threshold: (1, 0),
-    });
+    run(
+        &Scenario {
+            programs: vec![largest(0), largest(1), largest(2)],
+            accounts: 2,
+            lines: Vec::new(),
+            fill: true,
+            metric: 0,
+            min_metric: None,
+            prizes: vec![(1, 0), (1, 0), (1, 0)],
+            policy_threshold: (1, 0),
+        },
+        true,
+    );
 }
