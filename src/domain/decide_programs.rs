@@ -12,7 +12,7 @@ use super::events::*;
 use super::ids::is_valid_id;
 use super::limits;
 use super::money::minor_unit_places;
-use super::programs::Program;
+use super::programs::{Enrollment, Program};
 use super::state::LedgerState;
 use crate::rules::calendar::Period;
 use crate::rules::rebates::validate_tiers;
@@ -161,7 +161,7 @@ pub fn end(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    settled_periods_covered(state, program, ends_on)?;
+    settled_periods_covered(state, program, None, ends_on)?;
     Ok(Decision {
         events: vec![Event::RebateProgramEnded(RebateProgramEnded {
             program_id: program_id.to_string(),
@@ -173,18 +173,21 @@ pub fn end(
 }
 
 /// 409 `settled_period_after_end` when `ends_on` falls before the last day of a period
-/// that holds an approved or pending settlement (naming the latest such period): approved
-/// money must stay owed exactly as approved, whatever happens to the program later.
+/// that holds an approved or pending settlement (of `enrollment`'s account from its start,
+/// when given; naming the latest such period): approved money must stay owed exactly as
+/// approved, whatever happens to the program or the enrollment later.
 fn settled_periods_covered(
     state: &LedgerState,
     program: &Program,
+    enrollment: Option<&Enrollment>,
     ends_on: NaiveDate,
 ) -> Result<(), DomainError> {
     let latest = state
         .settlements
-        .held_periods(&program.program_id)
+        .held_periods(&program.program_id, enrollment.map(|e| e.account_id.as_str()))
         .iter()
         .filter_map(|label| label.parse::<Period>().ok())
+        .filter(|period| enrollment.is_none_or(|e| period.end >= e.effective_from))
         .map(|period| {
             let end = period.end.min(program.ends_on);
             (end, period.label)
@@ -310,6 +313,7 @@ pub fn unenroll(
             ),
         )]));
     }
+    settled_periods_covered(state, program, Some(open), effective_to)?;
     Ok(Decision {
         events: vec![Event::AccountUnenrolled(AccountUnenrolled {
             program_id: program_id.to_string(),

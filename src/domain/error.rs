@@ -80,7 +80,7 @@ pub enum DomainError {
     ProgramNotFound(String),
     #[error("rebate program \"{0}\" has already ended early")]
     ProgramAlreadyEnded(String),
-    #[error("program \"{program_id}\" holds approved or pending settlements for {period}, which ends on {period_end}; end the program on {period_end} or later (reject a pending settlement first if it is a mistake)")]
+    #[error("program \"{program_id}\" holds approved or pending settlements for {period}, which ends on {period_end}; end on {period_end} or later (reject a pending settlement first if it is a mistake)")]
     SettledPeriodAfterEnd {
         program_id: String,
         period: String,

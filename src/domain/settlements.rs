@@ -183,13 +183,16 @@ impl Settlements {
         Ok(settled)
     }
 
-    /// The periods of a program that hold an approved or pending settlement now, each once,
-    /// in label order (the money an early end must not cut off).
-    pub fn held_periods(&self, program_id: &str) -> Vec<String> {
+    /// The periods of a program (of one account, when given) that hold an approved or
+    /// pending settlement now, each once, in label order (the money an early end or an
+    /// enrollment end must not cut off).
+    pub fn held_periods(&self, program_id: &str, account_id: Option<&str>) -> Vec<String> {
         let mut periods: Vec<String> = self
             .by_key
             .iter()
-            .filter(|((program, _, _), _)| program == program_id)
+            .filter(|((program, account, _), _)| {
+                program == program_id && account_id.is_none_or(|a| a == account)
+            })
             .filter(|(_, ids)| {
                 ids.iter()
                     .filter_map(|id| self.by_id.get(id))

@@ -271,3 +271,42 @@ async fn a_pending_settlement_also_holds_its_period_against_an_early_end() {
     let pending = row(&report, "VOL", "metro", "2025-Q3").expect("the pending row");
     assert_eq!(pending["pending"], "1000.00", "{report}");
 }
+
+#[tokio::test]
+async fn a_back_dated_enrollment_end_cannot_erase_an_approved_settlement_either() {
+    // Proves the same guard for an account's enrollment: after an approved settlement of
+    // 2025-Q2, ending metro's enrollment on 2025-04-30 is refused with 409
+    // settled_period_after_end, while an end on 2025-06-30 is accepted and the approved
+    // money stays in the liability report with its entitlement unchanged.
+    let app = TestApp::new().await;
+    let reply = app
+        .post(
+            Role::Finance,
+            "/v1/rebate-programs",
+            program("VOL", "net_revenue", "2"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    app.open_account("metro", "CNY").await;
+    enroll(&app, "VOL", "metro").await;
+    sell(
+        &app,
+        vec![sale("metro", "INV-1", "10", "50000.00", "2025-05-10")],
+    )
+    .await;
+    settle(&app, "VOL", "metro", "2025-Q2").await;
+    let path = "/v1/rebate-programs/VOL/enrollments/metro/end";
+    let reply = app
+        .post(Role::Finance, path, json!({"effective_to": "2025-04-30"}))
+        .await;
+    assert_problem(&reply, StatusCode::CONFLICT, "settled_period_after_end");
+    assert_eq!(reply.body["context"]["period"], "2025-Q2", "{}", reply.text);
+    let reply = app
+        .post(Role::Finance, path, json!({"effective_to": "2025-06-30"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let report = liability(&app, "2025-12-31").await;
+    let kept = row(&report, "VOL", "metro", "2025-Q2").expect("the settled row stays");
+    assert_eq!(kept["entitlement"], "1000.00", "{report}");
+    assert_eq!(kept["approved"], "1000.00", "{report}");
+}
