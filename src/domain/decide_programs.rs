@@ -184,7 +184,10 @@ fn settled_periods_covered(
 ) -> Result<(), DomainError> {
     let latest = state
         .settlements
-        .held_periods(&program.program_id, enrollment.map(|e| e.account_id.as_str()))
+        .held_periods(
+            &program.program_id,
+            enrollment.map(|e| e.account_id.as_str()),
+        )
         .iter()
         .filter_map(|label| label.parse::<Period>().ok())
         .filter(|period| enrollment.is_none_or(|e| period.end >= e.effective_from))
