@@ -345,23 +345,25 @@ pub fn close_command(state: &AppState, id: &str, today: NaiveDate) -> ApiResult<
     })
 }
 
-fn award_views(contest: &Contest) -> Vec<AwardView> {
+fn award_views(contest: &Contest) -> Result<Vec<AwardView>, ApiError> {
     let Some(close) = &contest.close else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     close
         .standings
         .iter()
         .filter(|s| !s.prizes.is_empty())
         .map(|s| {
-            let cash = contest.cash_award(&s.account_id);
+            let cash = contest
+                .cash_award(&s.account_id)
+                .map_err(|_| super::rebates::overflow("a contest award"))?;
             let payment = contest.payment(&s.account_id).cloned();
             let status = match (cash, &payment) {
                 (None, _) => "no_cash",
                 (Some(_), Some(_)) => "paid",
                 (Some(_), None) => "unpaid",
             };
-            AwardView {
+            Ok(AwardView {
                 contest_id: contest.contest_id.clone(),
                 account_id: s.account_id.clone(),
                 rank: s.rank,
@@ -370,7 +372,7 @@ fn award_views(contest: &Contest) -> Vec<AwardView> {
                 cash,
                 status: status.to_string(),
                 payment,
-            }
+            })
         })
         .collect()
 }
@@ -390,7 +392,7 @@ pub async fn list_awards(
     Ok(Json(AwardList {
         contest_id: contest.contest_id.clone(),
         currency: contest.currency.clone(),
-        awards: award_views(&contest),
+        awards: award_views(&contest)?,
     }))
 }
 
@@ -430,7 +432,7 @@ pub async fn mark_award_paid(
         )
         .await?;
     let contest = contest_at(&state, &id, outcome.last_position)?.contest;
-    award_views(&contest)
+    award_views(&contest)?
         .into_iter()
         .find(|a| a.account_id == account_id)
         .map(Json)

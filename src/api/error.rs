@@ -115,6 +115,13 @@ impl From<DomainError> for ApiError {
             } => Some(
                 serde_json::json!({"stream": stream, "expected_version": expected, "actual_version": actual}),
             ),
+            DomainError::SettledPeriodAfterEnd {
+                program_id,
+                period,
+                period_end,
+            } => Some(
+                serde_json::json!({"program_id": program_id, "period": period, "period_end": period_end}),
+            ),
             _ => None,
         };
         ApiError {

@@ -267,9 +267,10 @@ fn accrual_row_in(
     rebuilt: Option<&DailySales>,
 ) -> Result<AccrualRow, ApiError> {
     let a = accrue_in(read, program, account_id, period, cutoff, head, rebuilt)?;
-    let settled =
-        read.settlements
-            .settled(&program.program_id, account_id, &a.period.label, cutoff);
+    let settled = read
+        .settlements
+        .settled(&program.program_id, account_id, &a.period.label, cutoff)
+        .map_err(|_| overflow("the settled amounts"))?;
     let money = |amount: Decimal| round_to_minor_unit(amount, &program.currency);
     Ok(AccrualRow {
         program_id: program.program_id.clone(),
@@ -293,7 +294,11 @@ fn accrual_row_in(
         arithmetic: a.computation.arithmetic,
         approved: money(settled.approved),
         pending: money(settled.pending),
-        outstanding: money(a.entitlement - settled.approved),
+        outstanding: money(
+            a.entitlement
+                .checked_sub(settled.approved)
+                .ok_or_else(|| overflow("outstanding"))?,
+        ),
         status: if settled.final_approved {
             "final"
         } else {
@@ -301,6 +306,18 @@ fn accrual_row_in(
         }
         .to_string(),
     })
+}
+
+/// 422 `overflow` for a figure that overflows decimal arithmetic: the named limits
+/// (`domain::limits`) make it impossible for accepted inputs, so only a ledger written
+/// before them can answer this, and never with a panic.
+pub(crate) fn overflow(what: &str) -> ApiError {
+    ApiError::unprocessable(
+        "overflow",
+        format!(
+            "{what} overflows decimal arithmetic; the ledger holds values beyond the named limits"
+        ),
+    )
 }
 
 fn program_known(state: &AppState, id: &str, cutoff: u64) -> Result<Program, ApiError> {

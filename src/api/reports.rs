@@ -12,11 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use super::rebates::overflow;
 use super::tiers::parse_day;
 use super::AppState;
 use crate::domain::incentives::DEFAULT_WINDOW_MONTHS;
 use crate::domain::money::round_to_minor_unit;
+use crate::domain::programs::Program;
 use crate::projections::reports::{pareto_csv, pareto_report, CurrencyPareto};
+use crate::rules::calendar::Period;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -149,59 +152,106 @@ pub struct LiabilityReport {
 
 /// Every program period started by `as_of`, for every account ever enrolled, with what is
 /// owed: entitlement, approved, pending, outstanding; rows with nothing at all are left out.
+/// A (program, account, period) with an approved or pending settlement always has its row,
+/// even when the program's days no longer cover the period (approved money never vanishes).
 pub fn liability(
     state: &AppState,
     as_of: chrono::NaiveDate,
     known_at: Option<i64>,
 ) -> Result<LiabilityReport, ApiError> {
-    let (cutoff, head, programs) = {
+    let (cutoff, head, programs, settled) = {
         let read = state.engine.read();
         let cutoff = read.cutoff(known_at);
         (
             cutoff,
             read.head_position(),
             read.programs.list(None, cutoff).collect::<Vec<_>>(),
+            read.settlements.keys(cutoff),
         )
     };
     let mut rows = Vec::new();
     for program in &programs {
-        let mut accounts: Vec<String> = program
-            .enrollments
+        let held: Vec<(&str, &str)> = settled
             .iter()
-            .map(|e| e.account_id.clone())
+            .filter(|(p, _, _)| *p == program.program_id)
+            .map(|(_, account, period)| (account.as_str(), period.as_str()))
             .collect();
-        accounts.sort();
-        accounts.dedup();
-        for account in &accounts {
-            let mut day = program.starts_on;
-            while day <= program.ends_on && day <= as_of {
-                let period = program.period_of(day);
-                let row =
-                    super::rebates::accrual_row(state, program, account, &period, cutoff, head)?;
-                if !(row.entitlement.is_zero() && row.approved.is_zero() && row.pending.is_zero()) {
-                    rows.push(LiabilityRow {
-                        kind: "rebate".to_string(),
-                        program_id: row.program_id,
-                        account_id: row.account_id,
-                        period: row.period,
-                        currency: row.currency,
-                        entitlement: row.entitlement,
-                        approved: row.approved,
-                        pending: row.pending,
-                        outstanding: row.outstanding,
-                        status: row.status,
-                    });
-                }
-                match period.end.succ_opt() {
-                    Some(next) => day = next,
-                    None => break,
-                }
+        rows.extend(program_rows(state, program, &held, as_of, cutoff, head)?);
+    }
+    rows.extend(contest_award_rows(state, as_of, cutoff)?);
+    let totals = liability_totals(&rows)?;
+    Ok(LiabilityReport {
+        as_of,
+        rows,
+        totals,
+    })
+}
+
+/// The liability rows of one program: each period of its days started by `as_of` for every
+/// account ever enrolled, then every settled (`held`) period not already listed.
+fn program_rows(
+    state: &AppState,
+    program: &Program,
+    held: &[(&str, &str)],
+    as_of: chrono::NaiveDate,
+    cutoff: u64,
+    head: u64,
+) -> Result<Vec<LiabilityRow>, ApiError> {
+    let mut accounts: Vec<&str> = program
+        .enrollments
+        .iter()
+        .map(|e| e.account_id.as_str())
+        .chain(held.iter().map(|(account, _)| *account))
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut rows = Vec::new();
+    for account in accounts {
+        let mut periods: Vec<Period> = Vec::new();
+        let mut day = program.starts_on;
+        while day <= program.ends_on && day <= as_of {
+            let period = program.period_of(day);
+            let next = period.end.succ_opt();
+            periods.push(period);
+            match next {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        for (_, label) in held.iter().filter(|(a, _)| *a == account) {
+            let listed = periods.iter().any(|p| p.label == *label);
+            match label.parse::<Period>() {
+                Ok(period) if !listed && period.start <= as_of => periods.push(period),
+                _ => {}
+            }
+        }
+        for period in &periods {
+            let row = super::rebates::accrual_row(state, program, account, period, cutoff, head)?;
+            if !(row.entitlement.is_zero() && row.approved.is_zero() && row.pending.is_zero()) {
+                rows.push(LiabilityRow {
+                    kind: "rebate".to_string(),
+                    program_id: row.program_id,
+                    account_id: row.account_id,
+                    period: row.period,
+                    currency: row.currency,
+                    entitlement: row.entitlement,
+                    approved: row.approved,
+                    pending: row.pending,
+                    outstanding: row.outstanding,
+                    status: row.status,
+                });
             }
         }
     }
-    rows.extend(contest_award_rows(state, as_of, cutoff));
+    Ok(rows)
+}
+
+/// The totals per currency of liability rows, in currency order, with checked sums: by
+/// the named limits (`domain::limits`) they cannot overflow, and on a ledger written before
+/// those limits an overflow is a 422 `overflow`, never a panic.
+fn liability_totals(rows: &[LiabilityRow]) -> Result<Vec<LiabilityTotal>, ApiError> {
     let mut totals: Vec<LiabilityTotal> = Vec::new();
-    for row in &rows {
+    for row in rows {
         let zero = crate::domain::money::zero_money(&row.currency);
         let index = match totals.iter().position(|t| t.currency == row.currency) {
             Some(i) => i,
@@ -218,20 +268,20 @@ pub fn liability(
             }
         };
         let total = &mut totals[index];
-        total.entitlement += row.entitlement;
-        total.approved += row.approved;
-        total.pending += row.pending;
-        total.outstanding += row.outstanding;
+        let add = |sum: Decimal, value: Decimal| {
+            sum.checked_add(value)
+                .ok_or_else(|| overflow("the liability totals"))
+        };
+        total.entitlement = add(total.entitlement, row.entitlement)?;
+        total.approved = add(total.approved, row.approved)?;
+        total.pending = add(total.pending, row.pending)?;
+        total.outstanding = add(total.outstanding, row.outstanding)?;
         if row.outstanding < Decimal::ZERO {
-            total.clawbacks_due -= row.outstanding;
+            total.clawbacks_due = add(total.clawbacks_due, -row.outstanding)?;
         }
     }
     totals.sort_by(|a, b| a.currency.cmp(&b.currency));
-    Ok(LiabilityReport {
-        as_of,
-        rows,
-        totals,
-    })
+    Ok(totals)
 }
 
 /// The cash awards of contests closed by `as_of` that were not paid by then, as known at
@@ -240,7 +290,7 @@ fn contest_award_rows(
     state: &AppState,
     as_of: chrono::NaiveDate,
     cutoff: u64,
-) -> Vec<LiabilityRow> {
+) -> Result<Vec<LiabilityRow>, ApiError> {
     let read = state.engine.read();
     let mut rows = Vec::new();
     for contest in read.contests.list(None, cutoff) {
@@ -248,7 +298,10 @@ fn contest_award_rows(
             continue;
         };
         for standing in &close.standings {
-            let Some(cash) = contest.cash_award(&standing.account_id) else {
+            let Some(cash) = contest
+                .cash_award(&standing.account_id)
+                .map_err(|_| overflow("a contest award"))?
+            else {
                 continue;
             };
             if contest
@@ -272,7 +325,7 @@ fn contest_award_rows(
             });
         }
     }
-    rows
+    Ok(rows)
 }
 
 /// The liability report as CSV (rows, then one TOTAL row per currency).

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::events::{ContestDefined, Event};
 use super::money::round_to_minor_unit;
+use super::limits::{checked_sum, Overflow};
 use crate::rules::contests::{ContestMetric, Prize, PrizeKind, Standing};
 
 /// How a contest was closed.
@@ -124,21 +125,25 @@ impl Contest {
                 || self.scope_categories.iter().any(|c| c == category))
     }
 
-    /// The cash an account was awarded at close (None when not closed or no cash).
-    pub fn cash_award(&self, account_id: &str) -> Option<Decimal> {
-        let standing = self
+    /// The cash an account was awarded at close (Ok(None) when not closed or no cash; Err
+    /// when the sum overflows, which validated prizes cannot).
+    pub fn cash_award(&self, account_id: &str) -> Result<Option<Decimal>, Overflow> {
+        let Some(standing) = self
             .close
-            .as_ref()?
-            .standings
-            .iter()
-            .find(|s| s.account_id == account_id)?;
-        let cash: Decimal = standing
-            .prizes
-            .iter()
-            .filter(|p| p.kind == PrizeKind::Cash)
-            .filter_map(|p| p.amount)
-            .sum();
-        (cash > Decimal::ZERO).then(|| round_to_minor_unit(cash, &self.currency))
+            .as_ref()
+            .and_then(|close| close.standings.iter().find(|s| s.account_id == account_id))
+        else {
+            return Ok(None);
+        };
+        let cash = checked_sum(
+            standing
+                .prizes
+                .iter()
+                .filter(|p| p.kind == PrizeKind::Cash)
+                .filter_map(|p| p.amount),
+        )
+        .ok_or(Overflow)?;
+        Ok((cash > Decimal::ZERO).then(|| round_to_minor_unit(cash, &self.currency)))
     }
 
     /// The payment of an account's award, when marked paid.
@@ -185,6 +190,16 @@ impl Contests {
             }
             _ => {}
         }
+    }
+
+    /// How many contests are defined.
+    pub fn len(&self) -> usize {
+        self.contests.len()
+    }
+
+    /// True when no contest is defined.
+    pub fn is_empty(&self) -> bool {
+        self.contests.is_empty()
     }
 
     /// A contest as it stands now.

@@ -26,10 +26,11 @@ pub struct DailySales {
 impl DailySales {
     /// Adds a sale on its day.
     pub fn add_sale(&mut self, on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
+        // Saturating: apply cannot fail, and `limits` keeps every total within 10^18.
         let day = self.days.entry(on).or_default();
-        day.net += net;
-        day.cost += cost;
-        day.quantity += quantity;
+        day.net = day.net.saturating_add(net);
+        day.cost = day.cost.saturating_add(cost);
+        day.quantity = day.quantity.saturating_add(quantity);
     }
 
     /// Subtracts a return on the day of the sale it returns.
@@ -41,9 +42,9 @@ impl DailySales {
         quantity: Decimal,
     ) {
         let day = self.days.entry(sale_on).or_default();
-        day.net -= net;
-        day.cost -= cost;
-        day.quantity -= quantity;
+        day.net = day.net.saturating_sub(net);
+        day.cost = day.cost.saturating_sub(cost);
+        day.quantity = day.quantity.saturating_sub(quantity);
     }
 
     /// Days from `from` to `to`, both included, in order.
@@ -62,7 +63,8 @@ impl DailySales {
 
     /// Net revenue from `from` to `to`, both included.
     pub fn net_between(&self, from: NaiveDate, to: NaiveDate) -> Decimal {
-        self.between(from, to).map(|(_, t)| t.net).sum()
+        self.between(from, to)
+            .fold(Decimal::ZERO, |sum, (_, t)| sum.saturating_add(t.net))
     }
 
     /// True when nothing was ever sold.

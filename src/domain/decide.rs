@@ -570,6 +570,8 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
     let mut duplicates = 0;
     // Keys recorded earlier in this same batch, with their fingerprints.
     let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::new();
+    // Running sale totals per currency, bounded by `limits::LEDGER_TOTAL_MAX`.
+    let mut totals = super::limits::BatchTotals::default();
     for (index, input) in lines.iter().enumerate() {
         let mut check = LineCheck {
             index,
@@ -692,6 +694,12 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
                 ),
             )),
             None => {
+                let cost = event.cost_amount.unwrap_or(event.net_amount);
+                let amounts = (event.net_amount, cost, event.quantity);
+                if let Err(e) = totals.admit(state, index, &event.currency, amounts) {
+                    errors.push(e);
+                    continue;
+                }
                 in_batch.insert(key, fingerprint);
                 events.push(Event::SaleRecorded(event));
             }

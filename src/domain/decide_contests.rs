@@ -83,6 +83,7 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
             message: format!("a contest with id \"{}\" already exists", c.contest_id),
         });
     }
+    super::limits::room_for_contest(state)?;
     Ok(Decision {
         events: vec![Event::ContestDefined(ContestDefined {
             contest_id: c.contest_id.clone(),
@@ -168,6 +169,10 @@ pub fn mark_paid(
     };
     let amount = contest
         .cash_award(account_id)
+        .map_err(|e| DomainError::Refused {
+            code: "overflow",
+            message: e.to_string(),
+        })?
         .ok_or_else(|| DomainError::NotFound {
             code: "award_not_found",
             message: format!("account \"{account_id}\" won no cash in contest \"{contest_id}\""),

@@ -95,7 +95,8 @@ pub fn publish_policy(
         }
     }
     check_date("effective_from", effective_from)?;
-    let errors = validate_policy(window_months, tiers);
+    let mut errors = validate_policy(window_months, tiers);
+    errors.extend(super::limits::policy_thresholds(tiers));
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }

@@ -10,8 +10,11 @@ use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_
 use super::error::{DomainError, FieldError};
 use super::events::*;
 use super::ids::is_valid_id;
+use super::limits;
 use super::money::{minor_unit_places, round_to_minor_unit};
+use super::programs::{Enrollment, Program};
 use super::state::LedgerState;
+use crate::rules::calendar::Period;
 use crate::rules::rebates::validate_tiers;
 
 pub(crate) fn field(
@@ -73,6 +76,7 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
     checks::currency(&mut errors, &c.currency);
     checks::window(&mut errors, c.starts_on, c.ends_on, false);
     errors.extend(validate_tiers(&c.tiers));
+    limits::program_inputs(&mut errors, c.basis, &c.tiers, c.cap);
     if let Some(cap) = c.cap {
         if cap < Decimal::ZERO {
             field(
@@ -100,6 +104,7 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
     if state.programs.get(&c.program_id).is_some() {
         return Err(DomainError::ProgramExists(c.program_id.clone()));
     }
+    limits::room_for_program(state)?;
     Ok(Decision {
         events: vec![Event::RebateProgramDefined(RebateProgramDefined {
             program_id: c.program_id.clone(),
@@ -159,6 +164,7 @@ pub fn end(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
+    settled_periods_covered(state, program, None, ends_on)?;
     Ok(Decision {
         events: vec![Event::RebateProgramEnded(RebateProgramEnded {
             program_id: program_id.to_string(),
@@ -167,6 +173,42 @@ pub fn end(
         })],
         duplicates: 0,
     })
+}
+
+/// 409 `settled_period_after_end` when `ends_on` falls before the last day of a period
+/// that holds an approved or pending settlement (of `enrollment`'s account from its start,
+/// when given; naming the latest such period): approved money must stay owed exactly as
+/// approved, whatever happens to the program or the enrollment later.
+fn settled_periods_covered(
+    state: &LedgerState,
+    program: &Program,
+    enrollment: Option<&Enrollment>,
+    ends_on: NaiveDate,
+) -> Result<(), DomainError> {
+    let latest = state
+        .settlements
+        .held_periods(
+            &program.program_id,
+            enrollment.map(|e| e.account_id.as_str()),
+        )
+        .iter()
+        .filter_map(|label| label.parse::<Period>().ok())
+        .filter(|period| enrollment.is_none_or(|e| period.end >= e.effective_from))
+        .map(|period| {
+            let end = period.end.min(program.ends_on);
+            (end, period.label)
+        })
+        .max();
+    match latest {
+        Some((period_end, period)) if ends_on < period_end => {
+            Err(DomainError::SettledPeriodAfterEnd {
+                program_id: program.program_id.clone(),
+                period,
+                period_end: period_end.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Enrolls an account of the program's currency from a day within the program.
@@ -277,6 +319,7 @@ pub fn unenroll(
             ),
         )]));
     }
+    settled_periods_covered(state, program, Some(open), effective_to)?;
     Ok(Decision {
         events: vec![Event::AccountUnenrolled(AccountUnenrolled {
             program_id: program_id.to_string(),

@@ -2,6 +2,8 @@
 //! most one pending proposal per (program, account, period); amounts netted against what
 //! is already approved and pending, by the rules of the kind.
 
+use rust_decimal::Decimal;
+
 use super::commands::ProposeSettlement;
 use super::decide::{Decision, TEXT_LENGTH_MAX};
 use super::error::{DomainError, FieldError};
@@ -78,7 +80,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
     }
     let settled = state
         .settlements
-        .settled(&c.program_id, &c.account_id, &period.label, u64::MAX);
+        .settled(&c.program_id, &c.account_id, &period.label, u64::MAX)
+        .map_err(|_| refusal(SettlementRefusal::Overflow))?;
     let entitlement = c.computation.entitlement;
     let period_ended = c.today > period.end;
     let amount = settlement_amount(
@@ -90,7 +93,7 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         settled.final_approved,
     )
     .map_err(refusal)?;
-    let money = |amount: rust_decimal::Decimal| round_to_minor_unit(amount, &program.currency);
+    let money = |amount: Decimal| round_to_minor_unit(amount, &program.currency);
     let computation = SettlementComputation {
         previously_approved: money(settled.approved),
         pending: money(settled.pending),

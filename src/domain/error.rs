@@ -80,6 +80,12 @@ pub enum DomainError {
     ProgramNotFound(String),
     #[error("rebate program \"{0}\" has already ended early")]
     ProgramAlreadyEnded(String),
+    #[error("program \"{program_id}\" holds approved or pending settlements for {period}, which ends on {period_end}; end on {period_end} or later (reject a pending settlement first if it is a mistake)")]
+    SettledPeriodAfterEnd {
+        program_id: String,
+        period: String,
+        period_end: String,
+    },
     #[error("account \"{account_id}\" is already enrolled in \"{program_id}\"")]
     AlreadyEnrolled {
         program_id: String,
@@ -156,6 +162,7 @@ impl DomainError {
             | DomainError::Refused { code, .. } => code,
             DomainError::ProgramNotFound(_) => "program_not_found",
             DomainError::ProgramAlreadyEnded(_) => "program_ended",
+            DomainError::SettledPeriodAfterEnd { .. } => "settled_period_after_end",
             DomainError::AlreadyEnrolled { .. } => "already_enrolled",
             DomainError::NotEnrolled { .. } => "not_enrolled",
         }
@@ -193,6 +200,7 @@ impl DomainError {
             | DomainError::SettlementDecided(_)
             | DomainError::PendingSettlement(_)
             | DomainError::ProgramAlreadyEnded(_)
+            | DomainError::SettledPeriodAfterEnd { .. }
             | DomainError::AlreadyEnrolled { .. }
             | DomainError::NotEnrolled { .. }
             | DomainError::Conflict { .. } => 409,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod incentives;
+pub mod limits;
 pub mod money;
 pub mod programs;
 pub mod seasons;

@@ -212,6 +212,16 @@ impl Programs {
             .filter(move |p| p.enrollments.iter().any(|e| e.account_id == account_id))
     }
 
+    /// How many programs are defined.
+    pub fn len(&self) -> usize {
+        self.programs.len()
+    }
+
+    /// True when no program is defined.
+    pub fn is_empty(&self) -> bool {
+        self.programs.is_empty()
+    }
+
     /// A program as it stands now.
     pub fn get(&self, program_id: &str) -> Option<&Program> {
         self.programs.get(program_id)

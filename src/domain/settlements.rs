@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::events::{Event, SettlementComputation};
+use super::limits::Overflow;
 use super::state::FastMap;
 use crate::rules::rebates::SettlementKind;
 
@@ -156,29 +157,52 @@ impl Settlements {
             .collect()
     }
 
-    /// What is approved and pending for (program, account, period) as known at `cutoff`.
+    /// What is approved and pending for (program, account, period) as known at `cutoff`
+    /// (an overflow is impossible within `limits`, see there).
     pub fn settled(
         &self,
         program_id: &str,
         account_id: &str,
         period: &str,
         cutoff: u64,
-    ) -> Settled {
+    ) -> Result<Settled, Overflow> {
         let mut settled = Settled::default();
         for s in self.of(program_id, account_id, period, cutoff) {
             match s.status.as_str() {
                 "approved" => {
-                    settled.approved += s.amount;
+                    settled.approved = settled.approved.checked_add(s.amount).ok_or(Overflow)?;
                     settled.final_approved |= s.kind == SettlementKind::Final;
                 }
                 "proposed" => {
-                    settled.pending += s.amount;
+                    settled.pending = settled.pending.checked_add(s.amount).ok_or(Overflow)?;
                     settled.has_pending = true;
                 }
                 _ => {}
             }
         }
-        settled
+        Ok(settled)
+    }
+
+    /// The periods of a program (of one account, when given) that hold an approved or
+    /// pending settlement now, each once, in label order (the money an early end or an
+    /// enrollment end must not cut off).
+    pub fn held_periods(&self, program_id: &str, account_id: Option<&str>) -> Vec<String> {
+        let mut periods: Vec<String> = self
+            .by_key
+            .iter()
+            .filter(|((program, account, _), _)| {
+                program == program_id && account_id.is_none_or(|a| a == account)
+            })
+            .filter(|(_, ids)| {
+                ids.iter()
+                    .filter_map(|id| self.by_id.get(id))
+                    .any(|s| s.status == "approved" || s.status == "proposed")
+            })
+            .map(|((_, _, period), _)| period.clone())
+            .collect();
+        periods.sort();
+        periods.dedup();
+        periods
     }
 
     /// Every (program, account, period) with a settlement, as known at `cutoff`.

@@ -15,6 +15,7 @@ use super::contests::Contests;
 use super::daily::DailySales;
 use super::events::Event;
 use super::incentives::Incentives;
+use super::limits::SaleTotals;
 use super::programs::Programs;
 use super::seasons::Seasons;
 use super::settlements::Settlements;
@@ -140,6 +141,9 @@ pub struct LedgerState {
     pub contests: Contests,
     /// Peak seasons and their requests (positions are not known here: all 0).
     pub seasons: Seasons,
+    /// Running totals of all recorded sale lines per currency (bounded by
+    /// `limits::LEDGER_TOTAL_MAX`).
+    pub sale_totals: FastMap<String, SaleTotals>,
 }
 
 /// A content digest of the fields of a line, in order, as 16 bytes.
@@ -186,6 +190,7 @@ impl LedgerState {
                     e.cost_amount.unwrap_or(e.net_amount),
                     e.quantity,
                 );
+                self.record_sale_totals(&e);
                 let fingerprint = sale_fingerprint(&e);
                 let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
                 let sold = SoldLine {
@@ -214,6 +219,19 @@ impl LedgerState {
                 .insert(account_id.to_string(), DailySales::default());
         }
         self.daily.get_mut(account_id).expect("inserted above")
+    }
+
+    /// Adds a recorded sale line to its currency's running totals.
+    fn record_sale_totals(&mut self, e: &super::events::SaleRecorded) {
+        let cost = e.cost_amount.unwrap_or(e.net_amount);
+        match self.sale_totals.get_mut(&e.currency) {
+            Some(totals) => totals.record(e.net_amount, cost, e.quantity),
+            None => {
+                let mut totals = SaleTotals::default();
+                totals.record(e.net_amount, cost, e.quantity);
+                self.sale_totals.insert(e.currency.clone(), totals);
+            }
+        }
     }
 
     fn bump_stream(&mut self, stream: &str) {
@@ -268,6 +286,7 @@ impl LedgerState {
                     e.cost_amount.unwrap_or(e.net_amount),
                     e.quantity,
                 );
+                self.record_sale_totals(e);
                 let fingerprint = sale_fingerprint(e);
                 let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
                 self.sales.insert(
@@ -295,9 +314,9 @@ impl LedgerState {
                 );
                 let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
                 if let Some(sold) = self.sales.get_mut(&key) {
-                    sold.returned_quantity += e.quantity;
-                    sold.returned_net += e.net_amount;
-                    sold.returned_cost += e.cost_amount;
+                    sold.returned_quantity = sold.returned_quantity.saturating_add(e.quantity);
+                    sold.returned_net = sold.returned_net.saturating_add(e.net_amount);
+                    sold.returned_cost = sold.returned_cost.saturating_add(e.cost_amount);
                 }
                 self.returns.insert(
                     (

@@ -44,14 +44,16 @@ impl AccrualTotals {
         match kind {
             RebateBasis::NetRevenue => self.net,
             RebateBasis::Quantity => self.quantity,
-            RebateBasis::GrossMargin => self.net - self.cost,
+            RebateBasis::GrossMargin => self.net.saturating_sub(self.cost),
         }
     }
 
+    /// Saturating sums: apply cannot fail, and by `domain::limits` every total of a
+    /// currency stays within ±2·10^18, so saturation never happens on accepted input.
     fn add(&mut self, line: &LineFact) {
-        self.net += line.net;
-        self.cost += line.cost;
-        self.quantity += line.quantity;
+        self.net = self.net.saturating_add(line.net);
+        self.cost = self.cost.saturating_add(line.cost);
+        self.quantity = self.quantity.saturating_add(line.quantity);
         self.lines += 1;
     }
 }

@@ -52,12 +52,13 @@ fn measure(
         {
             continue;
         }
+        // Saturating: within `domain::limits` these sums stay within ±10^18.
         if current {
-            net += line.net;
-            quantity += line.quantity;
+            net = net.saturating_add(line.net);
+            quantity = quantity.saturating_add(line.quantity);
         }
         if earlier {
-            baseline_net += line.net;
+            baseline_net = baseline_net.saturating_add(line.net);
         }
     }
     (net, quantity, baseline_net)

@@ -25,6 +25,8 @@ pub enum ReportError {
     CurrencyRequired(String),
     #[error("window_months must be from {WINDOW_MONTHS_MIN} to {WINDOW_MONTHS_MAX}, got {0}")]
     InvalidWindow(u32),
+    #[error("{0}")]
+    Overflow(#[from] crate::domain::limits::Overflow),
 }
 
 impl ReportError {
@@ -33,6 +35,7 @@ impl ReportError {
         match self {
             ReportError::CurrencyRequired(_) => "currency_required",
             ReportError::InvalidWindow(_) => "invalid_window",
+            ReportError::Overflow(_) => "overflow",
         }
     }
 }
@@ -76,7 +79,7 @@ pub fn pareto_report(
             )
         })
         .collect();
-    let mut report = pareto(rows, start, as_of, window_months);
+    let mut report = pareto(rows, start, as_of, window_months)?;
     report.total_net_revenue = round_to_minor_unit(report.total_net_revenue, &currency);
     for row in &mut report.rows {
         row.net_revenue = round_to_minor_unit(row.net_revenue, &currency);

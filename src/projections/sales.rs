@@ -32,10 +32,11 @@ fn add(
     cost: Decimal,
     quantity: Decimal,
 ) {
+    // Saturating: apply cannot fail, and `domain::limits` keeps every sum within ±2·10^18.
     let totals = map.entry((month, name)).or_default();
-    totals.net += net;
-    totals.cost += cost;
-    totals.quantity += quantity;
+    totals.net = totals.net.saturating_add(net);
+    totals.cost = totals.cost.saturating_add(cost);
+    totals.quantity = totals.quantity.saturating_add(quantity);
 }
 
 impl SalesBreakdown {
@@ -109,9 +110,11 @@ impl SalesBreakdown {
         let range = (from, 0)..(to.saturating_add(1), 0);
         for ((month, name), t) in self.by_category.range(range.clone()) {
             let summary = months.entry(*month).or_insert_with(|| blank(*month));
-            summary.net_revenue += t.net;
-            summary.gross_margin += t.net - t.cost;
-            summary.quantity += t.quantity;
+            summary.net_revenue = summary.net_revenue.saturating_add(t.net);
+            summary.gross_margin = summary
+                .gross_margin
+                .saturating_add(t.net.saturating_sub(t.cost));
+            summary.quantity = summary.quantity.saturating_add(t.quantity);
             summary
                 .by_category
                 .push(NamedTotals::new(&self.names[*name as usize], t, currency));
@@ -154,7 +157,7 @@ impl NamedTotals {
         NamedTotals {
             name: name.to_string(),
             net_revenue: round_to_minor_unit(t.net, currency),
-            gross_margin: round_to_minor_unit(t.net - t.cost, currency),
+            gross_margin: round_to_minor_unit(t.net.saturating_sub(t.cost), currency),
             quantity: t.quantity,
         }
     }

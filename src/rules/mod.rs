@@ -37,11 +37,15 @@ pub(crate) fn exact_percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
         return None;
     }
     // Multiplying first keeps every digit of the quotient; the fallback (dividing first)
-    // only runs for parts above ~10^26, far beyond any sum of lines capped at 10^15.
-    Some(match part.checked_mul(Decimal::ONE_HUNDRED) {
-        Some(scaled) => scaled / whole,
-        None => part / whole * Decimal::ONE_HUNDRED,
-    })
+    // only runs for parts above ~10^26, beyond any sum the limits allow (`domain::limits`).
+    // Checked throughout: an overflow (impossible within the limits) is no percent, never
+    // a panic.
+    part.checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|scaled| scaled.checked_div(whole))
+        .or_else(|| {
+            part.checked_div(whole)
+                .and_then(|q| q.checked_mul(Decimal::ONE_HUNDRED))
+        })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The 20/80 report (issue 3): accounts ranked by net revenue over a window, each with its
 //! share and the cumulative share, and how much of the revenue the top 20 % bring.
 
+use crate::domain::limits::{checked_sum, Overflow};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -67,11 +68,12 @@ pub fn pareto(
     window_start: NaiveDate,
     as_of: NaiveDate,
     window_months: u32,
-) -> ParetoReport {
+) -> Result<ParetoReport, Overflow> {
     accounts.sort_by(|(id_a, net_a), (id_b, net_b)| net_b.cmp(net_a).then_with(|| id_a.cmp(id_b)));
     let count = u32::try_from(accounts.len()).expect("fewer than 4 billion accounts");
-    // Sums of lines capped at 10^15 stay far below Decimal's range (see tiers::metrics_from_days).
-    let total: Decimal = accounts.iter().map(|(_, net)| *net).sum();
+    // Bounded sums of lines (`domain::limits`) stay far below Decimal's range; checked
+    // anyway, so a ledger written before the limits gets an error, not a panic.
+    let total = checked_sum(accounts.iter().map(|(_, net)| *net)).ok_or(Overflow)?;
     let share = |part: Decimal| {
         exact_percent(part, total).map_or(round_percent(Decimal::ZERO), round_percent)
     };
@@ -82,20 +84,20 @@ pub fn pareto(
         .into_iter()
         .enumerate()
         .map(|(position, (account_id, net_revenue))| {
-            running += net_revenue;
+            running = running.checked_add(net_revenue).ok_or(Overflow)?;
             if (position as u32) < top_count {
-                top_sum += net_revenue;
+                top_sum = top_sum.checked_add(net_revenue).ok_or(Overflow)?;
             }
-            ParetoRow {
+            Ok(ParetoRow {
                 rank: position as u32 + 1,
                 account_id,
                 net_revenue,
                 share_pct: share(net_revenue),
                 cumulative_share_pct: share(running),
-            }
+            })
         })
-        .collect();
-    ParetoReport {
+        .collect::<Result<Vec<_>, Overflow>>()?;
+    Ok(ParetoReport {
         as_of,
         window_start,
         window_months,
@@ -104,7 +106,7 @@ pub fn pareto(
         top_20_percent_accounts: top_count,
         top_20_percent_share_pct: share(top_sum),
         rows,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +128,7 @@ mod tests {
             .iter()
             .map(|(id, net)| (id.to_string(), d(net)))
             .collect();
-        pareto(accounts, date("2025-07-01"), date("2026-06-30"), 12)
+        pareto(accounts, date("2025-07-01"), date("2026-06-30"), 12).unwrap()
     }
 
     #[test]
@@ -228,7 +230,7 @@ mod tests {
             (101, 21),
         ] {
             let accounts = (0..n).map(|i| (format!("A{i}"), Decimal::ONE)).collect();
-            let r = pareto(accounts, date("2026-01-01"), date("2026-12-31"), 12);
+            let r = pareto(accounts, date("2026-01-01"), date("2026-12-31"), 12).unwrap();
             assert_eq!(r.top_20_percent_accounts, expected, "n = {n}");
         }
     }
@@ -239,7 +241,7 @@ mod tests {
             // Proves that for non-negative revenues the cumulative share never falls and ends at 100.00 when the total is positive.
             let accounts: Vec<_> = cents.iter().enumerate()
                 .map(|(i, c)| (format!("KA-{i}"), Decimal::new(*c, 2))).collect();
-            let r = pareto(accounts, date("2025-07-01"), date("2026-06-30"), 12);
+            let r = pareto(accounts, date("2025-07-01"), date("2026-06-30"), 12).unwrap();
             for pair in r.rows.windows(2) {
                 prop_assert!(pair[0].cumulative_share_pct <= pair[1].cumulative_share_pct);
                 prop_assert!(pair[0].net_revenue >= pair[1].net_revenue);

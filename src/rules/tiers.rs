@@ -278,15 +278,16 @@ pub fn metrics_from_days(
     let mut month_net = vec![Decimal::ZERO; month_count];
     let mut net_revenue = Decimal::ZERO;
     let mut gross_margin = Decimal::ZERO;
-    // Plain `+` cannot overflow here: each line is capped at 10^15 (domain::decide::
-    // LINE_VALUE_MAX) and it would take ~10^13 lines to reach Decimal's 7.9 × 10^28.
+    // The ledger's sale totals are bounded (`domain::limits`), so these sums stay within
+    // ±2·10^18; saturating keeps even a ledger written before the limits from panicking.
     for (day, net, cost) in days {
         if day < window_start || day > as_of {
             continue;
         }
-        net_revenue += net;
-        gross_margin += net - cost;
-        month_net[(month_index(day) - first_month) as usize] += net;
+        net_revenue = net_revenue.saturating_add(net);
+        gross_margin = gross_margin.saturating_add(net.saturating_sub(cost));
+        let month = &mut month_net[(month_index(day) - first_month) as usize];
+        *month = month.saturating_add(net);
     }
     let active_months = month_net.iter().filter(|n| **n > Decimal::ZERO).count() as u32;
     Metrics {

@@ -13,6 +13,8 @@ mod http_auth_audit;
 mod http_ingest;
 mod inputs;
 mod readme;
+mod limits;
+mod limits_property;
 mod rebates;
 mod rebates_property;
 mod seasons;
