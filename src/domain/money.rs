@@ -67,10 +67,15 @@ pub fn prorate_return_cost(
     if returned_quantity >= line.quantity_left {
         return Some(round_to_minor_unit(cost_left, currency));
     }
-    let share = line
-        .sold_cost
-        .checked_mul(returned_quantity)?
-        .checked_div(line.sold_quantity)?;
+    // cost × quantity can pass Decimal's range when both are near the line limit (10^15 ×
+    // 10^15); the quantity's share of the line (< 1) times the cost cannot, and is as exact
+    // as the division is anyway (28 significant digits, far below a minor unit).
+    let share = match line.sold_cost.checked_mul(returned_quantity) {
+        Some(product) => product.checked_div(line.sold_quantity)?,
+        None => returned_quantity
+            .checked_div(line.sold_quantity)?
+            .checked_mul(line.sold_cost)?,
+    };
     Some(round_to_minor_unit(share, currency).min(round_to_minor_unit(cost_left, currency)))
 }
 
@@ -93,6 +98,21 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn a_partial_return_at_the_line_limits_does_not_overflow() {
+        // Proves a cost and quantity both near 10^15 still prorate (their product would not fit).
+        let line = ReturnableLine {
+            sold_quantity: d("1000000000000000"),
+            sold_cost: d("1000000000000000.00"),
+            quantity_left: d("1000000000000000"),
+            cost_left: d("1000000000000000.00"),
+        };
+        assert_eq!(
+            prorate_return_cost(&line, d("333333333333333"), "CNY"),
+            Some(d("333333333333333.00"))
+        );
     }
 
     #[test]
