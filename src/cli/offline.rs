@@ -28,7 +28,7 @@ fn meta() -> WriteMeta {
 /// Refuses a directory that holds no ledger, so that a mistyped `--data` given to a
 /// command that only reads fails instead of creating an empty ledger and reporting on it
 /// (an empty chain "verifies").
-fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
+pub fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // sled keeps its data in the file `db`; `LogStore::open` syncs that same file.
     if data.join("db").is_file() {
         Ok(())
