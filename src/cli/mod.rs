@@ -107,6 +107,10 @@ pub enum Commands {
     Rebuild {
         #[command(flatten)]
         data: DataArgs,
+        /// Replay only the positions up to this one (the ledger as it stood then, e.g. at
+        /// a backup's position).
+        #[arg(long, value_name = "POSITION")]
+        through: Option<u64>,
     },
     /// Write the whole log as JSONL (one audit event per line).
     Export {
@@ -268,7 +272,7 @@ fn run(cli: Cli) -> CliResult {
             backup::backup(source, &out)
         }
         Commands::Restore { from, data } => backup::restore(&from, &data),
-        Commands::Rebuild { data } => offline::rebuild(&data.data),
+        Commands::Rebuild { data, through } => offline::rebuild(&data.data, through),
         Commands::Export { data, output } => offline::export(&data.data, output.as_deref()),
         Commands::Report { action } => match action {
             ReportAction::Liability {

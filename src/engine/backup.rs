@@ -129,7 +129,7 @@ pub fn check_backup<R: Read + Send>(input: R) -> Result<CheckedBackup, BackupErr
     let mut reader = BackupReader::open(input)?;
     let header = reader.header().clone();
     let expected_events = usize::try_from(header.position).unwrap_or(0);
-    let replayed = replay_chunks(reader.chunks(), expected_events);
+    let replayed = replay_chunks(reader.chunks(), expected_events, u64::MAX);
     // The reader's own error names the damage better than the replay's wrapper of it.
     if let Some(error) = reader.take_error() {
         return Err(error);
@@ -194,4 +194,35 @@ pub fn restore_backup<R: Read>(input: R, store: &LogStore) -> Result<CheckedBack
         counts: reader.counts(),
         digest,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::WriteOutcome;
+
+    fn record(last_position: Option<u64>) -> Vec<u8> {
+        codec::encode(&IdempotencyRecord {
+            fingerprint: [7; 32],
+            outcome: WriteOutcome {
+                recorded: last_position.map_or(0, |_| 2),
+                duplicates: 0,
+                first_position: last_position.map(|p| p - 1),
+                last_position,
+                replayed: false,
+            },
+        })
+    }
+
+    #[test]
+    fn a_backup_keeps_the_idempotency_records_of_its_own_events() {
+        // Proves a backup through N keeps the record of a request whose events end at or
+        // before N, and leaves out one whose events come later, one that recorded nothing,
+        // and bytes that are not a record.
+        assert!(idempotency_within(&record(Some(5)), 5));
+        assert!(idempotency_within(&record(Some(5)), 9));
+        assert!(!idempotency_within(&record(Some(6)), 5));
+        assert!(!idempotency_within(&record(None), 5));
+        assert!(!idempotency_within(b"not a record", 5));
+    }
 }
