@@ -204,7 +204,7 @@ fn damaged_backups_are_refused_and_nothing_is_written() {
         assert_eq!(report["ok"], json!(false), "{report}");
         if names_position {
             let bad = report["first_bad_position"].as_u64().expect("a position");
-            assert!(bad >= 1 && bad <= position, "{report}");
+            assert!((1..=position).contains(&bad), "{report}");
             assert!(
                 checked
                     .stderr
