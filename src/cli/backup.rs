@@ -53,6 +53,18 @@ fn staging_path(path: &Path, what: &str) -> Result<PathBuf, Box<dyn std::error::
     )))
 }
 
+/// Creates (or truncates) a file only its owner can read: a backup holds every account,
+/// sale and token hash of the ledger.
+fn create_private(path: &Path) -> Result<File, Box<dyn std::error::Error>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()).into())
+}
+
 /// Syncs the directory holding `path`, so a rename into it survives a power cut.
 fn sync_parent(path: &Path) -> std::io::Result<()> {
     match path.parent() {
@@ -128,9 +140,7 @@ fn backup_offline(
     existing_ledger(data)?;
     let store = LogStore::open(data)?;
     let point = BackupPoint::of(&replay(&store)?);
-    let mut file = BufWriter::new(
-        File::create(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?,
-    );
+    let mut file = BufWriter::new(create_private(staging)?);
     write_backup(&store, &point, &mut file)?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     read_through(staging)
@@ -183,9 +193,7 @@ fn backup_from_server(
         .get(BACKUP_POSITION_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut file = BufWriter::new(
-        File::create(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?,
-    );
+    let mut file = BufWriter::new(create_private(staging)?);
     response
         .copy_to(&mut file)
         .map_err(|e| format!("the download broke off: {e}"))?;

@@ -124,7 +124,8 @@ fn entries(dir: &Path) -> Vec<String> {
 fn an_offline_backup_restores_the_same_log_and_projections() {
     // Proves backup → restore of a stopped ledger gives the same positions, event ids,
     // hashes (the whole export), head hash and projections digest, and that the restored
-    // chain verifies; `verify --backup` accepts the file and names its position.
+    // chain verifies; the file is readable by its owner only; `verify --backup` accepts
+    // it and names its position.
     let dir = tempfile::tempdir().expect("temp dir");
     let data = small_ledger(dir.path());
     let source = rebuild(&data, None);
@@ -133,6 +134,19 @@ fn an_offline_backup_restores_the_same_log_and_projections() {
     assert_eq!(made["position"], source["through_position"], "{made}");
     assert_eq!(made["head_hash"], source["head_hash"], "{made}");
     assert_eq!(made["digest"], source["digest"], "{made}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("backup file")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "a backup is readable by its owner only"
+        );
+    }
 
     let checked = verify_backup(&file);
     assert!(checked.success(), "{}", checked.stderr);
