@@ -51,6 +51,8 @@ pub enum Right {
     ManageContests,
     /// Declare seasons, revise capacities, request and withdraw, plan and commit.
     ManageSeasons,
+    /// Take a backup of the whole ledger (it holds every account and token hash).
+    Backup,
 }
 
 impl Right {
@@ -60,7 +62,7 @@ impl Right {
             Right::Read => role != Role::Ingest,
             Right::ManageAccounts => matches!(role, Role::Manager | Role::Admin),
             Right::Ingest => matches!(role, Role::Ingest | Role::Admin),
-            Right::ManageTokens | Right::ManagePolicy => role == Role::Admin,
+            Right::ManageTokens | Right::ManagePolicy | Right::Backup => role == Role::Admin,
             Right::ManageDiscounts => matches!(role, Role::Manager | Role::Admin),
             Right::ManagePrograms => matches!(role, Role::Finance | Role::Admin),
             Right::ManageContests => matches!(role, Role::Manager | Role::Admin),

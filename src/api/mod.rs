@@ -2,6 +2,7 @@
 //! them and adds the shared plumbing (body limit, request ids, metrics, tracing, 404s).
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod contests;
@@ -69,6 +70,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(contests::router())
         .merge(seasons::router())
         .merge(system::router())
+        .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -66,12 +66,13 @@ use utoipa::{Modify, OpenApi};
         super::tokens::create_token,
         super::tokens::list_tokens,
         super::tokens::revoke_token,
+        super::admin::backup,
         super::system::healthz,
         super::system::metrics,
         super::system::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "rebates"), (name = "contests"), (name = "seasons"), (name = "tokens"), (name = "system"))
+    tags((name = "accounts"), (name = "sales"), (name = "audit"), (name = "tiers"), (name = "discounts"), (name = "reports"), (name = "rebates"), (name = "contests"), (name = "seasons"), (name = "tokens"), (name = "admin"), (name = "system"))
 )]
 pub struct ApiDoc;
 

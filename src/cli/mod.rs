@@ -1,5 +1,6 @@
 //! The command line (DESIGN §7): one file per subcommand; this file parses and routes.
 
+pub mod backup;
 pub mod demo;
 pub mod fixtures;
 pub mod import;
@@ -70,12 +71,46 @@ pub enum Commands {
     Verify {
         #[command(flatten)]
         data: DataArgs,
+        /// Check a backup file instead of a data directory (chain, trailer, and the
+        /// projections digest by replaying it in memory); writes nothing.
+        #[arg(long, value_name = "FILE")]
+        backup: Option<PathBuf>,
+    },
+    /// Write a backup file as of one position: of a stopped ledger (--data), or of a
+    /// running server (--url and an admin --token) while it keeps writing.
+    Backup {
+        /// Data directory of a stopped ledger.
+        #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+        data: Option<PathBuf>,
+        /// Base URL of a running server, e.g. http://127.0.0.1:8080.
+        #[arg(long, requires = "token")]
+        url: Option<String>,
+        /// An admin bearer token (with --url).
+        #[arg(long, env = "KALEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The backup file (written beside it first, renamed when complete).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory: the same positions, event ids, hashes
+    /// and projections digest; a damaged or cut-short file is refused and nothing written.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The new data directory (absent or empty).
+        #[arg(long, value_name = "NEWDIR")]
+        data: PathBuf,
     },
     /// Rebuild every projection from the log and print its digest (compare with
     /// GET /v1/audit/projections of a live server).
     Rebuild {
         #[command(flatten)]
         data: DataArgs,
+        /// Replay only the positions up to this one (the ledger as it stood then, e.g. at
+        /// a backup's position).
+        #[arg(long, value_name = "POSITION")]
+        through: Option<u64>,
     },
     /// Write the whole log as JSONL (one audit event per line).
     Export {
@@ -219,8 +254,25 @@ fn run(cli: Cli) -> CliResult {
             no_serve,
         } => demo::run(&data, &listen, &fixtures, no_serve),
         Commands::Import { data, kind, files } => import::run(&data.data, kind, &files),
-        Commands::Verify { data } => offline::verify(&data.data),
-        Commands::Rebuild { data } => offline::rebuild(&data.data),
+        Commands::Verify { data, backup } => match backup {
+            Some(file) => backup::verify_backup(&file),
+            None => offline::verify(&data.data),
+        },
+        Commands::Backup {
+            data,
+            url,
+            token,
+            out,
+        } => {
+            let source = match (&data, &url, &token) {
+                (Some(data), _, _) => backup::Source::Data(data),
+                (None, Some(url), Some(token)) => backup::Source::Server { url, token },
+                _ => return Err("give --data DIR, or --url URL with --token TOKEN".into()),
+            };
+            backup::backup(source, &out)
+        }
+        Commands::Restore { from, data } => backup::restore(&from, &data),
+        Commands::Rebuild { data, through } => offline::rebuild(&data.data, through),
         Commands::Export { data, output } => offline::export(&data.data, output.as_deref()),
         Commands::Report { action } => match action {
             ReportAction::Liability {

@@ -9,7 +9,7 @@ use crate::api::audit::{AuditEvent, VerifyResponse};
 use crate::api::auth::new_token;
 use crate::domain::vocab::Role;
 use crate::domain::Command;
-use crate::engine::{replay, Engine, WriteMeta};
+use crate::engine::{replay, replay_through, Engine, WriteMeta};
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Actor, Envelope, LogStore, VerifyReport};
 
@@ -28,7 +28,7 @@ fn meta() -> WriteMeta {
 /// Refuses a directory that holds no ledger, so that a mistyped `--data` given to a
 /// command that only reads fails instead of creating an empty ledger and reporting on it
 /// (an empty chain "verifies").
-fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
+pub fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // sled keeps its data in the file `db`; `LogStore::open` syncs that same file.
     if data.join("db").is_file() {
         Ok(())
@@ -63,11 +63,25 @@ pub fn verify(data: &Path) -> CliResult {
     })
 }
 
-/// `kaledger rebuild`: replays the log into fresh projections and prints their digest.
-pub fn rebuild(data: &Path) -> CliResult {
+/// `kaledger rebuild`: replays the log (or its positions up to `through`) into fresh
+/// projections and prints their digest.
+pub fn rebuild(data: &Path, through: Option<u64>) -> CliResult {
     existing_ledger(data)?;
     let store = LogStore::open(data)?;
-    let replayed = replay(&store)?;
+    let replayed = match through {
+        None => replay(&store)?,
+        Some(through) => {
+            let replayed = replay_through(&store, through)?;
+            if replayed.head.position != through {
+                return Err(format!(
+                    "--through {through} is past the end of the log ({}); give a position up to it",
+                    replayed.head.position
+                )
+                .into());
+            }
+            replayed
+        }
+    };
     let seconds = replayed.elapsed.as_secs_f64().max(1e-9);
     let report = serde_json::json!({
         "events": replayed.events,

@@ -7,6 +7,7 @@
 //! left by the previous one, writes all their events in one sled batch, flushes once,
 //! syncs the data file once, and only then applies them to the read models and replies.
 
+pub mod backup;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -148,8 +149,28 @@ struct DecodedEvent {
 /// Replays the whole log into fresh state and read models. Two threads: one iterates
 /// sled and decodes envelopes and payloads, the other applies them in order.
 pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
-    let started = Instant::now();
     let expected_events = usize::try_from(store.last_position()?).unwrap_or(0);
+    replay_chunks(store.chunks_from(1), expected_events, u64::MAX)
+}
+
+/// [`replay`] of the positions up to `through` only: the ledger as it stood then.
+pub fn replay_through(store: &LogStore, through: u64) -> Result<Replayed, LedgerError> {
+    let expected_events = usize::try_from(store.last_position()?.min(through)).unwrap_or(0);
+    replay_chunks(store.chunks_from(1), expected_events, through)
+}
+
+/// [`replay`] of stored chunks (first position, bytes) from any source: a data directory
+/// or a backup file, up to position `through`. `expected_events` only pre-sizes the state.
+pub fn replay_chunks<I, B>(
+    chunks: I,
+    expected_events: usize,
+    through: u64,
+) -> Result<Replayed, LedgerError>
+where
+    I: Iterator<Item = Result<(u64, B), LedgerError>> + Send,
+    B: AsRef<[u8]>,
+{
+    let started = Instant::now();
     let mut state = LedgerState::with_capacity(expected_events);
     let mut read = ReadModel::with_capacity(expected_events);
     let mut head = Head::EMPTY;
@@ -170,9 +191,12 @@ pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
         let reader = scope.spawn(move || -> Result<(), LedgerError> {
             let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
             let mut expected = 1;
-            for chunk in store.chunks_from(1) {
+            'chunks: for chunk in chunks {
                 let (first, chunk) = chunk?;
-                for (position, bytes) in chunk_entries(first, &chunk)? {
+                for (position, bytes) in chunk_entries(first, chunk.as_ref())? {
+                    if position > through {
+                        break 'chunks;
+                    }
                     if position != expected {
                         return Err(LedgerError::Corrupt {
                             position: expected,

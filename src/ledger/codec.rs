@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Largest value we ever decode; a stored event is far smaller, so anything bigger is corrupt.
-const DECODE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+pub const DECODE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
 /// Largest event payload the domain may record: half the decode limit, so an envelope
 /// around it always decodes again. Only whole-plan events come near it (a committed season

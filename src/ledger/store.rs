@@ -181,6 +181,32 @@ impl std::ops::Deref for OpenGuard<'_> {
     }
 }
 
+/// Checks that the envelope stored at `position` continues the chain after `prev`: its
+/// hash, that it decodes, its position, its link and an increasing `recorded_at`. Returns
+/// the new head, or why the envelope breaks the chain. Used by `verify` and by backups.
+pub fn next_link(prev: &Head, position: u64, bytes: &[u8]) -> Result<Head, String> {
+    if !Envelope::hash_matches(bytes, &prev.hash, position) {
+        return Err(
+            "stored hash does not match SHA-256(prev_hash ‖ position ‖ envelope)".to_string(),
+        );
+    }
+    let envelope = Envelope::open(bytes).map_err(|e| format!("envelope does not decode: {e}"))?;
+    if envelope.position != position {
+        return Err(format!("envelope says position {}", envelope.position));
+    }
+    if envelope.prev_hash != prev.hash {
+        return Err("prev_hash does not link to the previous event".to_string());
+    }
+    if envelope.recorded_at_micros <= prev.recorded_at_micros {
+        return Err("recorded_at does not increase".to_string());
+    }
+    Ok(Head {
+        position,
+        hash: envelope.hash,
+        recorded_at_micros: envelope.recorded_at_micros,
+    })
+}
+
 impl LogStore {
     fn open_db(path: &Path) -> Result<Open, LedgerError> {
         std::fs::create_dir_all(path).map_err(|source| LedgerError::Io {
@@ -390,6 +416,47 @@ impl LogStore {
         })
     }
 
+    /// Every idempotency record in key order, as stored (for backups). Records written
+    /// while the iteration runs may or may not be seen.
+    pub fn idempotency_records(
+        &self,
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), LedgerError>> {
+        let tree = match self.db() {
+            Ok(db) => Ok(db.idempotency.clone()),
+            Err(e) => Err(e),
+        };
+        let (closed, tree) = match tree {
+            Ok(tree) => (None, Some(tree)),
+            Err(e) => (Some(Err(e)), None),
+        };
+        let items = tree.map(|t| t.iter()).into_iter().flatten();
+        closed
+            .into_iter()
+            .chain(items.map(|item| item.map_err(LedgerError::from)))
+    }
+
+    /// Inserts stored chunks (first position, bytes as stored) and idempotency records as
+    /// they are, in one batch each: a restore into a new data directory, which checked them
+    /// first. Durable only after [`LogStore::sync`].
+    pub fn insert_raw(
+        &self,
+        chunks: &[(u64, Vec<u8>)],
+        idempotency: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), LedgerError> {
+        let db = self.db()?;
+        let mut batch = sled::Batch::default();
+        for (first, chunk) in chunks {
+            batch.insert(&key(*first), chunk.as_slice());
+        }
+        db.log.apply_batch(batch)?;
+        let mut batch = sled::Batch::default();
+        for (k, v) in idempotency {
+            batch.insert(k.as_slice(), v.as_slice());
+        }
+        db.idempotency.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// An idempotency record.
     pub fn idempotency_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, LedgerError> {
         Ok(self.db()?.idempotency.get(key)?)
@@ -439,50 +506,10 @@ impl LogStore {
                 if position > through {
                     break;
                 }
-                if !Envelope::hash_matches(bytes, &prev.hash, position) {
-                    return broken(
-                        position,
-                        "stored hash does not match SHA-256(prev_hash ‖ position ‖ envelope)"
-                            .to_string(),
-                        prev.position,
-                    );
+                match next_link(&prev, position, bytes) {
+                    Ok(head) => prev = head,
+                    Err(reason) => return broken(position, reason, prev.position),
                 }
-                let envelope = match Envelope::open(bytes) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        return broken(
-                            position,
-                            format!("envelope does not decode: {e}"),
-                            prev.position,
-                        )
-                    }
-                };
-                if envelope.position != position {
-                    return broken(
-                        position,
-                        format!("envelope says position {}", envelope.position),
-                        prev.position,
-                    );
-                }
-                if envelope.prev_hash != prev.hash {
-                    return broken(
-                        position,
-                        "prev_hash does not link to the previous event".to_string(),
-                        prev.position,
-                    );
-                }
-                if envelope.recorded_at_micros <= prev.recorded_at_micros {
-                    return broken(
-                        position,
-                        "recorded_at does not increase".to_string(),
-                        prev.position,
-                    );
-                }
-                prev = Head {
-                    position,
-                    hash: envelope.hash,
-                    recorded_at_micros: envelope.recorded_at_micros,
-                };
             }
         }
         Ok(VerifyReport::Ok {

@@ -29,6 +29,8 @@ enum Need {
     Contests,
     /// Seasons, requests, plan, commit: planner and admin.
     Seasons,
+    /// A backup of the whole ledger: admin only.
+    Backup,
 }
 
 fn allowed(need: Need, role: Role) -> bool {
@@ -42,7 +44,7 @@ fn allowed(need: Need, role: Role) -> bool {
         ],
         Need::ManageAccounts => &[Role::Manager, Role::Admin],
         Need::Ingest => &[Role::Ingest, Role::Admin],
-        Need::Tokens | Need::Policy => &[Role::Admin],
+        Need::Tokens | Need::Policy | Need::Backup => &[Role::Admin],
         Need::Discounts | Need::Contests => &[Role::Manager, Role::Admin],
         Need::Programs => &[Role::Finance, Role::Admin],
         Need::Seasons => &[Role::Planner, Role::Admin],
@@ -142,6 +144,7 @@ fn calls(role: Role) -> Vec<Call> {
             Need::Read,
         ),
         call(Method::GET, "/v1/tokens".into(), None, Need::Tokens),
+        call(Method::GET, "/v1/admin/backup".into(), None, Need::Backup),
         call(
             Method::POST,
             "/v1/tokens".into(),
@@ -631,8 +634,11 @@ async fn each_role_holds_exactly_its_rights() {
             let what = format!("{role} {} {}: {}", call.method, call.path, reply.text);
             if allowed(call.need, *role) {
                 assert!(reply.status.is_success(), "{what}");
+                // The CSV report and the backup file are the answers that are not JSON.
                 assert!(
-                    reply.body.is_object() || call.path.contains("format=csv"),
+                    reply.body.is_object()
+                        || call.path.contains("format=csv")
+                        || call.path == "/v1/admin/backup",
                     "{what}"
                 );
             } else {
