@@ -19,3 +19,4 @@ mod storage_faults;
 mod tamper;
 mod tiers;
 mod tiers_property;
+mod transport;
