@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -207,15 +207,15 @@ async fn refuse(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
     .await;
 }
 
-/// A connection is idle (no request in flight; may be evicted), busy, or evicted.
-const IDLE: u8 = 0;
-const BUSY: u8 = 1;
-const EVICTED: u8 = 2;
+/// A connection's requests in flight: 0 is idle (may be evicted); [`EVICTED`] once evicted.
+const IDLE: u32 = 0;
+const EVICTED: u32 = u32::MAX;
 
 /// One open connection's state, shared by its task, its requests and the registry.
 struct Slot {
     id: u64,
-    state: AtomicU8,
+    /// Requests in flight, or [`EVICTED`].
+    state: AtomicU32,
     /// Milliseconds since the registry started when the connection last became idle.
     idle_since: AtomicU64,
     evict: Notify,
@@ -246,7 +246,7 @@ impl Registry {
     fn open(&self) -> Arc<Slot> {
         let slot = Arc::new(Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            state: AtomicU8::new(IDLE),
+            state: AtomicU32::new(IDLE),
             idle_since: AtomicU64::new(self.now_ms()),
             evict: Notify::new(),
         });
@@ -347,11 +347,12 @@ async fn handle(
     body_timeout: Duration,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    if slot
+    let started = slot
         .state
-        .compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < EVICTED - 1).then_some(n + 1)
+        });
+    if started.is_err() {
         return Ok(refusal_response());
     }
     let request = request.map(|body| DeadlineBody::new(body, body_timeout));
@@ -395,7 +396,9 @@ impl Drop for IdleOnDrop {
         let _ = self
             .slot
             .state
-            .compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire);
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n != EVICTED && n > IDLE).then(|| n - 1)
+            });
     }
 }
 
