@@ -271,7 +271,7 @@ impl Registry {
             .values()
             .filter(|s| s.state.load(Ordering::Acquire) == IDLE)
             .collect();
-        idle.sort_by_key(|s| s.idle_since.load(Ordering::Relaxed));
+        idle.sort_by_key(|s| (s.idle_since.load(Ordering::Relaxed), s.id));
         let evicted = idle.into_iter().find(|s| {
             s.state
                 .compare_exchange(IDLE, EVICTED, Ordering::AcqRel, Ordering::Acquire)

@@ -224,7 +224,9 @@ fn beyond_the_connection_limit_idle_connections_make_room_and_busy_ones_refuse()
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Time for the three heads to reach their handlers (a connection still sending its head
+    // is idle, and the next connection would evict it instead of being refused).
+    std::thread::sleep(Duration::from_millis(1000));
     let started = Instant::now();
     let mut refused = connect(&server.base);
     let _ = refused.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n");
