@@ -5,12 +5,28 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::marker::PhantomData;
+
+use crate::domain::commands::BATCH_LINES_MAX;
 
 use super::error::ApiError;
 
-/// Maps body-reading failures; an over-long body is a 413 `body_too_large`.
+/// Maps body-reading failures; an over-long body is a 413 `body_too_large`, a body that
+/// missed its deadline (`transport::BodyTimeout`) a 408 `body_timeout`.
 pub fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&rejection);
+    while let Some(error) = cause {
+        if let Some(timeout) = error.downcast_ref::<super::transport::BodyTimeout>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                timeout.to_string(),
+            );
+        }
+        cause = error.source();
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -63,6 +79,26 @@ pub fn json_body<T: DeserializeOwned>(
     parse_json(body)
 }
 
+/// Bodies up to this size are parsed on the async worker that received them; larger ones
+/// (up to [`super::BODY_BYTES_MAX`], tens of milliseconds of parsing) go to the blocking
+/// pool, so a few large batches arriving at once cannot hold every worker and stall
+/// cheap requests such as `/healthz`.
+pub const PARSE_INLINE_BYTES_MAX: usize = 64 * 1024;
+
+/// Runs a parse of a body of `len` bytes: inline when small, on the blocking pool when larger
+/// than [`PARSE_INLINE_BYTES_MAX`].
+pub async fn off_runtime<T: Send + 'static>(
+    len: usize,
+    parse: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if len <= PARSE_INLINE_BYTES_MAX {
+        return parse();
+    }
+    tokio::task::spawn_blocking(parse)
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// An empty (or blank) body means `{}`, for the writes whose fields are all optional.
 pub fn or_empty_object(raw: &[u8]) -> &[u8] {
     if raw.iter().all(u8::is_ascii_whitespace) {
@@ -73,12 +109,62 @@ pub fn or_empty_object(raw: &[u8]) -> &[u8] {
 }
 
 /// Parses JSON bytes: a syntax error is a 400 `malformed_json`, a body of the wrong shape
-/// (unknown field, wrong type, missing field) a 422 `invalid_body`.
+/// (unknown field, wrong type, missing field) a 422 `invalid_body`, an array of lines
+/// longer than [`BATCH_LINES_MAX`] a 413 `too_many_lines` (see [`at_most_batch_lines`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
-        _ => ApiError::bad_request("malformed_json", e.to_string()),
+    serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        match e.classify() {
+            serde_json::error::Category::Data if text.starts_with(TOO_MANY_LINES_MARK) => {
+                too_many_lines()
+            }
+            serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", text),
+            _ => ApiError::bad_request("malformed_json", text),
+        }
     })
+}
+
+/// Start of the serde error message of [`at_most_batch_lines`]; no message serde or
+/// serde_json writes for caller input starts with it, so [`parse_json`] can map it to 413.
+const TOO_MANY_LINES_MARK: &str = "too_many_lines:";
+
+/// 413 `too_many_lines` for a batch cut off while it was parsed (its full length unknown).
+pub fn too_many_lines() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_lines",
+        format!("the batch has more than {BATCH_LINES_MAX} lines; at most {BATCH_LINES_MAX} are accepted per request, so split it into several requests"),
+    )
+}
+
+/// `deserialize_with` for the line arrays of batches: reads at most [`BATCH_LINES_MAX`]
+/// elements and fails at the next one without looking at the rest, so a body of millions of
+/// tiny elements costs what its first 10,001 cost, not what all of them would.
+pub fn at_most_batch_lines<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Lines<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Lines<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {BATCH_LINES_MAX} lines")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut lines = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(BATCH_LINES_MAX));
+            while let Some(line) = seq.next_element()? {
+                if lines.len() == BATCH_LINES_MAX {
+                    return Err(de::Error::custom(format!(
+                        "{TOO_MANY_LINES_MARK} more than {BATCH_LINES_MAX} lines"
+                    )));
+                }
+                lines.push(line);
+            }
+            Ok(lines)
+        }
+    }
+    deserializer.deserialize_seq(Lines(PhantomData))
 }
 
 /// Query parameters; a bad one is a 400 `invalid_query`.

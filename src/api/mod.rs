@@ -19,6 +19,7 @@ pub mod settlements;
 pub mod system;
 pub mod tiers;
 pub mod tokens;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,9 +97,26 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The `method` label: a standard method by name, anything else `other`, so callers cannot
+/// add label values (each one is a series kept forever).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts requests by method label, route template (`unmatched` for unknown paths: never
+/// the raw path) and status.
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -108,11 +126,11 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     let metrics = state.engine.metrics();
     metrics
         .http_requests
-        .with_label_values(&[&method, &route, response.status().as_str()])
+        .with_label_values(&[method, &route, response.status().as_str()])
         .inc();
     metrics
         .http_seconds
-        .with_label_values(&[&method, &route])
+        .with_label_values(&[method, &route])
         .observe(started.elapsed().as_secs_f64());
     response
 }

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiBytes;
 use super::{write_meta, AppState};
-use crate::domain::commands::{ReturnLineInput, SaleLineInput};
+use crate::domain::commands::{ReturnLineInput, SaleLineInput, BATCH_LINES_MAX};
 use crate::domain::Command;
 use crate::engine::WriteOutcome;
 
@@ -172,6 +173,7 @@ impl From<ReturnLineJson> for ReturnLineInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesBatch {
+    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
     pub lines: Vec<SaleLineJson>,
 }
 
@@ -179,6 +181,7 @@ pub struct SalesBatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnsBatch {
+    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
     pub lines: Vec<ReturnLineJson>,
 }
 
@@ -272,11 +275,15 @@ impl<R: std::io::Read> CsvRows<R> {
     }
 }
 
-/// Reads a whole CSV body into rows of values in `columns` order.
+/// Reads a whole CSV body into rows of values in `columns` order; stops at data row
+/// [`BATCH_LINES_MAX`] + 1 with 413 `too_many_lines` without reading the rest.
 pub fn read_csv(bytes: &[u8], columns: &[&str]) -> Result<Vec<Vec<Option<String>>>, ApiError> {
     let mut rows = CsvRows::new(bytes, columns)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next_row()? {
+        if out.len() == BATCH_LINES_MAX {
+            return Err(super::extract::too_many_lines());
+        }
         out.push(row);
     }
     Ok(out)
@@ -407,7 +414,7 @@ pub async fn post_sales(
         &caller,
         &method,
         &headers,
-        &body,
+        body,
         "/v1/sales",
         json,
         sales_from_csv,
@@ -417,24 +424,30 @@ pub async fn post_sales(
 }
 
 /// The shared body of both ingestion endpoints: right, format, lines, durable command.
+/// Parsing a large body runs on the blocking pool (see [`super::extract::off_runtime`]).
 #[allow(clippy::too_many_arguments)]
-async fn ingest<L: Serialize>(
+async fn ingest<L: Serialize + Send + 'static>(
     state: &AppState,
     caller: &Caller,
     method: &Method,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
     path: &str,
-    from_json: impl Fn(&[u8]) -> Result<Vec<L>, ApiError>,
-    from_csv: impl Fn(&[u8]) -> Result<Vec<L>, ApiError>,
+    from_json: impl Fn(&[u8]) -> Result<Vec<L>, ApiError> + Send + 'static,
+    from_csv: impl Fn(&[u8]) -> Result<Vec<L>, ApiError> + Send + 'static,
     command: impl Fn(Vec<L>) -> Command,
 ) -> ApiResult<Response> {
     caller.require(Right::Ingest)?;
-    let lines = match body_format(headers)? {
-        BodyFormat::Json => from_json(body)?,
-        BodyFormat::Csv => from_csv(body)?,
-    };
-    let canonical = serde_json::to_vec(&lines).map_err(ApiError::internal)?;
+    let format = body_format(headers)?;
+    let (lines, canonical) = super::extract::off_runtime(body.len(), move || {
+        let lines = match format {
+            BodyFormat::Json => from_json(&body)?,
+            BodyFormat::Csv => from_csv(&body)?,
+        };
+        let canonical = serde_json::to_vec(&lines).map_err(ApiError::internal)?;
+        Ok((lines, canonical))
+    })
+    .await?;
     let meta = write_meta(caller, headers, method, path, &canonical)?;
     let outcome = state.engine.submit(command(lines), meta).await?;
     Ok(ingest_response(outcome))
@@ -465,7 +478,7 @@ pub async fn post_returns(
         &caller,
         &method,
         &headers,
-        &body,
+        body,
         "/v1/returns",
         json,
         returns_from_csv,

@@ -109,6 +109,7 @@ pub struct ReviseCapacityRequest {
 #[serde(deny_unknown_fields)]
 pub struct RequestAllocationRequest {
     /// 1 to 10,000 requests, recorded all or nothing.
+    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
     pub requests: Vec<AllocationRequestInput>,
 }
 

@@ -16,7 +16,13 @@ use crate::engine::Engine;
 const DEMO_MARKER: &str = ".kaledger-demo";
 
 /// Runs the demo.
-pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliResult {
+pub fn run(
+    data: &Path,
+    listen: &str,
+    fixtures: &Path,
+    no_serve: bool,
+    transport: &super::serve::TransportArgs,
+) -> CliResult {
     super::init_tracing();
     prepare_directory(data)?;
     let fixtures = if fixtures.join("sales.csv").exists() {
@@ -102,7 +108,7 @@ pub fn run(data: &Path, listen: &str, fixtures: &Path, no_serve: bool) -> CliRes
         return Ok(ExitCode::SUCCESS);
     }
     println!("\nServing; stop with Ctrl-C.");
-    super::serve::serve_engine(engine, listen, || {})
+    super::serve::serve_engine(engine, listen, transport, || {})
 }
 
 /// A tier override of `incentives.json`.

@@ -39,6 +39,8 @@ pub enum Commands {
         /// Address to listen on.
         #[arg(long, env = "KALEDGER_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        #[command(flatten)]
+        transport: serve::TransportArgs,
     },
     /// Load the demo data set into a fresh data directory, print a token per role and
     /// example requests, and serve.
@@ -54,6 +56,8 @@ pub enum Commands {
         /// Load and print, but do not serve (for scripts and tests).
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        transport: serve::TransportArgs,
     },
     /// Import accounts, sales or returns from CSV or JSONL files, with the API's validation
     /// and dedupe (each chunk of 10,000 lines is one atomic batch).
@@ -246,13 +250,18 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Commands::Serve { data, listen } => serve::run(&data.data, &listen),
+        Commands::Serve {
+            data,
+            listen,
+            transport,
+        } => serve::run(&data.data, &listen, &transport),
         Commands::Demo {
             data,
             listen,
             fixtures,
             no_serve,
-        } => demo::run(&data, &listen, &fixtures, no_serve),
+            transport,
+        } => demo::run(&data, &listen, &fixtures, no_serve, &transport),
         Commands::Import { data, kind, files } => import::run(&data.data, kind, &files),
         Commands::Verify { data, backup } => match backup {
             Some(file) => backup::verify_backup(&file),

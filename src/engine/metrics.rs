@@ -20,6 +20,12 @@ pub struct Metrics {
     pub writes_stopped: IntGauge,
     pub http_requests: IntCounterVec,
     pub http_seconds: HistogramVec,
+    /// Open HTTP connections.
+    pub connections_open: IntGauge,
+    /// Connections answered 503 at the connection limit (every connection busy).
+    pub connections_refused: IntCounter,
+    /// Idle connections closed to make room for a new one at the connection limit.
+    pub connections_evicted: IntCounter,
 }
 
 /// Buckets for group sizes: one request of one line up to many 10,000-line batches.
@@ -119,7 +125,24 @@ impl Metrics {
         registry
             .register(Box::new(http_seconds.clone()))
             .expect("unique metric");
+        let connections_open =
+            IntGauge::new("kaledger_http_connections_open", "Open HTTP connections.")
+                .expect("valid metric");
+        registry
+            .register(Box::new(connections_open.clone()))
+            .expect("unique metric");
+        let connections_refused = counter(
+            "kaledger_http_connections_refused_total",
+            "Connections answered 503 at the connection limit because every connection was busy.",
+        );
+        let connections_evicted = counter(
+            "kaledger_http_connections_evicted_total",
+            "Idle connections closed to make room for a new one at the connection limit.",
+        );
         Metrics {
+            connections_open,
+            connections_refused,
+            connections_evicted,
             registry,
             events_appended,
             groups_committed,

@@ -1327,3 +1327,70 @@ async fn concurrent_single_line_posts_get_gapless_positions() {
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
     assert_eq!(verify.body["verified_through"], head + 50);
 }
+
+/// A JSON batch `{"<key>":[<element> × 10,001, "x" × 1,000]}`: one line too many, then
+/// elements of the wrong type that a parser reading the whole array would stumble on.
+fn one_line_too_many_then_garbage(key: &str, element: &str) -> Vec<u8> {
+    let mut body = format!("{{\"{key}\":[");
+    for _ in 0..=kaledger::domain::commands::BATCH_LINES_MAX {
+        body.push_str(element);
+        body.push(',');
+    }
+    body.push_str(&vec!["\"x\""; 1_000].join(","));
+    body.push_str("]}");
+    body.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_batches_are_cut_at_line_10001_while_parsing() {
+    // Proves the line limit is enforced while the body is parsed, for JSON and CSV: a body
+    // with 10,001 lines followed by garbage is a 413 too_many_lines (a parser that read it
+    // whole would answer 422 about the garbage), and a 2.79-million-element JSON body just
+    // under the body limit is a 413 too_many_lines; nothing is written.
+    let app = app_with_account().await;
+    let head = app.head();
+    let planner_requests = one_line_too_many_then_garbage(
+        "requests",
+        r#"{"account_id":"KA-1","sku":"SKU-1","quantity":1}"#,
+    );
+    for (role, path, body) in [
+        (
+            Role::Ingest,
+            "/v1/sales",
+            one_line_too_many_then_garbage("lines", "{}"),
+        ),
+        (
+            Role::Ingest,
+            "/v1/returns",
+            one_line_too_many_then_garbage("lines", "{}"),
+        ),
+        (Role::Planner, "/v1/seasons/S1/requests", planner_requests),
+    ] {
+        let reply = app
+            .post_bytes(role, path, "application/json", &[], body)
+            .await;
+        assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines");
+    }
+    let mut csv = SALES_CSV_HEADER.as_bytes().to_vec();
+    for i in 0..=kaledger::domain::commands::BATCH_LINES_MAX {
+        csv.extend_from_slice(
+            format!("KA-1,INV-1,{},SKU-1,beverages,1,1.00,,,2026-03-15\n", i + 1).as_bytes(),
+        );
+    }
+    csv.extend_from_slice(b"a row,with the wrong number of fields\n");
+    let reply = app
+        .post_bytes(Role::Ingest, "/v1/sales", "text/csv", &[], csv)
+        .await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines");
+
+    let elements = 2_790_000;
+    let mut huge = b"{\"lines\":[".to_vec();
+    huge.extend_from_slice(&b"{},".repeat(elements - 1));
+    huge.extend_from_slice(b"{}]}");
+    assert!(huge.len() <= kaledger::api::BODY_BYTES_MAX);
+    let reply = app
+        .post_bytes(Role::Ingest, "/v1/sales", "application/json", &[], huge)
+        .await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines");
+    assert_eq!(app.head(), head);
+}

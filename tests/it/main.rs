@@ -24,3 +24,4 @@ mod storage_faults;
 mod tamper;
 mod tiers;
 mod tiers_property;
+mod transport;

@@ -192,10 +192,17 @@ pub struct Server {
 impl Server {
     /// Starts `kaledger serve` and waits for its "listening" line.
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Starts `kaledger serve` with extra arguments (e.g. timeouts) and waits for its
+    /// "listening" line.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(binary())
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
