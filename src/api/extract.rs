@@ -76,7 +76,90 @@ pub fn json_body<T: DeserializeOwned>(
             ));
         }
     }
+    if body.len() > PARSE_INLINE_BYTES_MAX {
+        check_array_lengths(body)?;
+    }
     parse_json(body)
+}
+
+/// Most elements any array of a JSON write body may hold: twice the batch limit (so a batch
+/// just over it is refused by its own reader with `too_many_lines`), far above every
+/// definition's own limit (32 rebate tiers, 100 prizes, 500 season products), so those
+/// still answer with their own codes while a body of millions of tiny elements cannot
+/// make the typed parse allocate millions of structs.
+pub const BODY_ARRAY_ITEMS_MAX: usize = 2 * BATCH_LINES_MAX;
+
+/// Walks a JSON body without keeping anything and refuses it with 413 `too_many_items` as
+/// soon as one array passes [`BODY_ARRAY_ITEMS_MAX`] (syntax errors are left to
+/// [`parse_json`]). Only bodies larger than [`PARSE_INLINE_BYTES_MAX`] need it: a smaller
+/// one cannot hold enough elements to matter.
+fn check_array_lengths(body: &[u8]) -> Result<(), ApiError> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match BoundedValue.deserialize(&mut deserializer) {
+        Err(e) if e.to_string().starts_with(TOO_MANY_ITEMS_MARK) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_items",
+            format!("an array in the body has more than {BODY_ARRAY_ITEMS_MAX} elements; no request takes that many"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Start of the serde error of [`BoundedValue`], mapped to 413 by [`check_array_lengths`].
+const TOO_MANY_ITEMS_MARK: &str = "too_many_items:";
+
+/// Any JSON value, visited without being stored, whose arrays are counted.
+struct BoundedValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for BoundedValue {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedValue {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut count = 0usize;
+        while seq.next_element_seed(BoundedValue)?.is_some() {
+            count += 1;
+            if count > BODY_ARRAY_ITEMS_MAX {
+                return Err(de::Error::custom(format!(
+                    "{TOO_MANY_ITEMS_MARK} more than {BODY_ARRAY_ITEMS_MAX} elements"
+                )));
+            }
+        }
+        Ok(())
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(BoundedValue)?;
+        }
+        Ok(())
+    }
 }
 
 /// Bodies up to this size are parsed on the async worker that received them; larger ones

@@ -1394,3 +1394,28 @@ async fn oversized_batches_are_cut_at_line_10001_while_parsing() {
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines");
     assert_eq!(app.head(), head);
 }
+
+#[tokio::test]
+async fn millions_of_elements_in_a_definition_array_are_refused_before_the_typed_parse() {
+    // Proves every JSON write body, not only batches, is bounded while it is parsed: a
+    // contest with 2.79 million `{}` prizes and a rebate program with 2.79 million tiers
+    // (each just under the body limit) are 413 too_many_items, not a typed parse of millions
+    // of structs answered 422; nothing is written.
+    let app = app_with_account().await;
+    let head = app.head();
+    for (role, path, field) in [
+        (Role::Manager, "/v1/contests", "prizes"),
+        (Role::Finance, "/v1/rebate-programs", "tiers"),
+    ] {
+        let elements = 2_790_000;
+        let mut huge = format!("{{\"{field}\":[").into_bytes();
+        huge.extend_from_slice(&b"{},".repeat(elements - 1));
+        huge.extend_from_slice(b"{}]}");
+        assert!(huge.len() <= kaledger::api::BODY_BYTES_MAX);
+        let reply = app
+            .post_bytes(role, path, "application/json", &[], huge)
+            .await;
+        assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_items");
+    }
+    assert_eq!(app.head(), head);
+}
