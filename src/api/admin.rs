@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::engine::backup::write_backup;
+use crate::engine::backup::{write_backup, BACKUP_HEAD_HASH_HEADER, BACKUP_POSITION_HEADER};
 use crate::ledger::envelope::hash_hex;
 
 /// Pieces of the backup waiting for the client: bounded, so a slow client makes the
@@ -23,10 +23,6 @@ use crate::ledger::envelope::hash_hex;
 const BACKUP_CHANNEL_DEPTH: usize = 8;
 /// Bytes per piece of the streamed body.
 const BACKUP_PIECE_BYTES: usize = 256 * 1024;
-/// The header that names the backup's last position.
-pub const BACKUP_POSITION_HEADER: &str = "kaledger-backup-position";
-/// The header that names the hash of the backup's last event.
-pub const BACKUP_HEAD_HASH_HEADER: &str = "kaledger-backup-head-hash";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/admin/backup", get(backup))

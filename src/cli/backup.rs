@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::offline::existing_ledger;
 use super::CliResult;
-use crate::api::admin::BACKUP_POSITION_HEADER;
+use crate::engine::backup::BACKUP_POSITION_HEADER;
 use crate::engine::backup::{
     check_backup, restore_backup, write_backup, BackupPoint, CheckedBackup,
 };

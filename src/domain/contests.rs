@@ -9,8 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::events::{ContestDefined, Event};
-use super::money::round_to_minor_unit;
 use super::limits::{checked_sum, Overflow};
+use super::money::round_to_minor_unit;
 use crate::rules::contests::{ContestMetric, Prize, PrizeKind, Standing};
 
 /// How a contest was closed.

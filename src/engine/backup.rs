@@ -13,6 +13,12 @@ use crate::ledger::envelope::hash_hex;
 use crate::ledger::store::Head;
 use crate::ledger::LogStore;
 
+/// The HTTP header of `GET /v1/admin/backup` that names the backup's last position (the
+/// server sets it, `kaledger backup --url` reads it; here so that the CLI needs no `api`).
+pub const BACKUP_POSITION_HEADER: &str = "kaledger-backup-position";
+/// The HTTP header that names the hash of the backup's last event.
+pub const BACKUP_HEAD_HASH_HEADER: &str = "kaledger-backup-head-hash";
+
 /// Records (chunks and idempotency records) a restore writes per sled batch.
 const RESTORE_BATCH_RECORDS: usize = 1024;
 /// Bytes a restore gathers at most before writing a batch (one chunk can be large).
