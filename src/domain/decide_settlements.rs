@@ -58,17 +58,7 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             ),
         ));
     }
-    let reference = c.reference.trim();
-    super::text::refuse_chars(None, "reference", reference)?;
-    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
-        return Err(invalid(
-            "reference",
-            "missing",
-            format!(
-                "give a reference (credit note, payment run) of 1 to {TEXT_LENGTH_MAX} characters"
-            ),
-        ));
-    }
+    let reference = checked_reference(&c.reference)?;
     let period = program.period_of(c.period.start.max(program.starts_on));
     let existing = state
         .settlements
@@ -119,6 +109,23 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         })],
         duplicates: 0,
     })
+}
+
+/// The trimmed reference of a proposal (credit note, payment run): 1 to
+/// [`TEXT_LENGTH_MAX`] characters of free text.
+fn checked_reference(reference: &str) -> Result<&str, DomainError> {
+    let reference = reference.trim();
+    super::text::refuse_chars(None, "reference", reference)?;
+    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
+        return Err(invalid(
+            "reference",
+            "missing",
+            format!(
+                "give a reference (credit note, payment run) of 1 to {TEXT_LENGTH_MAX} characters"
+            ),
+        ));
+    }
+    Ok(reference)
 }
 
 fn refusal(r: SettlementRefusal) -> DomainError {

@@ -43,19 +43,17 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
+            register(
+                &registry,
+                IntCounter::new(name, help).expect("valid metric"),
+            )
+        };
+        let gauge = |name: &str, help: &str| {
+            register(&registry, IntGauge::new(name, help).expect("valid metric"))
         };
         let histogram = |name: &str, help: &str, buckets: &[f64]| {
-            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
-                .expect("valid metric");
-            registry
-                .register(Box::new(h.clone()))
-                .expect("unique metric");
-            h
+            let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+            register(&registry, Histogram::with_opts(opts).expect("valid metric"))
         };
         let events_appended = counter(
             "kaledger_events_appended_total",
@@ -89,48 +87,35 @@ impl Metrics {
             "sync_data latency on the sled data file per group.",
             LATENCY_BUCKETS,
         );
-        let head_position = IntGauge::new("kaledger_head_position", "Last durable log position.")
-            .expect("valid metric");
-        registry
-            .register(Box::new(head_position.clone()))
-            .expect("unique metric");
-        let http_requests = IntCounterVec::new(
-            Opts::new(
-                "kaledger_http_requests_total",
-                "HTTP requests by route and status.",
-            ),
-            &["method", "route", "status"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(http_requests.clone()))
-            .expect("unique metric");
-        let writes_stopped = IntGauge::new(
+        let head_position = gauge("kaledger_head_position", "Last durable log position.");
+        let http_requests = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "kaledger_http_requests_total",
+                    "HTTP requests by route and status.",
+                ),
+                &["method", "route", "status"],
+            )
+            .expect("valid metric"),
+        );
+        let writes_stopped = gauge(
             "kaledger_writes_stopped",
             "1 while writes are refused after a failed flush, until the store reopens.",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(writes_stopped.clone()))
-            .expect("unique metric");
-        let http_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "kaledger_http_request_seconds",
-                "HTTP request latency by route.",
+        );
+        let http_seconds = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "kaledger_http_request_seconds",
+                    "HTTP request latency by route.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method", "route"],
             )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method", "route"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(http_seconds.clone()))
-            .expect("unique metric");
-        let connections_open =
-            IntGauge::new("kaledger_http_connections_open", "Open HTTP connections.")
-                .expect("valid metric");
-        registry
-            .register(Box::new(connections_open.clone()))
-            .expect("unique metric");
+            .expect("valid metric"),
+        );
+        let connections_open = gauge("kaledger_http_connections_open", "Open HTTP connections.");
         let connections_refused = counter(
             "kaledger_http_connections_refused_total",
             "Connections answered 503 at the connection limit because every connection was busy.",
@@ -166,6 +151,14 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Registers a fresh, uniquely named metric and hands it back (see [`Metrics::new`]).
+fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
 }
 
 impl Default for Metrics {

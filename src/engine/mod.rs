@@ -159,6 +159,31 @@ pub fn replay_through(store: &LogStore, through: u64) -> Result<Replayed, Ledger
     replay_chunks(store.chunks_from(1), expected_events, through)
 }
 
+/// Decodes one stored envelope for replay; a bad one is `Corrupt` at its position.
+fn decode_stored(position: u64, bytes: &[u8]) -> Result<DecodedEvent, LedgerError> {
+    let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
+    let envelope = EnvelopeRef::open(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let event = Event::decode(
+        envelope.event_type,
+        envelope.schema_version,
+        envelope.payload,
+    )
+    .map_err(|e| corrupt(e.to_string()))?;
+    // Only the token events need their actor's name in the read models (who issued it).
+    let actor_name = match event {
+        Event::TokenIssued(_) | Event::TokenRevoked(_) => envelope.actor_name.to_string(),
+        _ => String::new(),
+    };
+    Ok(DecodedEvent {
+        position,
+        stream: envelope.stream.to_string(),
+        recorded_at_micros: envelope.recorded_at_micros,
+        hash: envelope.hash,
+        actor_name,
+        event,
+    })
+}
+
 /// [`replay`] of stored chunks (first position, bytes) from any source: a data directory
 /// or a backup file, up to position `through`. `expected_events` only pre-sizes the state.
 pub fn replay_chunks<I, B>(
@@ -204,28 +229,7 @@ where
                         });
                     }
                     expected += 1;
-                    let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
-                    let envelope = EnvelopeRef::open(bytes).map_err(|e| corrupt(e.to_string()))?;
-                    let event = Event::decode(
-                        envelope.event_type,
-                        envelope.schema_version,
-                        envelope.payload,
-                    )
-                    .map_err(|e| corrupt(e.to_string()))?;
-                    let actor_name = match event {
-                        Event::TokenIssued(_) | Event::TokenRevoked(_) => {
-                            envelope.actor_name.to_string()
-                        }
-                        _ => String::new(),
-                    };
-                    batch.push(DecodedEvent {
-                        position,
-                        stream: envelope.stream.to_string(),
-                        recorded_at_micros: envelope.recorded_at_micros,
-                        hash: envelope.hash,
-                        actor_name,
-                        event,
-                    });
+                    batch.push(decode_stored(position, bytes)?);
                     if batch.len() == REPLAY_BATCH_EVENTS {
                         let full = Arc::new(std::mem::replace(
                             &mut batch,

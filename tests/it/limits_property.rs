@@ -297,6 +297,11 @@ async fn record_lines(app: &TestApp, s: &Scenario) {
             .map(|(i, l)| sale_body(i, l))
             .collect()
     };
+    if lines.is_empty() {
+        // Every generated line named an account the scenario did not open: nothing to record
+        // (an empty batch is refused with 422 `empty_batch`, rightly).
+        return;
+    }
     ok(
         &app.post(Role::Ingest, "/v1/sales", json!({"lines": lines}))
             .await,
