@@ -32,6 +32,13 @@ pub fn existing_ledger(data: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // sled keeps its data in the file `db`; `LogStore::open` syncs that same file.
     if data.join("db").is_file() {
         Ok(())
+    } else if data.join("ledger").join("db").is_file() {
+        // `kaledger demo` keeps its ledger one level down, beside its own files.
+        Err(format!(
+            "no ledger in {0}, but there is one in {0}/ledger (a demo directory); use --data {0}/ledger",
+            data.display()
+        )
+        .into())
     } else {
         Err(format!(
             "no ledger in {}; check --data (or KALEDGER_DATA)",

@@ -731,3 +731,22 @@ fn tokens_never_reach_the_logs() {
         "something token-shaped is in the log"
     );
 }
+
+#[test]
+fn an_offline_command_on_a_demo_directory_points_to_its_ledger() {
+    // Proves `--data` naming a demo directory (whose ledger is in `ledger/`) is refused with
+    // the path to use, not only "no ledger", and writes nothing there.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = dir.path().join("ledger");
+    cli_token(&ledger, "ops", "admin");
+    let output = run_cli(["verify", "--data", dir.path().to_str().unwrap()]);
+    assert!(!output.success(), "{}", output.stdout);
+    assert!(
+        output
+            .stderr
+            .contains(&format!("use --data {}", ledger.display())),
+        "{}",
+        output.stderr
+    );
+    assert!(!dir.path().join("db").exists());
+}
