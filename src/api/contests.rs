@@ -55,7 +55,7 @@ pub struct DefineContestRequest {
     /// contest_eligible).
     pub eligible_tiers: Option<Vec<String>>,
     /// Accounts below it are listed, not ranked ("50000.00", "10" units or percent).
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub min_metric: Option<Decimal>,
     /// Cash with an amount, goods or honor with a description; one per rank.

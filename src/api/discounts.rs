@@ -35,7 +35,7 @@ pub struct GrantDiscountRequest {
     pub discount_id: String,
     pub account_id: String,
     /// Percent off, as a string ("5", "7.5"); at most the tier's max_discount_pct on valid_from.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::domain::stored::decimal")]
     #[schema(value_type = String)]
     pub percent: Decimal,
     pub scope: DiscountScope,

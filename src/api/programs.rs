@@ -65,7 +65,7 @@ pub struct DefineProgramRequest {
     /// amount per unit for `quantity`.
     pub tiers: Vec<RebateTier>,
     /// Most rebate per account per period ("50000.00").
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "crate::domain::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub cap: Option<Decimal>,
     pub scope: Option<ProgramScope>,

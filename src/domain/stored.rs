@@ -40,8 +40,13 @@ pub mod decimal {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         if deserializer.is_human_readable() {
+            // The same plain form as line amounts: no exponent, `_`, `+` or spaces.
             let text = String::deserialize(deserializer)?;
-            text.parse().map_err(D::Error::custom)
+            crate::domain::decide::parse_plain_decimal(&text).ok_or_else(|| {
+                D::Error::custom(format!(
+                    "\"{text}\" is not a decimal number; write it like \"1234.50\""
+                ))
+            })
         } else {
             deserializer.deserialize_bytes(DecimalBytes)
         }

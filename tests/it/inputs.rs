@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use kaledger::domain::vocab::Role;
 use serde_json::{json, Value};
 
-use crate::support::{Reply, TestApp};
+use crate::support::{assert_problem, Reply, TestApp};
 
 /// A sale line of KA-1 with its content spelled out (cost omitted when None).
 fn sale_line(invoice: &str, quantity: &str, net: &str, cost: Option<&str>) -> Value {
@@ -295,20 +295,18 @@ async fn whitespace_in_a_decimal_is_refused_not_trimmed() {
             "invalid_decimal".to_string()
         )]
     );
-    // A definition's decimals are refused with spaces too (its body does not parse).
-    let reply = app
-        .post(
-            Role::Finance,
-            "/v1/rebate-programs",
-            program_with_cap("P1", " 5.00"),
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text
-    );
+    // A definition's decimals take the same plain form: no spaces, `+`, `_` or exponent
+    // (its body does not parse).
+    for cap in [" 5.00", "+5.00", "5_000.00", "5e3"] {
+        let reply = app
+            .post(
+                Role::Finance,
+                "/v1/rebate-programs",
+                program_with_cap("P1", cap),
+            )
+            .await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    }
     assert_eq!(app.head(), head);
 }
 

@@ -85,10 +85,19 @@ async fn the_reported_quantity_rate_of_5e28_is_refused_naming_the_field() {
 
 #[tokio::test]
 async fn the_reported_net_revenue_rate_of_1e27_is_refused() {
-    // Proves a percent rate above 100 (the report's 1e27 and a plain 100.01) is refused
-    // with 422 naming tiers[0].rate, while 100 itself is accepted.
+    // Proves a percent rate above 100 (the report's 1e27 written out, and a plain 100.01)
+    // is refused with 422 naming tiers[0].rate, the report's exponent form "1e27" is not a
+    // plain decimal (422 invalid_body), while 100 itself is accepted.
     let app = TestApp::new().await;
-    for rate in ["1e27", "1000000000000000000000000000", "100.01"] {
+    let reply = app
+        .post(
+            Role::Finance,
+            "/v1/rebate-programs",
+            program("PCT", "net_revenue", "1e27"),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    for rate in ["1000000000000000000000000000", "100.01"] {
         let reply = app
             .post(
                 Role::Finance,
