@@ -94,6 +94,7 @@ pub struct CloseAccountRequest {
 
 /// Query of `GET /v1/accounts`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListAccountsQuery {
     /// Cursor: the last account_id of the previous page.

@@ -76,6 +76,7 @@ impl AuditEvent {
 
 /// Query of `GET /v1/audit/events`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// e.g. `account/KA-1`, `system`.

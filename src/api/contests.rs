@@ -100,6 +100,7 @@ pub struct ContestPage {
 
 /// Query of `GET /v1/contests/{id}/standings`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StandingsQuery {
     /// Measure through this day (default today, UTC; never past the contest's end).

@@ -75,6 +75,7 @@ pub struct RevokeDiscountRequest {
 
 /// Query of `GET /v1/accounts/{id}/discounts`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DiscountQuery {
     /// Day (default today, UTC).

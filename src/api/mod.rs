@@ -196,6 +196,7 @@ pub fn json_write<T: serde::de::DeserializeOwned + serde::Serialize>(
 
 /// Query of the reads that answer as of a log prefix.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KnownAtQuery {
     /// RFC 3339 instant: answer as the ledger stood then.
@@ -204,6 +205,7 @@ pub struct KnownAtQuery {
 
 /// Query of the cursor-paginated lists (programs, contests, seasons).
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// The id after which the page starts (the previous page's `next_after`).

@@ -95,6 +95,7 @@ pub struct AccountRebates {
 
 /// Query of accrual reads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccrualQuery {
     /// `2026`, `2026-Q2` or `2026-05` (default: the program period holding today).

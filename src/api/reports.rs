@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// Query of `GET /v1/reports/pareto`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ParetoQuery {
     /// Last day of the window (default today, UTC).
@@ -84,6 +85,7 @@ pub async fn get_pareto(
 
 /// Query of `GET /v1/reports/liability`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LiabilityQuery {
     /// Periods starting on or before this day are listed (default today, UTC).

@@ -125,6 +125,7 @@ pub struct RequestsRecorded {
 
 /// Query of `GET /v1/seasons/{id}/requests`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestListQuery {
     /// Only this account's requests.
@@ -179,6 +180,7 @@ pub struct CommitRequest {
 
 /// Query of `GET /v1/seasons/{id}/allocations`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationQuery {
     /// Only this account's lines.

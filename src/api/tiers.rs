@@ -63,6 +63,7 @@ pub struct PolicyVersions {
 
 /// Query of `GET /v1/tier-policy`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyQuery {
     /// The date whose policy is `current` (default today, UTC).
@@ -72,6 +73,7 @@ pub struct PolicyQuery {
 
 /// Query of entitlement reads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntitlementQuery {
     /// Business date (default today, UTC).
@@ -173,6 +175,7 @@ pub fn sales_at(
 
 /// Query of `GET /v1/accounts/{id}/sales-summary`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SalesSummaryQuery {
     /// First month, `YYYY-MM` (default: 11 months before `to`).

@@ -1368,3 +1368,57 @@ async fn the_matrix_covers_every_protected_endpoint_of_the_openapi_document() {
     );
     assert!(missing.is_empty(), "not in the role matrix: {missing:?}");
 }
+
+#[tokio::test]
+async fn openapi_parameters_are_where_their_routes_take_them() {
+    // Proves every operation of the OpenAPI document declares exactly its route's `{…}`
+    // segments as required path parameters and every other parameter in the query (or a
+    // header), so a generated client sends `?as_of=…&limit=…` instead of inventing paths.
+    let app = TestApp::new().await;
+    let doc = app
+        .send(Method::GET, "/v1/openapi.json", None, &[], Vec::new())
+        .await
+        .body;
+    let mut wrong = Vec::new();
+    let mut query_parameters = 0;
+    for (template, operations) in doc["paths"].as_object().expect("paths") {
+        let mut segments: Vec<&str> = template
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        segments.sort_unstable();
+        for (method, operation) in operations.as_object().expect("operations") {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut in_path = Vec::new();
+            for p in &parameters {
+                let (name, place) = (
+                    p["name"].as_str().unwrap_or(""),
+                    p["in"].as_str().unwrap_or(""),
+                );
+                match place {
+                    "path" if p["required"] == true => in_path.push(name),
+                    "query" if p["required"] != true => query_parameters += 1,
+                    "header" => {}
+                    _ => wrong.push(format!(
+                        "{method} {template}: {name} in {place}, required {}",
+                        p["required"]
+                    )),
+                }
+            }
+            in_path.sort_unstable();
+            if in_path != segments {
+                wrong.push(format!(
+                    "{method} {template}: path parameters {in_path:?}, route has {segments:?}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "misplaced parameters: {wrong:#?}");
+    assert!(
+        query_parameters >= 30,
+        "only {query_parameters} query parameters documented"
+    );
+}
