@@ -1,11 +1,15 @@
 //! kaledger: an event-sourced incentive and rebate ledger for key accounts.
 //!
 //! Layers, each in its folder (see ARCHITECTURE.md):
+//! - [`kernel`]: money and its one rounding rule, ids, vocabularies, stored forms, the
+//!   plain decimal, the free-text rule, limits on single values, `FieldError`. Imports
+//!   nothing of ours.
 //! - [`ledger`]: the event log on sled — envelope codec, hash chain, durable group
 //!   appends, verification. Knows nothing of accounts or rebates.
-//! - [`domain`]: events, commands, validation (`decide`), money, ids. Pure: no IO, no
+//! - [`domain`]: events, commands, decision state, validation (`decide`). Pure: no IO, no
 //!   sled, no axum, no clock.
-//! - [`rules`]: pure calculations: calendar windows and periods, tier evaluation, the Pareto report.
+//! - [`rules`]: pure calculations over kernel types: calendar windows and periods, tier
+//!   evaluation, rebate maths, contest ranking, allocation, the Pareto report.
 //! - [`projections`]: read models fed by events; they apply facts, never decide.
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
 //! - [`api`]: axum routers, one file per resource; auth; problem+json; OpenAPI.
@@ -15,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod engine;
+pub mod kernel;
 pub mod ledger;
 pub mod projections;
 pub mod rules;

@@ -2,7 +2,6 @@
 //! Pure: no IO, no clock, no storage. A refusal writes nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -16,13 +15,10 @@ use super::ids::is_valid_id;
 use super::money::{is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine};
 use super::state::{sale_fingerprint, LedgerState, SaleKey};
 
-/// Largest amount or quantity on one line: far above any real invoice line, low enough
-/// that sums over millions of lines stay far inside Decimal's 28 digits.
-pub const LINE_VALUE_MAX: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0); // 10^15
-/// Most decimal places a quantity may carry (kilograms to the gram, litres to the ml).
-pub const QUANTITY_PLACES_MAX: u32 = 6;
-/// Longest free text (names, reasons) stored in an event.
-pub const TEXT_LENGTH_MAX: usize = 200;
+pub use crate::kernel::decimal::parse_plain_decimal;
+pub use crate::kernel::limits::{
+    BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, LINE_VALUE_MAX, QUANTITY_PLACES_MAX, TEXT_LENGTH_MAX,
+};
 
 /// The events a command produced, and how many of its lines were identical repeats.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -524,29 +520,6 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&d.year()))
-}
-
-/// Business dates outside these years are typos (0026 for 2026), not history or plans.
-pub const BUSINESS_YEAR_MIN: i32 = 1900;
-/// See [`BUSINESS_YEAR_MIN`].
-pub const BUSINESS_YEAR_MAX: i32 = 2999;
-
-/// Parses a plain decimal: optional minus, digits, optional fraction. No exponents,
-/// separators or signs that ERP exports sometimes smuggle in.
-pub fn parse_plain_decimal(text: &str) -> Option<Decimal> {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let (whole, fraction) = match digits.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (digits, None),
-    };
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty()
-        || !all_digits(whole)
-        || fraction.is_some_and(|f| f.is_empty() || !all_digits(f))
-    {
-        return None;
-    }
-    Decimal::from_str(text).ok()
 }
 
 fn check_batch_size(count: usize) -> Result<(), DomainError> {

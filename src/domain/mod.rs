@@ -12,17 +12,16 @@ pub mod decide_seasons;
 pub mod decide_settlements;
 pub mod error;
 pub mod events;
-pub mod ids;
 pub mod incentives;
 pub mod limits;
-pub mod money;
 pub mod programs;
 pub mod seasons;
 pub mod settlements;
 pub mod state;
-pub mod stored;
 pub mod text;
-pub mod vocab;
+
+// The kernel's modules under their old names, for the domain's own `super::money` paths.
+pub use crate::kernel::{ids, money, stored, vocab};
 
 pub use commands::Command;
 pub use decide::{decide, Decision};

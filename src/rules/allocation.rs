@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{exact_percent, round_percent};
-use crate::domain::error::FieldError;
+use crate::kernel::field::FieldError;
 
 /// Most reserve entries a season may declare: one per priority class in use, and tier
 /// policies have a handful of classes; the limit bounds the validation and the summary.

@@ -1,14 +1,14 @@
 //! Calendar arithmetic: month steps that clamp to the month's end, metric windows
 //! (DESIGN §5.2) and rebate periods (DESIGN §5.4: `2026`, `2026-Q2`, `2026-05`).
 
-use crate::domain::vocab::vocabulary;
+use crate::kernel::vocab::vocabulary;
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::decide::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN};
+use crate::kernel::limits::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN};
 
 /// Number of days in `month` (1–12) of `year`.
 pub fn days_in_month(year: i32, month: u32) -> u32 {

@@ -6,7 +6,7 @@
 //! Cash is split in whole minor units with integer arithmetic, so the awards of a tie group
 //! always add up to exactly the prizes it covers.
 
-use crate::domain::vocab::vocabulary;
+use crate::kernel::vocab::vocabulary;
 use std::collections::HashSet;
 
 use rust_decimal::Decimal;
@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{exact_percent, round_percent};
-use crate::domain::decide::{LINE_VALUE_MAX, TEXT_LENGTH_MAX};
-use crate::domain::error::FieldError;
-use crate::domain::money::{minor_unit_places, round_to_minor_unit};
-use crate::domain::text::{check_chars, is_blank};
+use crate::kernel::field::FieldError;
+use crate::kernel::limits::{LINE_VALUE_MAX, TEXT_LENGTH_MAX};
+use crate::kernel::money::{minor_unit_places, round_to_minor_unit};
+use crate::kernel::text::{check_chars, is_blank};
 
 /// Most prizes a contest may define: real contests award a podium or a top ten, a longer
 /// list is almost certainly a pasted column, and the limit bounds every standings answer.
@@ -68,7 +68,7 @@ pub struct Prize {
     pub rank: u32,
     pub kind: PrizeKind,
     /// The cash amount in the contest's currency ("1500.00"); only for cash.
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub amount: Option<Decimal>,
     /// What the prize is ("Trip to Sanya for two"); required for goods and honor.
@@ -195,7 +195,7 @@ pub fn growth_pct(current: Decimal, previous: Decimal) -> Option<Decimal> {
 pub struct Entrant {
     pub account_id: String,
     /// The metric over the contest window; `None` when growth has no baseline.
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub metric: Option<Decimal>,
     /// False when the account's tier at ends_on may not take part.
@@ -211,7 +211,7 @@ pub struct Entrant {
 pub struct AwardedPrize {
     pub kind: PrizeKind,
     /// The cash received, with exactly the currency's minor-unit places ("750.00").
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub amount: Option<Decimal>,
     /// The description of goods and honor (and of cash when the prize had one).
@@ -227,7 +227,7 @@ pub struct Standing {
     pub rank: Option<u32>,
     pub account_id: String,
     /// The metric as measured; `null` when growth has no baseline.
-    #[serde(with = "crate::domain::stored::decimal_option")]
+    #[serde(with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub metric: Option<Decimal>,
     /// Whether the account's tier may take part.

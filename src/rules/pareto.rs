@@ -1,7 +1,7 @@
 //! The 20/80 report (issue 3): accounts ranked by net revenue over a window, each with its
 //! share and the cumulative share, and how much of the revenue the top 20 % bring.
 
-use crate::domain::limits::{checked_sum, Overflow};
+use crate::kernel::sums::{checked_sum, Overflow};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -19,15 +19,15 @@ pub struct ParetoRow {
     /// still get distinct positions, since the cumulative share needs a strict order.
     pub rank: u32,
     pub account_id: String,
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub net_revenue: Decimal,
     /// This account's percent of the total, two places.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub share_pct: Decimal,
     /// Percent of the total from this row and all rows above, from exact sums, two places.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub cumulative_share_pct: Decimal,
 }
@@ -35,14 +35,14 @@ pub struct ParetoRow {
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ParetoReport {
-    #[serde(with = "crate::domain::stored::date")]
+    #[serde(with = "crate::kernel::stored::date")]
     #[schema(value_type = String, format = Date)]
     pub as_of: NaiveDate,
-    #[serde(with = "crate::domain::stored::date")]
+    #[serde(with = "crate::kernel::stored::date")]
     #[schema(value_type = String, format = Date)]
     pub window_start: NaiveDate,
     pub window_months: u32,
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub total_net_revenue: Decimal,
     /// Number of accounts in the report.
@@ -50,7 +50,7 @@ pub struct ParetoReport {
     /// ceil(20 % of the accounts); at least 1 when there is any account.
     pub top_20_percent_accounts: u32,
     /// Percent of the total net revenue that those accounts bring, two places.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub top_20_percent_share_pct: Decimal,
     pub rows: Vec<ParetoRow>,

@@ -6,14 +6,14 @@
 //! in the stored binary form (`domain::stored`). Every sum uses checked arithmetic, so an
 //! absurd basis or rate is an error and never a panic.
 
-use crate::domain::vocab::vocabulary;
+use crate::kernel::vocab::vocabulary;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::error::FieldError;
-use crate::domain::money::{format_money, minor_unit_places, round_to_minor_unit};
+use crate::kernel::field::FieldError;
+use crate::kernel::money::{format_money, minor_unit_places, round_to_minor_unit};
 
 /// Most tiers a rebate table may have: real schedules have three to six steps, a longer
 /// one is almost certainly a pasted spreadsheet column, and the limit bounds the length
@@ -56,12 +56,12 @@ vocabulary!(
 #[serde(deny_unknown_fields)]
 pub struct RebateTier {
     /// Lowest basis of the tier ("10000"); the first tier starts at "0".
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub from: Decimal,
     /// Percent of the basis for money bases ("2.5" = 2.5 %); currency amount per unit for
     /// the quantity basis ("0.75").
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub rate: Decimal,
 }
@@ -160,30 +160,30 @@ impl RebateError {
 pub struct RebateComputation {
     pub basis_kind: RebateBasis,
     /// The measured basis (money or units), as given.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub basis: Decimal,
     /// Zero-based index of the tier reached; absent when the basis is negative.
     #[serde(default)]
     pub tier_index: Option<usize>,
     /// Rate of the tier reached (for incremental, the rate of the last slice).
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub rate: Option<Decimal>,
     pub method: RebateMethod,
     /// The exact rebate before cap and rounding; 0 when the basis is not positive.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub unrounded: Decimal,
     /// The program's cap per account and period, when it has one.
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub cap: Option<Decimal>,
     /// True when the cap was lower than the exact rebate and replaced it.
     pub capped: bool,
     /// The rebate due: capped, then rounded once to the currency's minor unit and written
     /// with exactly its places ("2300.00").
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub entitlement: Decimal,
     /// The sum in words, e.g. "10000 × 2% + 40000 × 4% + 10000 × 5% = 2300.00".

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 
 use super::calendar::month_index;
 use super::{exact_percent, round_percent};
-use crate::domain::error::FieldError;
-use crate::domain::ids::is_valid_id;
-use crate::domain::money::MONEY_PLACES_MAX;
-use crate::domain::vocab::Stage;
+use crate::kernel::field::FieldError;
+use crate::kernel::ids::is_valid_id;
+use crate::kernel::money::MONEY_PLACES_MAX;
+use crate::kernel::vocab::Stage;
 
 /// The tier of every account while no policy is in force.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -30,11 +30,11 @@ pub const WINDOW_MONTHS_MAX: u32 = 36;
 #[serde(deny_unknown_fields)]
 pub struct TierCriteria {
     /// Net revenue over the window at least this much (currency units, "5000000").
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub min_net_revenue: Option<Decimal>,
     /// Gross margin percent over the window at least this much ("12.5"); fails without a margin.
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
+    #[serde(default, with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub min_margin_pct: Option<Decimal>,
     /// At least this many calendar months of the window with positive net revenue.
@@ -60,7 +60,7 @@ impl TierCriteria {
 #[serde(deny_unknown_fields)]
 pub struct TierEntitlements {
     /// Highest discount percent a manager may grant ("5").
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub max_discount_pct: Decimal,
     /// Order of service when supply is short; 1 is served first.
@@ -84,7 +84,7 @@ pub struct TierDefinition {
 #[serde(deny_unknown_fields)]
 pub struct TierPolicy {
     pub version: u32,
-    #[serde(with = "crate::domain::stored::date")]
+    #[serde(with = "crate::kernel::stored::date")]
     #[schema(value_type = String, format = Date)]
     pub effective_from: NaiveDate,
     pub window_months: u32,
@@ -234,23 +234,23 @@ fn is_percent(value: Decimal) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Metrics {
     /// First day inside the window.
-    #[serde(with = "crate::domain::stored::date")]
+    #[serde(with = "crate::kernel::stored::date")]
     #[schema(value_type = String, format = Date)]
     pub window_start: NaiveDate,
     /// Last day inside the window (the as-of date).
-    #[serde(with = "crate::domain::stored::date")]
+    #[serde(with = "crate::kernel::stored::date")]
     #[schema(value_type = String, format = Date)]
     pub window_end: NaiveDate,
     /// Sales minus returns.
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub net_revenue: Decimal,
     /// Σ(net − cost).
-    #[serde(with = "crate::domain::stored::decimal")]
+    #[serde(with = "crate::kernel::stored::decimal")]
     #[schema(value_type = String)]
     pub gross_margin: Decimal,
     /// gross_margin / net_revenue × 100, two places; absent when net_revenue ≤ 0.
-    #[serde(with = "crate::domain::stored::decimal_option")]
+    #[serde(with = "crate::kernel::stored::decimal_option")]
     #[schema(value_type = Option<String>)]
     pub margin_pct: Option<Decimal>,
     /// Calendar months of the window with positive net revenue.

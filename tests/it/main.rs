@@ -13,6 +13,7 @@ mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
 mod inputs;
+mod layers;
 mod limits;
 mod limits_property;
 mod readme;

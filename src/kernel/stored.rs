@@ -42,7 +42,7 @@ pub mod decimal {
         if deserializer.is_human_readable() {
             // The same plain form as line amounts: no exponent, `_`, `+` or spaces.
             let text = String::deserialize(deserializer)?;
-            crate::domain::decide::parse_plain_decimal(&text).ok_or_else(|| {
+            crate::kernel::decimal::parse_plain_decimal(&text).ok_or_else(|| {
                 D::Error::custom(format!(
                     "\"{text}\" is not a decimal number; write it like \"1234.50\""
                 ))

@@ -1,0 +1,110 @@
+//! The layers stay layers: a test that reads the sources and fails on an import that points
+//! the wrong way (ARCHITECTURE.md, "Invariants"). Test modules (`#[cfg(test)]` onwards) are
+//! left out: they may use the codec to pin stored forms.
+
+use std::path::Path;
+
+/// The source of every `.rs` file under `src/LAYER`, cut at its test module.
+fn sources(layer: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(layer);
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                let code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+                files.push((path.display().to_string(), code));
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no sources under src/{layer}");
+    files
+}
+
+/// Every line of `layer` that names one of `forbidden` (`crate::x` paths or external
+/// crates), outside comments.
+fn offences(layer: &str, forbidden: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (file, code) in sources(layer) {
+        for (number, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            for name in forbidden {
+                let external = format!("{name}::");
+                let named = line.contains(name)
+                    && (name.starts_with("crate::")
+                        || line.contains(&format!("use {name}"))
+                        || line.match_indices(&external).any(|(i, _)| {
+                            i == 0
+                                || !line[..i].ends_with(|c: char| {
+                                    c.is_alphanumeric() || c == '_' || c == ':'
+                                })
+                        }));
+                if named {
+                    found.push(format!("{file}:{}: {name}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
+    // Proves kernel/ takes nothing from another layer and rules/ nothing but the kernel, and
+    // neither (nor domain/) reaches for storage, HTTP or the async runtime.
+    let runtime = ["sled", "axum", "tokio", "hyper"];
+    let upper = [
+        "crate::domain",
+        "crate::rules",
+        "crate::projections",
+        "crate::engine",
+        "crate::api",
+        "crate::cli",
+        "crate::ledger",
+    ];
+    let mut found = offences("kernel", &[&upper[..], &runtime[..]].concat());
+    found.extend(offences(
+        "rules",
+        &[&upper[..1], &upper[2..], &runtime[..]].concat(),
+    ));
+    found.extend(offences("domain", &[&upper[2..6], &runtime[..]].concat()));
+    assert!(
+        found.is_empty(),
+        "imports against the layers:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn lower_layers_never_import_upper_ones() {
+    // Proves the log knows nothing of the business, read models never reach the writer or
+    // HTTP, the engine never reaches HTTP or the CLI, and the API never touches sled.
+    let mut found = offences(
+        "ledger",
+        &[
+            "crate::domain",
+            "crate::rules",
+            "crate::projections",
+            "crate::engine",
+            "crate::api",
+            "crate::cli",
+        ],
+    );
+    found.extend(offences(
+        "projections",
+        &["crate::engine", "crate::api", "crate::cli", "sled"],
+    ));
+    found.extend(offences("engine", &["crate::api", "crate::cli"]));
+    found.extend(offences("api", &["sled", "crate::cli"]));
+    assert!(
+        found.is_empty(),
+        "imports against the layers:\n{}",
+        found.join("\n")
+    );
+}
