@@ -207,27 +207,33 @@ fn program_rows(
         .collect();
     accounts.sort_unstable();
     accounts.dedup();
+    // The program's periods started by `as_of` are the same for every account.
+    let mut started: Vec<Period> = Vec::new();
+    let mut day = program.starts_on;
+    while day <= program.ends_on && day <= as_of {
+        let period = program.period_of(day);
+        let next = period.end.succ_opt();
+        started.push(period);
+        match next {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
     let mut rows = Vec::new();
     for account in accounts {
-        let mut periods: Vec<Period> = Vec::new();
-        let mut day = program.starts_on;
-        while day <= program.ends_on && day <= as_of {
-            let period = program.period_of(day);
-            let next = period.end.succ_opt();
-            periods.push(period);
-            match next {
-                Some(next) => day = next,
-                None => break,
-            }
-        }
+        // Settled periods the program's days no longer cover (approved money stays listed).
+        let mut settled_elsewhere: Vec<Period> = Vec::new();
         for (_, label) in held.iter().filter(|(a, _)| *a == account) {
-            let listed = periods.iter().any(|p| p.label == *label);
+            let listed = started
+                .iter()
+                .chain(&settled_elsewhere)
+                .any(|p| p.label == *label);
             match label.parse::<Period>() {
-                Ok(period) if !listed && period.start <= as_of => periods.push(period),
+                Ok(period) if !listed && period.start <= as_of => settled_elsewhere.push(period),
                 _ => {}
             }
         }
-        for period in &periods {
+        for period in started.iter().chain(&settled_elsewhere) {
             let row = super::rebates::accrual_row(state, program, account, period, cutoff, head)?;
             if !(row.entitlement.is_zero() && row.approved.is_zero() && row.pending.is_zero()) {
                 rows.push(LiabilityRow {
