@@ -216,13 +216,15 @@ impl BatchTotals {
         currency: &str,
         (net, cost, quantity): (Decimal, Decimal, Decimal),
     ) -> Result<(), FieldError> {
-        let current = match self.by_currency.get(currency) {
-            Some(t) => *t,
-            None => state.sale_totals.get(currency).copied().unwrap_or_default(),
-        };
+        // One currency key per batch, not per line: this runs for every sale line.
+        if !self.by_currency.contains_key(currency) {
+            let recorded = state.sale_totals.get(currency).copied().unwrap_or_default();
+            self.by_currency.insert(currency.to_string(), recorded);
+        }
+        let current = self.by_currency.get_mut(currency).expect("inserted above");
         match current.plus(net, cost, quantity) {
             Ok(next) => {
-                self.by_currency.insert(currency.to_string(), next);
+                *current = next;
                 Ok(())
             }
             Err(field) => Err(FieldError::new(
