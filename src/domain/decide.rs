@@ -15,7 +15,7 @@ use super::ids::is_valid_id;
 use super::money::{is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine};
 use super::state::{sale_fingerprint, LedgerState, SaleKey};
 
-pub use crate::kernel::decimal::parse_plain_decimal;
+pub use crate::kernel::decimal::{parse_plain_decimal, written_places};
 pub use crate::kernel::limits::{
     BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, LINE_VALUE_MAX, QUANTITY_PLACES_MAX, TEXT_LENGTH_MAX,
 };
@@ -502,13 +502,6 @@ impl LineCheck<'_> {
         amount.rescale(places);
         Some(amount)
     }
-}
-
-/// Decimal places of a plain decimal as written, trailing zeros included ("5.10" has 2).
-pub fn written_places(text: &str) -> u32 {
-    text.split_once('.').map_or(0, |(_, fraction)| {
-        u32::try_from(fraction.len()).unwrap_or(u32::MAX)
-    })
 }
 
 /// Parses `YYYY-MM-DD` strictly (no times, no other forms).

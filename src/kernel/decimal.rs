@@ -21,3 +21,10 @@ pub fn parse_plain_decimal(text: &str) -> Option<Decimal> {
     }
     Decimal::from_str(text).ok()
 }
+
+/// Decimal places of a plain decimal as written, trailing zeros included ("5.10" has 2).
+pub fn written_places(text: &str) -> u32 {
+    text.split_once('.').map_or(0, |(_, fraction)| {
+        u32::try_from(fraction.len()).unwrap_or(u32::MAX)
+    })
+}
