@@ -301,12 +301,25 @@ pub fn verify_backup(path: &Path) -> CliResult {
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
-        Err(BackupError::Broken {
-            first_bad_position,
-            verified_through,
-            reason,
-        }) => {
-            eprintln!("kaledger: backup broken at position {first_bad_position}: {reason}");
+        Err(error) => {
+            // A broken chain names its first bad position; damage elsewhere has none.
+            let (first_bad_position, verified_through, reason) = match &error {
+                BackupError::Broken {
+                    first_bad_position,
+                    verified_through,
+                    reason,
+                } => (Some(*first_bad_position), *verified_through, reason),
+                BackupError::Damaged {
+                    verified_through,
+                    reason,
+                } => (None, *verified_through, reason),
+                other => {
+                    return Err(
+                        format!("cannot check the backup {}: {other}", path.display()).into(),
+                    )
+                }
+            };
+            eprintln!("kaledger: {error}");
             println!(
                 "{}",
                 serde_json::json!({"ok": false, "verified_through": verified_through,
@@ -314,18 +327,5 @@ pub fn verify_backup(path: &Path) -> CliResult {
             );
             Ok(ExitCode::FAILURE)
         }
-        Err(BackupError::Damaged {
-            verified_through,
-            reason,
-        }) => {
-            eprintln!("kaledger: backup damaged: {reason}");
-            println!(
-                "{}",
-                serde_json::json!({"ok": false, "verified_through": verified_through,
-                "first_bad_position": null, "reason": reason, "file": path.display().to_string()})
-            );
-            Ok(ExitCode::FAILURE)
-        }
-        Err(other) => Err(format!("cannot check the backup {}: {other}", path.display()).into()),
     }
 }
