@@ -173,23 +173,30 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let title = self
-            .status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .to_string();
+impl ApiError {
+    /// The problem+json document of this error, serialized: the one place its shape is
+    /// written (also for the raw refusal of a connection beyond the limit).
+    pub fn problem_json(&self) -> Vec<u8> {
         let problem = Problem {
             type_uri: format!("urn:kaledger:error:{}", self.code),
-            title,
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
             status: self.status.as_u16(),
-            detail: self.detail,
-            code: self.code,
-            errors: self.errors,
-            context: self.context,
+            detail: self.detail.clone(),
+            code: self.code.clone(),
+            errors: self.errors.clone(),
+            context: self.context.clone(),
         };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        serde_json::to_vec(&problem).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem_json();
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

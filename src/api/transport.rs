@@ -25,7 +25,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
+use axum::response::IntoResponse;
 use axum::Router;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -36,6 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
+use super::error::ApiError;
 use crate::engine::{Engine, Metrics};
 
 /// Default time to receive a complete request head (and the keep-alive idle time): far more
@@ -183,14 +185,26 @@ async fn accept_failed(error: std::io::Error, backoff: Duration) -> Duration {
     pause
 }
 
-/// The answer to a connection beyond the limit: a 503 problem, then close.
+/// The refusal of a connection beyond the limit (every connection busy).
+fn refusal() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_connections",
+        "the server is at its connection limit with every connection busy; retry in a moment",
+    )
+}
+
+/// The refusal written straight to a socket no HTTP connection serves: a 503 problem,
+/// then close.
 fn refusal_bytes() -> Vec<u8> {
-    let body = r#"{"type":"urn:kaledger:error:too_many_connections","title":"Service Unavailable","status":503,"detail":"the server is at its connection limit with every connection busy; retry in a moment","code":"too_many_connections"}"#;
-    format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+    let body = refusal().problem_json();
+    let mut bytes = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
     )
-    .into_bytes()
+    .into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
 }
 
 /// Writes the refusal, half-closes, and reads what the client sent until it closes or
@@ -368,17 +382,10 @@ async fn handle(
 
 /// The refusal as a response, for a request that arrives on an evicted connection.
 fn refusal_response() -> Response<Body> {
-    let bytes = refusal_bytes();
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
-    let mut response = Response::new(Body::from(bytes[split..].to_vec()));
-    *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    let mut response = refusal().into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        "application/problem+json".parse().expect("static"),
-    );
-    headers.insert("retry-after", "1".parse().expect("static"));
-    headers.insert("connection", "close".parse().expect("static"));
+    headers.insert("retry-after", HeaderValue::from_static("1"));
+    headers.insert("connection", HeaderValue::from_static("close"));
     response
 }
 
