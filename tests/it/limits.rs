@@ -197,12 +197,9 @@ async fn end(app: &TestApp, program: &str, ends_on: &str) -> Reply {
     .await
 }
 
-#[tokio::test]
-async fn a_back_dated_end_cannot_erase_an_approved_settlement() {
-    // Proves the report's scenario: after an approved settlement of 2025-Q2, ending the
-    // program on 2025-01-01 is refused with 409 settled_period_after_end naming the period
-    // in `context`, the liability report is unchanged, and an end on the period's last
-    // day is accepted with the approved money still listed as approved.
+/// A ledger with program VOL (net revenue, 2 %), metro enrolled, and one 50,000.00 sale
+/// of metro on `day`.
+async fn metro_in_vol_with_a_sale_on(day: &str) -> TestApp {
     let app = TestApp::new().await;
     let reply = app
         .post(
@@ -214,11 +211,17 @@ async fn a_back_dated_end_cannot_erase_an_approved_settlement() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     app.open_account("metro", "CNY").await;
     enroll(&app, "VOL", "metro").await;
-    sell(
-        &app,
-        vec![sale("metro", "INV-1", "10", "50000.00", "2025-05-10")],
-    )
-    .await;
+    sell(&app, vec![sale("metro", "INV-1", "10", "50000.00", day)]).await;
+    app
+}
+
+#[tokio::test]
+async fn a_back_dated_end_cannot_erase_an_approved_settlement() {
+    // Proves the report's scenario: after an approved settlement of 2025-Q2, ending the
+    // program on 2025-01-01 is refused with 409 settled_period_after_end naming the period
+    // in `context`, the liability report is unchanged, and an end on the period's last
+    // day is accepted with the approved money still listed as approved.
+    let app = metro_in_vol_with_a_sale_on("2025-05-10").await;
     let amount = settle(&app, "VOL", "metro", "2025-Q2").await;
     assert_eq!(amount, "1000.00");
     let before = liability(&app, "2025-12-31").await;
@@ -248,22 +251,7 @@ async fn a_back_dated_end_cannot_erase_an_approved_settlement() {
 async fn a_pending_settlement_also_holds_its_period_against_an_early_end() {
     // Proves a proposed (not yet approved) settlement blocks an end before its period's
     // last day just as an approved one does.
-    let app = TestApp::new().await;
-    let reply = app
-        .post(
-            Role::Finance,
-            "/v1/rebate-programs",
-            program("VOL", "net_revenue", "2"),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    app.open_account("metro", "CNY").await;
-    enroll(&app, "VOL", "metro").await;
-    sell(
-        &app,
-        vec![sale("metro", "INV-1", "10", "50000.00", "2025-08-10")],
-    )
-    .await;
+    let app = metro_in_vol_with_a_sale_on("2025-08-10").await;
     let reply = app
         .post(
             Role::Finance,
@@ -287,22 +275,7 @@ async fn a_back_dated_enrollment_end_cannot_erase_an_approved_settlement_either(
     // 2025-Q2, ending metro's enrollment on 2025-04-30 is refused with 409
     // settled_period_after_end, while an end on 2025-06-30 is accepted and the approved
     // money stays in the liability report with its entitlement unchanged.
-    let app = TestApp::new().await;
-    let reply = app
-        .post(
-            Role::Finance,
-            "/v1/rebate-programs",
-            program("VOL", "net_revenue", "2"),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    app.open_account("metro", "CNY").await;
-    enroll(&app, "VOL", "metro").await;
-    sell(
-        &app,
-        vec![sale("metro", "INV-1", "10", "50000.00", "2025-05-10")],
-    )
-    .await;
+    let app = metro_in_vol_with_a_sale_on("2025-05-10").await;
     settle(&app, "VOL", "metro", "2025-Q2").await;
     let path = "/v1/rebate-programs/VOL/enrollments/metro/end";
     let reply = app
