@@ -22,4 +22,5 @@ pub mod engine;
 pub mod kernel;
 pub mod ledger;
 pub mod projections;
+pub mod queries;
 pub mod rules;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::{DomainError, FieldError};
 use crate::engine::EngineError;
 use crate::ledger::LedgerError;
+use crate::queries::QueryError;
 
 /// The problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -150,6 +151,16 @@ impl From<LedgerError> for ApiError {
                 )
             }
             LedgerError::Corrupt { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> ApiError {
+        match e {
+            QueryError::NotFound { code, message } => ApiError::not_found(code, message),
+            QueryError::Unprocessable { code, message } => ApiError::unprocessable(code, message),
+            QueryError::Ledger(e) => e.into(),
         }
     }
 }

@@ -1,0 +1,53 @@
+//! The read side: one function per question (an entitlement, a sales summary, accruals,
+//! the liability report, a settlement's basis, standings, a plan, an audit page …), each
+//! over one consistent read snapshot — the read model under one lock (`&ReadModel`), plus
+//! the log for the event bodies — and the day the caller names as today. A query never
+//! reads the clock, never takes a lock itself and never knows HTTP: it returns a typed
+//! answer or a [`QueryError`], which `api/` renders as problem+json and `cli/` prints.
+
+use crate::ledger::LedgerError;
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The thing asked about does not exist (as known at the cutoff): 404.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// The question cannot be answered as asked (a period outside a program, a figure
+    /// beyond decimal arithmetic): 422.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// The log could not be read: 500.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl QueryError {
+    /// A 404 answer.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> QueryError {
+        QueryError::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 answer.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> QueryError {
+        QueryError::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `overflow`: a figure beyond decimal arithmetic. The named limits (`domain::limits`)
+    /// make it impossible for accepted inputs, so only a ledger written before them can
+    /// answer this, and never with a panic.
+    pub fn overflow(what: &str) -> QueryError {
+        QueryError::unprocessable(
+            "overflow",
+            format!(
+                "{what} overflows decimal arithmetic; the ledger holds values beyond the named limits"
+            ),
+        )
+    }
+}
