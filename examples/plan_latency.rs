@@ -170,7 +170,7 @@ fn main() {
         let started = Instant::now();
         let read = engine.read();
         let plan =
-            kaledger::api::seasons::plan_now(&read, "BENCH", &BTreeMap::new()).expect("plan");
+            kaledger::queries::seasons::plan(&read, "BENCH", &BTreeMap::new()).expect("plan");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         hash = plan.plan_hash;
     }

@@ -8,11 +8,16 @@
 //!   appends, verification. Knows nothing of accounts or rebates.
 //! - [`domain`]: events, commands, decision state, validation (`decide`). Pure: no IO, no
 //!   sled, no axum, no clock.
-//! - [`rules`]: pure calculations over kernel types: calendar windows and periods, tier
-//!   evaluation, rebate maths, contest ranking, allocation, the Pareto report.
-//! - [`projections`]: read models fed by events; they apply facts, never decide.
+//! - [`rules`]: pure calculations over kernel types: calendar windows and periods
+//!   (`calendar`), tier evaluation (`tiers`), rebate maths (`rebates`), contest ranking
+//!   (`contests`), allocation (`allocation`), the Pareto report (`pareto`).
+//! - [`projections`]: read models fed by events; they apply facts, never decide, and
+//!   answer `known_at` (`projections::as_of`).
+//! - [`queries`]: one function per question (entitlement, accruals, liability, settlement
+//!   basis, standings, plan …) over one read snapshot and the caller's "today".
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
-//! - [`api`]: axum routers, one file per resource; auth; problem+json; OpenAPI.
+//! - [`api`]: axum routers, one file per resource: parse, authorise, call a query or
+//!   submit a command, render; auth; problem+json; OpenAPI.
 //! - [`cli`]: clap subcommands: serve, demo, import, verify, rebuild, export, token, fixtures.
 
 pub mod api;

@@ -9,14 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiBytes, ApiPath, ApiQuery};
+use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::KnownAtQuery;
 use super::{json_write, page_limit, parse_known_at, AppState};
 use crate::domain::commands::{OpenAccount, UpdateAccount};
-use crate::domain::events::account_stream;
 use crate::domain::vocab::{Scope, Segment, Stage};
 use crate::domain::Command;
-use crate::projections::AccountView;
+use crate::queries;
+use crate::queries::accounts::{AccountFilter, AccountPage, AccountResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,18 +39,6 @@ pub struct OpenAccountRequest {
     pub currency: String,
     /// Defaults to `exploratory`.
     pub relationship_stage: Option<Stage>,
-}
-
-/// An account with its stream version (for `expected_version`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountResponse {
-    #[serde(flatten)]
-    pub account: AccountView,
-    /// Number of events in the account's stream; send it back as `expected_version`.
-    pub version: u64,
-    /// The account's tier on `as_of` (only when the list is filtered by tier).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
 }
 
 /// Body of `PATCH /v1/accounts/{id}`: absent fields stay, `null` clears segment or manager.
@@ -113,14 +101,6 @@ pub struct ListAccountsQuery {
     pub known_at: Option<String>,
 }
 
-/// A page of accounts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountPage {
-    pub accounts: Vec<AccountResponse>,
-    /// Pass as `after` for the next page; null on the last page.
-    pub next_after: Option<String>,
-}
-
 fn account_at(
     state: &AppState,
     account_id: &str,
@@ -128,18 +108,7 @@ fn account_at(
 ) -> ApiResult<AccountResponse> {
     let read = state.engine.read();
     let cutoff = cutoff.unwrap_or_else(|| read.head_position());
-    let account = read.accounts.get(account_id, cutoff).ok_or_else(|| {
-        ApiError::not_found(
-            "account_not_found",
-            format!("account \"{account_id}\" does not exist"),
-        )
-    })?;
-    let version = read.stream_version_at(&account_stream(account_id), cutoff);
-    Ok(AccountResponse {
-        account,
-        version,
-        tier: None,
-    })
+    Ok(queries::accounts::account(&read, account_id, cutoff)?)
 }
 
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = OpenAccountRequest,
@@ -182,6 +151,7 @@ pub async fn open_account(
 pub async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     ApiQuery(query): ApiQuery<ListAccountsQuery>,
 ) -> ApiResult<Json<AccountPage>> {
     caller.require(Right::Read)?;
@@ -195,80 +165,20 @@ pub async fn list_accounts(
             ));
         }
     }
-    let as_of = super::tiers::parse_day("as_of", query.as_of.as_deref())?;
-    let (cutoff, head) = {
-        let read = state.engine.read();
-        (read.cutoff(known_at), read.head_position())
+    let as_of = parse_day("as_of", query.as_of.as_deref(), today)?;
+    let filter = AccountFilter {
+        after: query.after.as_deref(),
+        scope: query.scope,
+        segment: query.segment,
+        manager: query.manager.as_deref(),
+        status: query.status.as_deref(),
+        tier: query.tier.as_deref(),
     };
-    // Tiers as known at an earlier instant need each account's sales rebuilt from the log.
-    let rebuilt: std::collections::HashMap<String, crate::domain::daily::DailySales> =
-        match (&query.tier, cutoff < head) {
-            (Some(_), true) => {
-                let ids: Vec<String> = state
-                    .engine
-                    .read()
-                    .accounts
-                    .list(query.after.as_deref(), cutoff)
-                    .map(|a| a.account_id)
-                    .collect();
-                let mut rebuilt = std::collections::HashMap::new();
-                for id in ids {
-                    let daily = super::tiers::daily_at(&state, &id, cutoff)?;
-                    rebuilt.insert(id, daily);
-                }
-                rebuilt
-            }
-            _ => std::collections::HashMap::new(),
-        };
     let read = state.engine.read();
-    let tier_of = |account: &crate::projections::AccountView| {
-        let daily = rebuilt
-            .get(&account.account_id)
-            .or_else(|| read.daily(&account.account_id));
-        read.incentives
-            .entitlement(
-                &account.account_id,
-                as_of,
-                cutoff,
-                daily,
-                account.relationship_stage,
-            )
-            .tier
-    };
-    let mut accounts: Vec<AccountResponse> = read
-        .accounts
-        .list(query.after.as_deref(), cutoff)
-        .filter(|a| query.scope.is_none_or(|s| a.scope == s))
-        .filter(|a| query.segment.is_none_or(|s| a.segment == Some(s)))
-        .filter(|a| {
-            query
-                .manager
-                .as_deref()
-                .is_none_or(|m| a.manager.as_deref() == Some(m))
-        })
-        .filter(|a| query.status.as_deref().is_none_or(|s| a.status == s))
-        .filter_map(|account| match &query.tier {
-            None => Some((account, None)),
-            Some(wanted) => {
-                let tier = tier_of(&account);
-                (&tier == wanted).then_some((account, Some(tier)))
-            }
-        })
-        .take(limit + 1)
-        .map(|(account, tier)| {
-            let version = read.stream_version_at(&account_stream(&account.account_id), cutoff);
-            AccountResponse {
-                account,
-                version,
-                tier,
-            }
-        })
-        .collect();
-    let next_after = super::next_page(&mut accounts, limit, |a| a.account.account_id.clone());
-    Ok(Json(AccountPage {
-        accounts,
-        next_after,
-    }))
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(queries::accounts::accounts_page(
+        &read, &filter, as_of, cutoff, limit,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path), KnownAtQuery),

@@ -12,16 +12,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiBytes, ApiPath, ApiQuery};
+use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::programs::ProgramScope;
-use super::tiers::parse_day;
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
 use crate::domain::commands::DefineContest;
-use crate::domain::contests::{AwardPayment, Contest};
+use crate::domain::contests::Contest;
 use crate::domain::events::contest_stream;
 use crate::domain::Command;
-use crate::projections::contests::{standings, window};
-use crate::rules::contests::{AwardedPrize, ContestMetric, Prize, Standing};
+use crate::queries::contests::{
+    self, award_views, close_command, standings_of, AwardList, AwardView, StandingsResponse,
+};
+use crate::rules::contests::{ContestMetric, Prize};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,56 +109,10 @@ pub struct StandingsQuery {
     pub as_of: Option<String>,
 }
 
-/// The standings of a contest (DESIGN §6).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StandingsResponse {
-    pub contest_id: String,
-    pub metric: ContestMetric,
-    pub currency: String,
-    /// `open` (live standings, prizes are a preview) or `closed` (the recorded result).
-    pub status: String,
-    /// The last day measured.
-    #[schema(value_type = String, format = Date)]
-    pub as_of: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub window_start: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub window_end: NaiveDate,
-    /// The last log position whose sales the standings include.
-    pub through_position: u64,
-    /// Ranked accounts first (rank 1, 2, 2, 4, …), then the others with `rank: null` and a reason.
-    pub standings: Vec<Standing>,
-}
-
 /// Body of `POST /v1/contests/{id}/close` (may be empty).
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseContestRequest {}
-
-/// One account's award and whether it is paid.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AwardView {
-    pub contest_id: String,
-    pub account_id: String,
-    pub rank: Option<u32>,
-    pub prizes: Vec<AwardedPrize>,
-    pub tie_expanded: bool,
-    /// Σ cash, in the contest's currency ("750.00"); null without cash.
-    #[serde(with = "rust_decimal::serde::str_option")]
-    #[schema(value_type = Option<String>)]
-    pub cash: Option<Decimal>,
-    /// `unpaid`, `paid`, or `no_cash` for goods and honor only.
-    pub status: String,
-    pub payment: Option<AwardPayment>,
-}
-
-/// The awards of a closed contest.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AwardList {
-    pub contest_id: String,
-    pub currency: String,
-    pub awards: Vec<AwardView>,
-}
 
 /// Body of `POST /v1/contests/{id}/awards/{account_id}/paid`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -172,7 +127,7 @@ pub struct MarkPaidRequest {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("contest_not_found", format!("no contest with id \"{id}\""))
+    contests::not_found(id).into()
 }
 
 fn contest_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<ContestResponse> {
@@ -262,48 +217,18 @@ pub async fn get_contest(
     Ok(Json(contest_at(&state, &id, Some(cutoff))?))
 }
 
-/// The standings of a contest: the recorded ones once closed, else live as of `as_of`.
-fn standings_of(state: &AppState, id: &str, as_of: NaiveDate) -> ApiResult<StandingsResponse> {
-    let read = state.engine.read();
-    let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
-    if let Some(close) = &contest.close {
-        return Ok(StandingsResponse {
-            contest_id: contest.contest_id.clone(),
-            metric: contest.metric,
-            currency: contest.currency.clone(),
-            status: contest.status().to_string(),
-            as_of: contest.ends_on,
-            window_start: contest.starts_on,
-            window_end: contest.ends_on,
-            through_position: close.through_position,
-            standings: close.standings.clone(),
-        });
-    }
-    let (window_start, window_end) = window(contest, as_of);
-    Ok(StandingsResponse {
-        contest_id: contest.contest_id.clone(),
-        metric: contest.metric,
-        currency: contest.currency.clone(),
-        status: contest.status().to_string(),
-        as_of: window_end,
-        window_start,
-        window_end,
-        through_position: read.head_position(),
-        standings: standings(&read, contest, as_of),
-    })
-}
-
 #[utoipa::path(get, path = "/v1/contests/{id}/standings", tag = "contests", params(("id" = String, Path), StandingsQuery),
     responses((status = 200, body = StandingsResponse), (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn get_standings(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    Today(today): Today,
     ApiQuery(query): ApiQuery<StandingsQuery>,
 ) -> ApiResult<Json<StandingsResponse>> {
     caller.require(Right::Read)?;
-    let as_of = parse_day("as_of", query.as_of.as_deref())?;
-    Ok(Json(standings_of(&state, &id, as_of)?))
+    let as_of = parse_day("as_of", query.as_of.as_deref(), today)?;
+    Ok(Json(standings_of(&state.engine.read(), &id, as_of)?))
 }
 
 #[utoipa::path(post, path = "/v1/contests/{id}/close", tag = "contests", params(("id" = String, Path),
@@ -312,6 +237,7 @@ pub async fn get_standings(
 pub async fn close_contest(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     method: Method,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
@@ -325,57 +251,10 @@ pub async fn close_contest(
         &format!("/v1/contests/{id}/close"),
         super::extract::or_empty_object(&raw),
     )?;
-    let today = chrono::Utc::now().date_naive();
-    state
-        .engine
-        .submit(close_command(&state, &id, today)?, meta)
-        .await?;
-    Ok((StatusCode::CREATED, Json(standings_of(&state, &id, today)?)))
-}
-
-/// The command that closes a contest on `today` with its final standings, measured over
-/// the whole window from the log as it stands now (used by the API and the demo).
-pub fn close_command(state: &AppState, id: &str, today: NaiveDate) -> ApiResult<Command> {
-    let read = state.engine.read();
-    let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
-    Ok(Command::CloseContest {
-        contest_id: id.to_string(),
-        standings: standings(&read, contest, contest.ends_on),
-        through_position: read.head_position(),
-        today,
-    })
-}
-
-fn award_views(contest: &Contest) -> Result<Vec<AwardView>, ApiError> {
-    let Some(close) = &contest.close else {
-        return Ok(Vec::new());
-    };
-    close
-        .standings
-        .iter()
-        .filter(|s| !s.prizes.is_empty())
-        .map(|s| {
-            let cash = contest
-                .cash_award(&s.account_id)
-                .map_err(|_| super::rebates::overflow("a contest award"))?;
-            let payment = contest.payment(&s.account_id).cloned();
-            let status = match (cash, &payment) {
-                (None, _) => "no_cash",
-                (Some(_), Some(_)) => "paid",
-                (Some(_), None) => "unpaid",
-            };
-            Ok(AwardView {
-                contest_id: contest.contest_id.clone(),
-                account_id: s.account_id.clone(),
-                rank: s.rank,
-                prizes: s.prizes.clone(),
-                tie_expanded: s.tie_expanded,
-                cash,
-                status: status.to_string(),
-                payment,
-            })
-        })
-        .collect()
+    let command = close_command(&state.engine.read(), &id, today)?;
+    state.engine.submit(command, meta).await?;
+    let standings = standings_of(&state.engine.read(), &id, today)?;
+    Ok((StatusCode::CREATED, Json(standings)))
 }
 
 #[utoipa::path(get, path = "/v1/contests/{id}/awards", tag = "contests", params(("id" = String, Path), KnownAtQuery),
@@ -404,6 +283,7 @@ pub async fn list_awards(
 pub async fn mark_award_paid(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     method: Method,
     headers: HeaderMap,
     ApiPath((id, account_id)): ApiPath<(String, String)>,
@@ -417,7 +297,6 @@ pub async fn mark_award_paid(
         &format!("/v1/contests/{id}/awards/{account_id}/paid"),
         &raw,
     )?;
-    let today = chrono::Utc::now().date_naive();
     let outcome = state
         .engine
         .submit(

@@ -12,13 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiBytes, ApiPath, ApiQuery};
-use super::tiers::parse_day;
+use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, AppState};
 use crate::domain::commands::GrantDiscount;
 use crate::domain::events::DiscountScope;
 use crate::domain::incentives::Discount;
 use crate::domain::Command;
+use crate::queries;
+use crate::queries::discounts::{ApplicableDiscounts, DiscountItem};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -83,22 +84,6 @@ pub struct DiscountQuery {
     pub sku: Option<String>,
     pub category: Option<String>,
     pub known_at: Option<String>,
-}
-
-/// Discounts applicable to an account on a day, and the one that applies.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicableDiscounts {
-    pub account_id: String,
-    #[schema(value_type = String, format = Date)]
-    pub on: NaiveDate,
-    pub sku: Option<String>,
-    pub category: Option<String>,
-    /// Highest percent first.
-    pub applicable: Vec<Discount>,
-    /// The highest applicable percent (ties: the smaller discount_id); null when none applies.
-    pub effective: Option<Discount>,
-    /// Every discount of the account, applicable or not.
-    pub all: Vec<Discount>,
 }
 
 #[utoipa::path(post, path = "/v1/discounts", tag = "discounts", request_body = GrantDiscountRequest,
@@ -190,39 +175,20 @@ pub async fn revoke_discount(
 pub async fn account_discounts(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DiscountQuery>,
 ) -> ApiResult<Json<ApplicableDiscounts>> {
     caller.require(Right::Read)?;
-    let on = parse_day("on", query.on.as_deref())?;
+    let on = parse_day("on", query.on.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    if read.accounts.get(&id, cutoff).is_none() {
-        return Err(ApiError::not_found(
-            "account_not_found",
-            format!("account \"{id}\" does not exist"),
-        ));
-    }
-    let all = read.incentives.discounts(&id, cutoff);
-    let mut applicable: Vec<Discount> = all
-        .iter()
-        .filter(|d| d.applies(on, query.sku.as_deref(), query.category.as_deref(), cutoff))
-        .cloned()
-        .collect();
-    applicable.sort_by(|a, b| {
-        b.percent
-            .cmp(&a.percent)
-            .then_with(|| a.discount_id.cmp(&b.discount_id))
-    });
-    let effective = applicable.first().cloned();
-    Ok(Json(ApplicableDiscounts {
-        account_id: id,
-        on,
+    let item = DiscountItem {
         sku: query.sku,
         category: query.category,
-        applicable,
-        effective,
-        all,
-    }))
+    };
+    Ok(Json(queries::discounts::applicable(
+        &read, &id, on, item, cutoff,
+    )?))
 }

@@ -277,3 +277,39 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map_err(|e: PathRejection| ApiError::bad_request("invalid_path", e.body_text()))
     }
 }
+
+/// The business day (UTC) of a request: the one reading of the wall clock a request makes,
+/// passed down to every query and command that needs "today" (no rule reads the clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Today(pub chrono::NaiveDate);
+
+impl<S: Send + Sync> FromRequestParts<S> for Today {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Today(chrono::Utc::now().date_naive()))
+    }
+}
+
+/// Parses an optional `YYYY-MM-DD` query date named `name`; `today` when absent.
+pub fn parse_day(
+    name: &str,
+    text: Option<&str>,
+    today: chrono::NaiveDate,
+) -> Result<chrono::NaiveDate, ApiError> {
+    match text {
+        None => Ok(today),
+        Some(t) => crate::domain::decide::parse_date(t).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} \"{t}\" is not a date; expected YYYY-MM-DD"),
+            )
+        }),
+    }
+}
+
+/// Parses a `2026`, `2026-Q2` or `2026-05` period (400 `invalid_period`).
+pub fn parse_period(text: &str) -> Result<crate::rules::calendar::Period, ApiError> {
+    text.parse()
+        .map_err(|e: String| ApiError::bad_request("invalid_period", e))
+}

@@ -33,6 +33,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::engine::{Engine, WriteMeta};
+pub use crate::queries::next_page;
 use auth::Caller;
 use error::ApiError;
 
@@ -223,17 +224,6 @@ pub fn parse_known_at(known_at: Option<&str>) -> Result<Option<i64>, ApiError> {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .map(|t| Some(t.timestamp_micros()))
             .map_err(|_| ApiError::bad_request("invalid_known_at", format!("known_at \"{text}\" is not an RFC 3339 instant such as 2026-05-01T08:00:00Z"))),
-    }
-}
-
-/// Cuts a page fetched with one item more than `limit`, and returns the cursor of the next
-/// page (the last item's key) when there is one.
-pub fn next_page<T, K>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
-    if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(key)
-    } else {
-        None
     }
 }
 

@@ -19,9 +19,10 @@ use crate::domain::commands::{AllocationRequestInput, DeclareSeason};
 use crate::domain::decide_seasons::UNITS_MAX;
 use crate::domain::error::FieldError;
 use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
-use crate::domain::seasons::{plan, Plan, RequestView, Season};
+use crate::domain::seasons::{Plan, RequestView, Season};
 use crate::domain::Command;
 use crate::projections::ReadModel;
+use crate::queries;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -199,7 +200,7 @@ pub struct Allocations {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("season_not_found", format!("no season with id \"{id}\""))
+    queries::seasons::not_found(id).into()
 }
 
 fn season_view(read: &ReadModel, season: &Season, cutoff: u64) -> SeasonResponse {
@@ -494,25 +495,6 @@ pub async fn withdraw_request(
         .ok_or_else(|| ApiError::internal("the withdrawn request is missing from the season"))
 }
 
-/// The plan of a season computed now from the read model, with what-if capacities.
-pub fn plan_now(read: &ReadModel, id: &str, overrides: &BTreeMap<String, u64>) -> ApiResult<Plan> {
-    let season = read.seasons.get(id).ok_or_else(|| not_found(id))?;
-    let cutoff = read.head_position();
-    let starts_on = season.starts_on;
-    let mut tier_of = |account: &str| {
-        read.incentives.supply_tier(
-            account,
-            starts_on,
-            cutoff,
-            read.daily(account),
-            read.accounts
-                .get(account, cutoff)
-                .map(|a| a.relationship_stage),
-        )
-    };
-    Ok(plan(season, cutoff, overrides, &mut tier_of))
-}
-
 #[utoipa::path(post, path = "/v1/seasons/{id}/plan", tag = "seasons", params(("id" = String, Path)),
     request_body(content = PlanRequest, description = "empty, or what-if capacities"),
     responses((status = 200, body = PlanResponse), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
@@ -557,7 +539,7 @@ pub async fn plan_season(
     if !errors.is_empty() {
         return Err(crate::domain::DomainError::Validation(errors).into());
     }
-    let plan = plan_now(&read, &id, &overrides)?;
+    let plan = queries::seasons::plan(&read, &id, &overrides)?;
     Ok(Json(PlanResponse {
         plan,
         what_if: !overrides.is_empty(),

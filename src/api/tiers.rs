@@ -10,17 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
-use super::extract::{json_body, ApiBytes, ApiPath, ApiQuery};
+use super::extract::{json_body, parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, write_meta, AppState};
-use crate::domain::daily::DailySales;
-use crate::domain::events::account_stream;
 use crate::domain::incentives::{Entitlement, TierOverride};
-use crate::domain::money::round_to_minor_unit;
-use crate::domain::{Command, Event};
-use crate::ledger::Envelope;
-use crate::projections::sales::{MonthSummary, SalesBreakdown};
-use crate::rules::calendar::{month_first_day, month_index, Period, PeriodKind};
-use crate::rules::tiers::{numeric_shortfall, policy_in_force, TierDefinition, TierPolicy};
+use crate::domain::Command;
+use crate::queries;
+use crate::queries::sales::SalesSummary;
+use crate::rules::calendar::{month_index, Period, PeriodKind};
+use crate::rules::tiers::{policy_in_force, TierDefinition, TierPolicy};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,71 +105,6 @@ pub struct OverrideList {
     pub overrides: Vec<TierOverride>,
 }
 
-/// Parses an optional `YYYY-MM-DD` query date; default today (UTC).
-pub fn parse_day(name: &str, text: Option<&str>) -> Result<NaiveDate, ApiError> {
-    match text {
-        None => Ok(chrono::Utc::now().date_naive()),
-        Some(t) => crate::domain::decide::parse_date(t).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("{name} \"{t}\" is not a date; expected YYYY-MM-DD"),
-            )
-        }),
-    }
-}
-
-/// The per-day totals of an account as the log stood at `cutoff`, rebuilt from its stream
-/// (the live totals answer when `cutoff` is the head).
-pub fn daily_at(state: &AppState, account_id: &str, cutoff: u64) -> Result<DailySales, ApiError> {
-    Ok(sales_at(state, account_id, cutoff)?.0)
-}
-
-/// An account's per-day totals and monthly breakdown as the log stood at `cutoff`.
-pub fn sales_at(
-    state: &AppState,
-    account_id: &str,
-    cutoff: u64,
-) -> Result<(DailySales, SalesBreakdown), ApiError> {
-    let positions: Vec<u64> = {
-        let read = state.engine.read();
-        read.stream_positions(&account_stream(account_id))
-            .iter()
-            .copied()
-            .take_while(|p| *p <= cutoff)
-            .collect()
-    };
-    let mut daily = DailySales::default();
-    let mut breakdown = SalesBreakdown::default();
-    for position in positions {
-        let bytes = state
-            .engine
-            .store()
-            .get(position)?
-            .ok_or_else(|| ApiError::internal(format!("position {position} is missing")))?;
-        let envelope = Envelope::open(&bytes).map_err(ApiError::internal)?;
-        let event = Event::decode(
-            &envelope.event_type,
-            envelope.schema_version,
-            &envelope.payload,
-        )
-        .map_err(ApiError::internal)?;
-        match &event {
-            Event::SaleRecorded(e) => daily.add_sale(
-                e.occurred_on,
-                e.net_amount,
-                e.cost_amount.unwrap_or(e.net_amount),
-                e.quantity,
-            ),
-            Event::SaleReturned(e) => {
-                daily.subtract_return(e.sale_occurred_on, e.net_amount, e.cost_amount, e.quantity)
-            }
-            _ => continue,
-        }
-        breakdown.apply(&event);
-    }
-    Ok((daily, breakdown))
-}
-
 /// Query of `GET /v1/accounts/{id}/sales-summary`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -183,17 +115,6 @@ pub struct SalesSummaryQuery {
     /// Last month, `YYYY-MM` (default: this month, UTC).
     pub to: Option<String>,
     pub known_at: Option<String>,
-}
-
-/// An account's sales by month, category and sku.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SalesSummary {
-    pub account_id: String,
-    pub currency: String,
-    pub from: String,
-    pub to: String,
-    /// Months with sales, in order; each net of the returns of its sales.
-    pub months: Vec<MonthSummary>,
 }
 
 fn parse_month(name: &str, text: &str) -> Result<i32, ApiError> {
@@ -217,13 +138,14 @@ fn parse_month(name: &str, text: &str) -> Result<i32, ApiError> {
 pub async fn sales_summary(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<SalesSummaryQuery>,
 ) -> ApiResult<Json<SalesSummary>> {
     caller.require(Right::Read)?;
     let to = match query.to.as_deref() {
         Some(t) => parse_month("to", t)?,
-        None => month_index(chrono::Utc::now().date_naive()),
+        None => month_index(today),
     };
     let from = match query.from.as_deref() {
         Some(f) => parse_month("from", f)?,
@@ -233,85 +155,11 @@ pub async fn sales_summary(
         return Err(ApiError::bad_request("invalid_query", "from is after to"));
     }
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let (cutoff, head) = {
-        let read = state.engine.read();
-        (read.cutoff(known_at), read.head_position())
-    };
-    let rebuilt = if cutoff < head {
-        Some(sales_at(&state, &id, cutoff)?.1)
-    } else {
-        None
-    };
     let read = state.engine.read();
-    let account = read.accounts.get(&id, cutoff).ok_or_else(|| {
-        ApiError::not_found(
-            "account_not_found",
-            format!("account \"{id}\" does not exist"),
-        )
-    })?;
-    let months = match rebuilt.as_ref().or_else(|| read.breakdown.get(&id)) {
-        Some(b) => b.months(from, to, &account.currency),
-        None => Vec::new(),
-    };
-    let label = |m: i32| month_first_day(m).format("%Y-%m").to_string();
-    Ok(Json(SalesSummary {
-        account_id: id,
-        currency: account.currency,
-        from: label(from),
-        to: label(to),
-        months,
-    }))
-}
-
-/// The entitlement of an account on `as_of`, as known at `known_at` (None: now).
-pub fn entitlement_of(
-    state: &AppState,
-    account_id: &str,
-    as_of: NaiveDate,
-    known_at: Option<i64>,
-) -> Result<Entitlement, ApiError> {
-    let (cutoff, head) = {
-        let read = state.engine.read();
-        (read.cutoff(known_at), read.head_position())
-    };
-    let rebuilt = if cutoff < head {
-        Some(daily_at(state, account_id, cutoff)?)
-    } else {
-        None
-    };
-    let read = state.engine.read();
-    let account = read.accounts.get(account_id, cutoff).ok_or_else(|| {
-        ApiError::not_found(
-            "account_not_found",
-            format!("account \"{account_id}\" does not exist"),
-        )
-    })?;
-    let daily = match &rebuilt {
-        Some(d) => Some(d),
-        None => read.daily(account_id),
-    };
-    let mut entitlement =
-        read.incentives
-            .entitlement(account_id, as_of, cutoff, daily, account.relationship_stage);
-    let metrics = &mut entitlement.metrics;
-    metrics.net_revenue = round_to_minor_unit(metrics.net_revenue, &account.currency);
-    metrics.gross_margin = round_to_minor_unit(metrics.gross_margin, &account.currency);
-    // The net revenue shortfall shows the account's figure and the gap as money too (the
-    // threshold stays as the policy, which serves every currency, wrote it).
-    let net_revenue = metrics.net_revenue;
-    let shortfalls = entitlement
-        .next_tier
-        .iter_mut()
-        .flat_map(|n| &mut n.shortfalls);
-    for shortfall in shortfalls.filter(|s| s.criterion == "min_net_revenue") {
-        if let Ok(required) = shortfall.required.parse::<rust_decimal::Decimal>() {
-            *shortfall = numeric_shortfall("min_net_revenue", required, net_revenue);
-            shortfall.gap = required
-                .checked_sub(net_revenue)
-                .map(|gap| round_to_minor_unit(gap, &account.currency).to_string());
-        }
-    }
-    Ok(entitlement)
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(queries::sales::sales_summary(
+        &read, &id, from, to, cutoff,
+    )?))
 }
 
 #[utoipa::path(post, path = "/v1/tier-policy", tag = "tiers", request_body = PublishPolicyRequest,
@@ -356,10 +204,11 @@ pub async fn publish_policy(
 pub async fn get_policy(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     ApiQuery(query): ApiQuery<PolicyQuery>,
 ) -> ApiResult<Json<PolicyVersions>> {
     caller.require(Right::Read)?;
-    let on = parse_day("on", query.on.as_deref())?;
+    let on = parse_day("on", query.on.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let versions = read.incentives.policies(read.cutoff(known_at));
@@ -376,13 +225,18 @@ pub async fn get_policy(
 pub async fn get_entitlements(
     State(state): State<AppState>,
     caller: Caller,
+    Today(today): Today,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<EntitlementQuery>,
 ) -> ApiResult<Json<Entitlement>> {
     caller.require(Right::Read)?;
-    let as_of = parse_day("as_of", query.as_of.as_deref())?;
+    let as_of = parse_day("as_of", query.as_of.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    Ok(Json(entitlement_of(&state, &id, as_of, known_at)?))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(queries::entitlements::entitlement(
+        &read, &id, as_of, cutoff,
+    )?))
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/tier-overrides", tag = "tiers", params(("id" = String, Path)), request_body = GrantOverrideRequest,

@@ -228,11 +228,8 @@ fn settle(
     engine: &std::sync::Arc<Engine>,
     s: DemoSettlement,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::api::settlements::{proposal, proposed_id};
     use crate::domain::Command;
-    let state = crate::api::AppState {
-        engine: engine.clone(),
-    };
+    use crate::queries::settlements::{proposal, proposed, Proposal};
     let meta = |name: &str| {
         let actor = crate::ledger::Actor {
             name: name.to_string(),
@@ -240,15 +237,24 @@ fn settle(
         };
         crate::engine::WriteMeta::new(actor, None, &[], uuid::Uuid::new_v4().to_string())
     };
-    let command = proposal(&state, s.proposal, &s.proposed_by)?;
-    let outcome = engine.submit_blocking(command, meta(&s.proposed_by))?;
+    let asked = Proposal {
+        program_id: s.proposal.program_id,
+        account_id: s.proposal.account_id,
+        period: s.proposal.period.parse()?,
+        kind: s.proposal.kind,
+        reference: s.proposal.reference,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let command = proposal(&engine.read(), asked, &s.proposed_by, today)?;
+    let outcome = engine.submit_blocking(
+        Command::ProposeSettlement(command.clone()),
+        meta(&s.proposed_by),
+    )?;
     if let Some(approver) = s.approved_by {
-        let id = proposed_id(
-            &state,
-            outcome
-                .last_position
-                .ok_or("the proposal recorded nothing")?,
-        )?;
+        let position = outcome
+            .last_position
+            .ok_or("the proposal recorded nothing")?;
+        let id = proposed(&engine.read(), &command, position)?.settlement_id;
         engine.submit_blocking(
             Command::ApproveSettlement {
                 settlement_id: id,
@@ -398,12 +404,9 @@ fn load_contests(
             demo_meta("demo-manager", "manager"),
         )?;
     }
-    let state = crate::api::AppState {
-        engine: engine.clone(),
-    };
     let today = chrono::Utc::now().date_naive();
     for id in demo.close {
-        let command = crate::api::contests::close_command(&state, &id, today)?;
+        let command = crate::queries::contests::close_command(&engine.read(), &id, today)?;
         engine.submit_blocking(command, demo_meta("demo-manager", "manager"))?;
     }
     for p in demo.paid {

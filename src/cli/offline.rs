@@ -212,9 +212,9 @@ pub fn report_pareto(
     let replayed = replay(&store)?;
     let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let report =
-        crate::projections::reports::pareto_report(&replayed.read, as_of, window_months, currency)?;
+        crate::queries::pareto::pareto_report(&replayed.read, as_of, window_months, currency)?;
     if format == "csv" {
-        print!("{}", crate::projections::reports::pareto_csv(&report));
+        print!("{}", crate::queries::pareto::pareto_csv(&report));
     } else {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
@@ -227,16 +227,17 @@ pub fn report_liability(data: &Path, as_of: Option<chrono::NaiveDate>, format: &
         return Err(format!("unknown format \"{format}\"; expected json or csv").into());
     }
     existing_ledger(data)?;
-    let engine = std::sync::Arc::new(Engine::open(data)?);
-    let state = crate::api::AppState {
-        engine: engine.clone(),
+    let engine = Engine::open(data)?;
+    let today = chrono::Utc::now().date_naive();
+    let as_of = as_of.unwrap_or(today);
+    let report = {
+        let read = engine.read();
+        crate::queries::liability::liability(&read, as_of, read.head_position(), today)
     };
-    let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let report = crate::api::reports::liability(&state, as_of, None);
     engine.shutdown_blocking();
     let report = report?;
     if format == "csv" {
-        print!("{}", crate::api::reports::liability_csv(&report));
+        print!("{}", crate::queries::liability::liability_csv(&report));
     } else {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }

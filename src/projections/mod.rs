@@ -3,8 +3,7 @@
 
 pub mod accounts;
 pub mod accruals;
-pub mod contests;
-pub mod reports;
+mod as_of;
 pub mod sales;
 pub mod tokens;
 
@@ -190,14 +189,6 @@ impl ReadModel {
     /// The head: position, hash, recorded_at.
     pub fn head(&self) -> Head {
         self.head.unwrap_or(Head::EMPTY)
-    }
-
-    /// The last position recorded at or before `known_at_micros` (the whole log when None).
-    pub fn cutoff(&self, known_at_micros: Option<i64>) -> u64 {
-        match known_at_micros {
-            None => self.head_position(),
-            Some(t) => self.recorded_at.partition_point(|r| *r <= t) as u64,
-        }
     }
 
     /// Positions of a stream's events, in order.

@@ -53,46 +53,34 @@ impl SalesBreakdown {
     /// Adds a sale, or subtracts a return in its sale's month; other events are ignored.
     pub fn apply(&mut self, event: &Event) {
         match event {
-            Event::SaleRecorded(e) => {
-                let (month, cost) = (
-                    month_index(e.occurred_on),
-                    e.cost_amount.unwrap_or(e.net_amount),
-                );
-                let sku = self.id(&e.sku);
-                add(&mut self.by_sku, month, sku, e.net_amount, cost, e.quantity);
-                let category = self.id(&e.category);
-                add(
-                    &mut self.by_category,
-                    month,
-                    category,
+            Event::SaleRecorded(e) => self.add(
+                month_index(e.occurred_on),
+                &e.sku,
+                &e.category,
+                [
                     e.net_amount,
-                    cost,
+                    e.cost_amount.unwrap_or(e.net_amount),
                     e.quantity,
-                );
-            }
-            Event::SaleReturned(e) => {
-                let month = month_index(e.sale_occurred_on);
-                let sku = self.id(&e.sku);
-                add(
-                    &mut self.by_sku,
-                    month,
-                    sku,
-                    -e.net_amount,
-                    -e.cost_amount,
-                    -e.quantity,
-                );
-                let category = self.id(&e.category);
-                add(
-                    &mut self.by_category,
-                    month,
-                    category,
-                    -e.net_amount,
-                    -e.cost_amount,
-                    -e.quantity,
-                );
-            }
+                ],
+            ),
+            Event::SaleReturned(e) => self.add(
+                month_index(e.sale_occurred_on),
+                &e.sku,
+                &e.category,
+                [-e.net_amount, -e.cost_amount, -e.quantity],
+            ),
             _ => {}
         }
+    }
+
+    /// Adds one line's signed `[net, cost, quantity]` (negative for a return) to its sku
+    /// and its category in `month` (the sale's month).
+    pub fn add(&mut self, month: i32, sku: &str, category: &str, amounts: [Decimal; 3]) {
+        let [net, cost, quantity] = amounts;
+        let sku = self.id(sku);
+        add(&mut self.by_sku, month, sku, net, cost, quantity);
+        let category = self.id(category);
+        add(&mut self.by_category, month, category, net, cost, quantity);
     }
 
     /// Monthly summaries for months `from..=to` (month indexes) that had any sale, money

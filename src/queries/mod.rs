@@ -5,6 +5,17 @@
 //! reads the clock, never takes a lock itself and never knows HTTP: it returns a typed
 //! answer or a [`QueryError`], which `api/` renders as problem+json and `cli/` prints.
 
+pub mod accounts;
+pub mod accruals;
+pub mod contests;
+pub mod discounts;
+pub mod entitlements;
+pub mod liability;
+pub mod pareto;
+pub mod sales;
+pub mod seasons;
+pub mod settlements;
+
 use crate::ledger::LedgerError;
 
 /// Why a query has no answer.
@@ -17,6 +28,9 @@ pub enum QueryError {
     /// beyond decimal arithmetic): 422.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// The read models contradict each other (a bug, never the caller's doing): 500.
+    #[error("{0}")]
+    Inconsistent(String),
     /// The log could not be read: 500.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -49,5 +63,16 @@ impl QueryError {
                 "{what} overflows decimal arithmetic; the ledger holds values beyond the named limits"
             ),
         )
+    }
+}
+
+/// Cuts a page fetched with one item more than `limit`, and returns the cursor of the next
+/// page (the last item's key) when there is one.
+pub fn next_page<T, K>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
     }
 }

@@ -393,7 +393,7 @@ async fn send_call(app: &TestApp, call: &Call, authorization: Option<&str>) -> R
             if text.contains("COMMIT_HASH") {
                 // The commit call sends the hash of the plan as it stands, as a planner would.
                 let season = call.path.split('/').nth(3).expect("season id");
-                let hash = kaledger::api::seasons::plan_now(
+                let hash = kaledger::queries::seasons::plan(
                     &app.engine.read(),
                     season,
                     &std::collections::BTreeMap::new(),
@@ -468,7 +468,7 @@ async fn app_for_matrix() -> TestApp {
             json!({"requests": [{"account_id": "ACC-admin", "sku": "S1", "quantity": 5}]}),
         )
         .await);
-    let hash = kaledger::api::seasons::plan_now(
+    let hash = kaledger::queries::seasons::plan(
         &app.engine.read(),
         "DONE",
         &std::collections::BTreeMap::new(),
@@ -530,15 +530,23 @@ async fn prepare_incentives(app: &TestApp, role: Role) {
             json!({"account_id": account, "effective_from": "2026-01-01"}),
         )
         .await);
-    let state = kaledger::api::AppState {
-        engine: app.engine.clone(),
-    };
     for period in ["2026-Q1", "2026-Q2"] {
-        let body = serde_json::from_value(json!({"program_id": program, "account_id": account,
-            "period": period, "kind": "final", "reference": "CN-setup"}))
-        .expect("proposal body");
-        let command =
-            kaledger::api::settlements::proposal(&state, body, "matrix-setup").expect("proposal");
+        let asked = kaledger::queries::settlements::Proposal {
+            program_id: program.to_string(),
+            account_id: account.to_string(),
+            period: period.parse().expect("a period"),
+            kind: kaledger::rules::rebates::SettlementKind::Final,
+            reference: "CN-setup".into(),
+        };
+        let today = chrono::Utc::now().date_naive();
+        let proposal = kaledger::queries::settlements::proposal(
+            &app.engine.read(),
+            asked,
+            "matrix-setup",
+            today,
+        )
+        .expect("proposal");
+        let command = kaledger::domain::Command::ProposeSettlement(proposal);
         let actor = kaledger::ledger::Actor {
             name: "matrix-setup".into(),
             role: "finance".into(),

@@ -83,8 +83,9 @@ fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
 
 #[test]
 fn lower_layers_never_import_upper_ones() {
-    // Proves the log knows nothing of the business, read models never reach the writer or
-    // HTTP, the engine never reaches HTTP or the CLI, and the API never touches sled.
+    // Proves the log knows nothing of the business, read models never reach the writer,
+    // queries or HTTP, queries never reach the writer, HTTP, the CLI or the runtime, the
+    // engine never reaches queries, HTTP or the CLI, and the API never touches sled.
     let mut found = offences(
         "ledger",
         &[
@@ -98,9 +99,30 @@ fn lower_layers_never_import_upper_ones() {
     );
     found.extend(offences(
         "projections",
-        &["crate::engine", "crate::api", "crate::cli", "sled"],
+        &[
+            "crate::engine",
+            "crate::queries",
+            "crate::api",
+            "crate::cli",
+            "sled",
+        ],
     ));
-    found.extend(offences("engine", &["crate::api", "crate::cli"]));
+    found.extend(offences(
+        "queries",
+        &[
+            "crate::engine",
+            "crate::api",
+            "crate::cli",
+            "sled",
+            "axum",
+            "tokio",
+            "hyper",
+        ],
+    ));
+    found.extend(offences(
+        "engine",
+        &["crate::queries", "crate::api", "crate::cli"],
+    ));
     found.extend(offences("api", &["sled", "crate::cli"]));
     assert!(
         found.is_empty(),

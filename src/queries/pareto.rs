@@ -1,11 +1,12 @@
-//! Reports computed from the read models: the 20/80 (Pareto) report of net revenue.
+//! The 20/80 (Pareto) report of net revenue by account.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ReadModel;
+use super::QueryError;
 use crate::domain::money::round_to_minor_unit;
+use crate::projections::ReadModel;
 use crate::rules::calendar::window_start;
 use crate::rules::pareto::{pareto, ParetoReport};
 use crate::rules::tiers::{WINDOW_MONTHS_MAX, WINDOW_MONTHS_MIN};
@@ -27,6 +28,12 @@ pub enum ReportError {
     InvalidWindow(u32),
     #[error("{0}")]
     Overflow(#[from] crate::domain::limits::Overflow),
+}
+
+impl From<ReportError> for QueryError {
+    fn from(e: ReportError) -> QueryError {
+        QueryError::unprocessable(e.code(), e.to_string())
+    }
 }
 
 impl ReportError {

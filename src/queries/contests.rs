@@ -4,11 +4,16 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::ReadModel;
-use crate::domain::contests::Contest;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::QueryError;
+use crate::domain::contests::{AwardPayment, Contest};
 use crate::domain::money::round_to_minor_unit;
+use crate::domain::Command;
+use crate::projections::ReadModel;
 use crate::rules::calendar::add_months_clamped;
-use crate::rules::contests::{growth_pct, rank, ContestMetric, Entrant, Standing};
+use crate::rules::contests::{growth_pct, rank, AwardedPrize, ContestMetric, Entrant, Standing};
 
 /// Reason of an account whose tier on the contest's last day may not win contests.
 pub const REASON_TIER_NOT_CONTEST_ELIGIBLE: &str = "tier_not_contest_eligible";
@@ -123,4 +128,134 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
         &contest.prizes,
         &contest.currency,
     )
+}
+
+/// 404 `contest_not_found`.
+pub fn not_found(id: &str) -> QueryError {
+    QueryError::not_found("contest_not_found", format!("no contest with id \"{id}\""))
+}
+
+/// The standings of a contest (DESIGN §6).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StandingsResponse {
+    pub contest_id: String,
+    pub metric: ContestMetric,
+    pub currency: String,
+    /// `open` (live standings, prizes are a preview) or `closed` (the recorded result).
+    pub status: String,
+    /// The last day measured.
+    #[schema(value_type = String, format = Date)]
+    pub as_of: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub window_start: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub window_end: NaiveDate,
+    /// The last log position whose sales the standings include.
+    pub through_position: u64,
+    /// Ranked accounts first (rank 1, 2, 2, 4, …), then the others with `rank: null` and a reason.
+    pub standings: Vec<Standing>,
+}
+
+/// One account's award and whether it is paid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AwardView {
+    pub contest_id: String,
+    pub account_id: String,
+    pub rank: Option<u32>,
+    pub prizes: Vec<AwardedPrize>,
+    pub tie_expanded: bool,
+    /// Σ cash, in the contest's currency ("750.00"); null without cash.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub cash: Option<Decimal>,
+    /// `unpaid`, `paid`, or `no_cash` for goods and honor only.
+    pub status: String,
+    pub payment: Option<AwardPayment>,
+}
+
+/// The awards of a closed contest.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AwardList {
+    pub contest_id: String,
+    pub currency: String,
+    pub awards: Vec<AwardView>,
+}
+
+/// The standings of a contest: the recorded ones once closed, else live as of `as_of`.
+pub fn standings_of(
+    read: &ReadModel,
+    id: &str,
+    as_of: NaiveDate,
+) -> Result<StandingsResponse, QueryError> {
+    let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
+    if let Some(close) = &contest.close {
+        return Ok(StandingsResponse {
+            contest_id: contest.contest_id.clone(),
+            metric: contest.metric,
+            currency: contest.currency.clone(),
+            status: contest.status().to_string(),
+            as_of: contest.ends_on,
+            window_start: contest.starts_on,
+            window_end: contest.ends_on,
+            through_position: close.through_position,
+            standings: close.standings.clone(),
+        });
+    }
+    let (window_start, window_end) = window(contest, as_of);
+    Ok(StandingsResponse {
+        contest_id: contest.contest_id.clone(),
+        metric: contest.metric,
+        currency: contest.currency.clone(),
+        status: contest.status().to_string(),
+        as_of: window_end,
+        window_start,
+        window_end,
+        through_position: read.head_position(),
+        standings: standings(read, contest, as_of),
+    })
+}
+
+/// The command that closes a contest on `today` with its final standings, measured over
+/// the whole window from the log as it stands now (used by the API and the demo).
+pub fn close_command(read: &ReadModel, id: &str, today: NaiveDate) -> Result<Command, QueryError> {
+    let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
+    Ok(Command::CloseContest {
+        contest_id: id.to_string(),
+        standings: standings(read, contest, contest.ends_on),
+        through_position: read.head_position(),
+        today,
+    })
+}
+
+/// The awards of a closed contest with their cash and payment (none while it is open).
+pub fn award_views(contest: &Contest) -> Result<Vec<AwardView>, QueryError> {
+    let Some(close) = &contest.close else {
+        return Ok(Vec::new());
+    };
+    close
+        .standings
+        .iter()
+        .filter(|s| !s.prizes.is_empty())
+        .map(|s| {
+            let cash = contest
+                .cash_award(&s.account_id)
+                .map_err(|_| QueryError::overflow("a contest award"))?;
+            let payment = contest.payment(&s.account_id).cloned();
+            let status = match (cash, &payment) {
+                (None, _) => "no_cash",
+                (Some(_), Some(_)) => "paid",
+                (Some(_), None) => "unpaid",
+            };
+            Ok(AwardView {
+                contest_id: contest.contest_id.clone(),
+                account_id: s.account_id.clone(),
+                rank: s.rank,
+                prizes: s.prizes.clone(),
+                tie_expanded: s.tie_expanded,
+                cash,
+                status: status.to_string(),
+                payment,
+            })
+        })
+        .collect()
 }

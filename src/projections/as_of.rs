@@ -1,0 +1,69 @@
+//! The one mechanism that answers `known_at`. A time becomes a position
+//! ([`ReadModel::cutoff`]: the last event recorded at or before it); every read model then
+//! answers as of that position. Definitions (accounts, policies, programs, contests,
+//! seasons, settlements) keep their versions by position and answer `at(cutoff)`; sales
+//! keep one line fact per sale and return, with its position, and every sales figure as of
+//! a cutoff — per-day totals, the monthly breakdown, accrual totals, the lines behind a
+//! settlement — is a fold of the lines at or before it. At the head the live totals are
+//! the answer, and equal that fold.
+
+use std::borrow::Cow;
+
+use super::accruals::LineFact;
+use super::sales::SalesBreakdown;
+use super::ReadModel;
+use crate::domain::daily::DailySales;
+use crate::rules::calendar::month_index;
+
+impl ReadModel {
+    /// The last position recorded at or before `known_at_micros` (the whole log when None).
+    pub fn cutoff(&self, known_at_micros: Option<i64>) -> u64 {
+        match known_at_micros {
+            None => self.head_position(),
+            Some(t) => self.recorded_at.partition_point(|r| *r <= t) as u64,
+        }
+    }
+
+    /// An account's sales and returns recorded at or before `cutoff`, in log order.
+    pub fn lines_at(&self, account_id: &str, cutoff: u64) -> impl Iterator<Item = &LineFact> {
+        self.accruals
+            .lines(account_id)
+            .iter()
+            .take_while(move |l| l.position <= cutoff)
+    }
+
+    /// An account's per-day totals as of `cutoff` (empty when it has none).
+    pub fn daily_at(&self, account_id: &str, cutoff: u64) -> Cow<'_, DailySales> {
+        if cutoff >= self.head_position() {
+            return match self.daily(account_id) {
+                Some(daily) => Cow::Borrowed(daily),
+                None => Cow::Owned(DailySales::default()),
+            };
+        }
+        let mut daily = DailySales::default();
+        for line in self.lines_at(account_id, cutoff) {
+            daily.add_sale(line.sale_date, line.net, line.cost, line.quantity);
+        }
+        Cow::Owned(daily)
+    }
+
+    /// An account's sales by month, sku and category as of `cutoff`.
+    pub fn breakdown_at(&self, account_id: &str, cutoff: u64) -> Cow<'_, SalesBreakdown> {
+        if cutoff >= self.head_position() {
+            return match self.breakdown.get(account_id) {
+                Some(breakdown) => Cow::Borrowed(breakdown),
+                None => Cow::Owned(SalesBreakdown::default()),
+            };
+        }
+        let mut breakdown = SalesBreakdown::default();
+        for line in self.lines_at(account_id, cutoff) {
+            breakdown.add(
+                month_index(line.sale_date),
+                self.accruals.name(line.sku),
+                self.accruals.name(line.category),
+                [line.net, line.cost, line.quantity],
+            );
+        }
+        Cow::Owned(breakdown)
+    }
+}
