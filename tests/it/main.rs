@@ -9,6 +9,7 @@ mod crash;
 mod decoder_property;
 mod envelope_golden;
 mod fuzz_api;
+mod generated_client;
 mod http_accounts;
 mod http_auth_audit;
 mod http_ingest;
