@@ -161,16 +161,7 @@ pub fn proposed(
 /// Why a settlement is what it is, as known at `cutoff`: the program's terms, the
 /// arithmetic in words and every line counted in its basis.
 pub fn explain(read: &ReadModel, id: &str, cutoff: u64) -> Result<Explanation, QueryError> {
-    let settlement = read
-        .settlements
-        .get(id)
-        .and_then(|s| s.at(cutoff))
-        .ok_or_else(|| {
-            QueryError::not_found(
-                "settlement_not_found",
-                format!("no settlement with id \"{id}\""),
-            )
-        })?;
+    let settlement = settlement_at(read, id, cutoff)?;
     let through = settlement.computation.through_position;
     let program = read
         .programs
