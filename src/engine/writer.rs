@@ -5,14 +5,13 @@
 //! left by the previous one, writes all their events in one sled batch, flushes once,
 //! syncs the data file once, and only then applies them to the read models and replies.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::idempotency::{scoped_key, IdempotencyRecord};
+use super::idempotency::{scoped_key, GroupKeys};
 use super::{replay, EngineError, Metrics, WriteMeta, WriteOutcome};
 use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
@@ -76,6 +75,38 @@ type Reply = (
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+/// What a group has decided so far, waiting for its one durable append.
+#[derive(Default)]
+struct Decided {
+    /// The sealed envelopes as stored: (position, bytes).
+    staged: Vec<(u64, Vec<u8>)>,
+    /// The same envelopes with their events, for the read models once durable.
+    applied: Vec<(Envelope, Event)>,
+    /// The idempotency records of the group's requests.
+    keys: GroupKeys,
+}
+
+/// Encodes each event's payload, once, here; a payload too large to decode again refuses
+/// the whole command.
+fn encode_payloads(events: &[Event]) -> Result<Vec<Vec<u8>>, EngineError> {
+    let payloads: Vec<Vec<u8>> = events.iter().map(Event::encode_payload).collect();
+    if let Some(size) = payloads
+        .iter()
+        .map(Vec::len)
+        .find(|size| *size > codec::PAYLOAD_BYTES_MAX)
+    {
+        return Err(DomainError::Refused {
+            code: "event_too_large",
+            message: format!(
+                "an event of this command takes {size} bytes, more than the {} one event may hold; split it (a season into smaller seasons)",
+                codec::PAYLOAD_BYTES_MAX
+            ),
+        }
+        .into());
+    }
+    Ok(payloads)
 }
 
 impl Writer {
@@ -158,21 +189,18 @@ impl Writer {
             return;
         }
         let request_count = requests.len();
-        let mut staged: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut applied: Vec<(Envelope, Event)> = Vec::new();
-        let mut idempotency_writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut pending_keys: HashMap<Vec<u8>, IdempotencyRecord> = HashMap::new();
+        let mut decided = Decided::default();
         let mut replies: Vec<Reply> = Vec::with_capacity(requests.len());
         for request in requests {
-            let result = self.decide_one(
-                &request,
-                &mut staged,
-                &mut applied,
-                &mut idempotency_writes,
-                &mut pending_keys,
-            );
+            let result = self.decide_one(&request, &mut decided);
             replies.push((request.reply, result));
         }
+        let Decided {
+            staged,
+            mut applied,
+            keys,
+        } = decided;
+        let idempotency_writes = keys.writes;
         if !staged.is_empty() || !idempotency_writes.is_empty() {
             match self.store.append(&staged, &idempotency_writes) {
                 Ok(timings) => {
@@ -212,13 +240,12 @@ impl Writer {
         }
     }
 
+    /// Decides one request against the state as the group left it: answers a retry from
+    /// its remembered record, else stages the decided events and remembers the answer.
     fn decide_one(
         &mut self,
         request: &WriteRequest,
-        staged: &mut Vec<(u64, Vec<u8>)>,
-        applied: &mut Vec<(Envelope, Event)>,
-        idempotency_writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
-        pending_keys: &mut HashMap<Vec<u8>, IdempotencyRecord>,
+        decided: &mut Decided,
     ) -> Result<WriteOutcome, EngineError> {
         let meta = &request.meta;
         let scoped = meta
@@ -226,46 +253,47 @@ impl Writer {
             .as_deref()
             .map(|k| scoped_key(&meta.actor, k));
         if let (Some(scoped), Some(key)) = (&scoped, &meta.idempotency_key) {
-            let earlier = match pending_keys.get(scoped) {
-                Some(record) => Some((record.fingerprint, record.outcome.clone())),
-                None => match self.store.idempotency_get(scoped) {
-                    Ok(Some(bytes)) => codec::decode::<IdempotencyRecord>(&bytes)
-                        .ok()
-                        .map(|r| (r.fingerprint, r.outcome)),
-                    Ok(None) => None,
-                    Err(e) => return Err(EngineError::Unavailable(e.to_string())),
-                },
-            };
-            if let Some((fingerprint, outcome)) = earlier {
-                return if fingerprint == meta.fingerprint {
-                    Ok(WriteOutcome {
-                        replayed: true,
-                        ..outcome
-                    })
-                } else {
-                    Err(EngineError::IdempotencyKeyReused(key.clone()))
-                };
+            let earlier = decided
+                .keys
+                .earlier(&self.store, scoped)
+                .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+            if let Some(record) = earlier {
+                return record.answer(&meta.fingerprint, key);
             }
         }
         let decision = decide(&self.state, &request.command)?;
-        // Encoded once, here; a payload too large to decode again refuses the whole command.
-        let payloads: Vec<Vec<u8>> = decision.events.iter().map(Event::encode_payload).collect();
-        if let Some(size) = payloads
-            .iter()
-            .map(Vec::len)
-            .find(|size| *size > codec::PAYLOAD_BYTES_MAX)
-        {
-            return Err(DomainError::Refused {
-                code: "event_too_large",
-                message: format!(
-                    "an event of this command takes {size} bytes, more than the {} one event may hold; split it (a season into smaller seasons)",
-                    codec::PAYLOAD_BYTES_MAX
-                ),
-            }
-            .into());
+        let payloads = encode_payloads(&decision.events)?;
+        let first_position = self.stage(decision.events, payloads, meta, decided);
+        let recorded = first_position
+            .map(|f| self.head.position - f + 1)
+            .unwrap_or(0);
+        let outcome = WriteOutcome {
+            recorded,
+            duplicates: decision.duplicates as u64,
+            first_position,
+            last_position: first_position.map(|_| self.head.position),
+            replayed: false,
+        };
+        if let Some(scoped) = scoped {
+            decided
+                .keys
+                .remember(scoped, meta.fingerprint, outcome.clone());
         }
+        Ok(outcome)
+    }
+
+    /// Seals `events` (with their encoded `payloads`) after the head, applies them to the
+    /// decision state and stages them in the group. Returns the first position they took,
+    /// None when there are none.
+    fn stage(
+        &mut self,
+        events: Vec<Event>,
+        payloads: Vec<Vec<u8>>,
+        meta: &WriteMeta,
+        decided: &mut Decided,
+    ) -> Option<u64> {
         let mut first_position = None;
-        for (event, payload) in decision.events.into_iter().zip(payloads) {
+        for (event, payload) in events.into_iter().zip(payloads) {
             let position = self.head.position + 1;
             let stream = event.stream();
             let stream_version = self.state.stream_version(&stream) + 1;
@@ -293,28 +321,10 @@ impl Writer {
                 recorded_at_micros,
             };
             first_position.get_or_insert(position);
-            staged.push((position, bytes));
-            applied.push((envelope, event));
+            decided.staged.push((position, bytes));
+            decided.applied.push((envelope, event));
         }
-        let recorded = first_position
-            .map(|f| self.head.position - f + 1)
-            .unwrap_or(0);
-        let outcome = WriteOutcome {
-            recorded,
-            duplicates: decision.duplicates as u64,
-            first_position,
-            last_position: first_position.map(|_| self.head.position),
-            replayed: false,
-        };
-        if let Some(scoped) = scoped {
-            let record = IdempotencyRecord {
-                fingerprint: meta.fingerprint,
-                outcome: outcome.clone(),
-            };
-            idempotency_writes.push((scoped.clone(), codec::encode(&record)));
-            pending_keys.insert(scoped, record);
-        }
-        Ok(outcome)
+        first_position
     }
 
     /// Undoes a group that could not be made durable: removes its entries from sled's
