@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::{Command, DomainError};
+use crate::domain::{Command, DomainError, Event};
 use crate::ledger::envelope::Actor;
-use crate::ledger::{LedgerError, LogStore};
+use crate::ledger::{Envelope, LedgerError, LogStore};
 use crate::projections::ReadModel;
 pub use metrics::Metrics;
 pub use replay::{replay, replay_chunks, replay_through, Replayed};
@@ -86,6 +86,13 @@ pub enum EngineError {
     IdempotencyKeyReused(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+}
+
+/// One event of the log and the envelope it is stored in ([`Engine::event_at`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub envelope: Envelope,
+    pub event: Event,
 }
 
 /// A running ledger: the writer thread and the shared read models.
@@ -182,6 +189,22 @@ impl Engine {
         &self.store
     }
 
+    /// The event at a log position with its envelope, decoded as replay decodes it. Every
+    /// failure is [`LedgerError::Corrupt`] naming the position: one the log lacks (below
+    /// its end or past it, see [`LogStore::envelope_at`]) or whose event does not decode.
+    /// Ask for positions the read models name: the log may already hold a group that is
+    /// not yet durable, or that a failed flush will roll back.
+    pub fn event_at(&self, position: u64) -> Result<StoredEvent, LedgerError> {
+        let envelope = self.store.envelope_at(position)?;
+        let event = replay::decode_event(
+            position,
+            &envelope.event_type,
+            envelope.schema_version,
+            &envelope.payload,
+        )?;
+        Ok(StoredEvent { envelope, event })
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -217,5 +240,73 @@ impl Engine {
         if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::commands::OpenAccount;
+    use crate::domain::vocab::{Scope, Stage};
+
+    fn meta() -> WriteMeta {
+        let actor = Actor {
+            name: "test".into(),
+            role: "admin".into(),
+        };
+        WriteMeta::new(actor, None, &[], "test".into())
+    }
+
+    fn open_account(engine: &Engine, account_id: &str) {
+        let command = Command::OpenAccount(OpenAccount {
+            account_id: account_id.into(),
+            name: format!("Account {account_id}"),
+            scope: Scope::National,
+            segment: None,
+            manager: None,
+            currency: "CNY".into(),
+            stage: Stage::ALL[0],
+        });
+        engine.submit_blocking(command, meta()).unwrap();
+    }
+
+    /// The position and reason of a `Corrupt` error; panics on anything else.
+    fn corrupt_at(result: Result<StoredEvent, LedgerError>) -> (u64, String) {
+        match result {
+            Err(LedgerError::Corrupt { position, reason }) => (position, reason),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn event_at_decodes_the_stored_event_and_names_a_position_it_cannot() {
+        // Proves event_at gives the envelope and event written at a position, and that a
+        // position the log lacks, one past its end and an event that does not decode are
+        // each `Corrupt` at the position asked for.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        for account_id in ["KA-1", "KA-2", "KA-3"] {
+            open_account(&engine, account_id);
+        }
+        let stored = engine.event_at(2).unwrap();
+        assert_eq!(stored.envelope.position, 2);
+        assert_eq!(stored.envelope.event_type, stored.event.type_name());
+        assert!(matches!(&stored.event, Event::AccountOpened(e) if e.account_id == "KA-2"));
+        let (position, reason) = corrupt_at(engine.event_at(4));
+        assert_eq!(position, 4);
+        assert!(reason.contains("past the end"));
+        // Each request was its own group, so position 2 is a chunk of its own.
+        engine.store().remove(&[(2, Vec::new())], &[]).unwrap();
+        let (position, reason) = corrupt_at(engine.event_at(2));
+        assert_eq!(position, 2);
+        assert!(reason.contains("missing"));
+        let mut unknown = engine.store().envelope_at(3).unwrap();
+        unknown.position = 4;
+        unknown.event_type = "NoSuchEvent".into();
+        engine.store().append(&[(4, unknown.seal())], &[]).unwrap();
+        let (position, reason) = corrupt_at(engine.event_at(4));
+        assert_eq!(position, 4);
+        assert!(reason.contains("NoSuchEvent"), "{reason}");
+        engine.shutdown_blocking();
     }
 }

@@ -1,6 +1,7 @@
 //! Replay: the log read from position 1, each envelope decoded once, applied to fresh
 //! decision state and read models.
 
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,9 @@ struct DecodedEvent {
     event: Event,
 }
 
+/// Decoded events handed over at once, shared by both appliers.
+type Batch = Arc<Vec<DecodedEvent>>;
+
 /// Replays the whole log into fresh state and read models. Two threads: one iterates
 /// sled and decodes envelopes and payloads, the other applies them in order.
 pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
@@ -47,16 +51,33 @@ pub fn replay_through(store: &LogStore, through: u64) -> Result<Replayed, Ledger
     replay_chunks(store.chunks_from(1), expected_events, through)
 }
 
+/// Decodes the event of the envelope at `position` from its type, schema version and
+/// payload; one that does not decode is `Corrupt` at its position. The one decoding of
+/// the log's events: replay and [`super::Engine::event_at`] both use it.
+pub(super) fn decode_event(
+    position: u64,
+    event_type: &str,
+    schema_version: u16,
+    payload: &[u8],
+) -> Result<Event, LedgerError> {
+    Event::decode(event_type, schema_version, payload).map_err(|e| LedgerError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })
+}
+
 /// Decodes one stored envelope for replay; a bad one is `Corrupt` at its position.
 fn decode_stored(position: u64, bytes: &[u8]) -> Result<DecodedEvent, LedgerError> {
-    let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
-    let envelope = EnvelopeRef::open(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let event = Event::decode(
+    let envelope = EnvelopeRef::open(bytes).map_err(|e| LedgerError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })?;
+    let event = decode_event(
+        position,
         envelope.event_type,
         envelope.schema_version,
         envelope.payload,
-    )
-    .map_err(|e| corrupt(e.to_string()))?;
+    )?;
     // Only the token events need their actor's name in the read models (who issued it).
     let actor_name = match event {
         Event::TokenIssued(_) | Event::TokenRevoked(_) => envelope.actor_name.to_string(),
@@ -70,6 +91,54 @@ fn decode_stored(position: u64, bytes: &[u8]) -> Result<DecodedEvent, LedgerErro
         actor_name,
         event,
     })
+}
+
+/// The reading side of replay: decodes the chunks' envelopes in position order up to
+/// `through`, refusing a gap, and hands them in batches to both appliers. Stops early
+/// when an applier is gone.
+fn read_batches<I, B>(
+    chunks: I,
+    through: u64,
+    state_sender: SyncSender<Batch>,
+    sender: SyncSender<Batch>,
+) -> Result<(), LedgerError>
+where
+    I: Iterator<Item = Result<(u64, B), LedgerError>>,
+    B: AsRef<[u8]>,
+{
+    let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
+    let mut expected = 1;
+    'chunks: for chunk in chunks {
+        let (first, chunk) = chunk?;
+        for (position, bytes) in chunk_entries(first, chunk.as_ref())? {
+            if position > through {
+                break 'chunks;
+            }
+            if position != expected {
+                return Err(LedgerError::Corrupt {
+                    position: expected,
+                    reason: format!("missing; next stored is {position}"),
+                });
+            }
+            expected += 1;
+            batch.push(decode_stored(position, bytes)?);
+            if batch.len() == REPLAY_BATCH_EVENTS {
+                let full = Arc::new(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(REPLAY_BATCH_EVENTS),
+                ));
+                if state_sender.send(full.clone()).is_err() || sender.send(full).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let last = Arc::new(batch);
+        let _ = state_sender.send(last.clone());
+        let _ = sender.send(last);
+    }
+    Ok(())
 }
 
 /// [`replay`] of stored chunks (first position, bytes) from any source: a data directory
@@ -90,9 +159,8 @@ where
     std::thread::scope(|scope| -> Result<(), LedgerError> {
         // The reader hands each decoded batch to two appliers: the decision state and the
         // read models are independent, so they apply on their own threads.
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Arc<Vec<DecodedEvent>>>(4);
-        let (state_sender, state_receiver) =
-            std::sync::mpsc::sync_channel::<Arc<Vec<DecodedEvent>>>(4);
+        let (sender, receiver) = sync_channel::<Batch>(4);
+        let (state_sender, state_receiver) = sync_channel::<Batch>(4);
         let state = &mut state;
         let state_applier = scope.spawn(move || {
             for batch in state_receiver {
@@ -101,41 +169,7 @@ where
                 }
             }
         });
-        let reader = scope.spawn(move || -> Result<(), LedgerError> {
-            let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
-            let mut expected = 1;
-            'chunks: for chunk in chunks {
-                let (first, chunk) = chunk?;
-                for (position, bytes) in chunk_entries(first, chunk.as_ref())? {
-                    if position > through {
-                        break 'chunks;
-                    }
-                    if position != expected {
-                        return Err(LedgerError::Corrupt {
-                            position: expected,
-                            reason: format!("missing; next stored is {position}"),
-                        });
-                    }
-                    expected += 1;
-                    batch.push(decode_stored(position, bytes)?);
-                    if batch.len() == REPLAY_BATCH_EVENTS {
-                        let full = Arc::new(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(REPLAY_BATCH_EVENTS),
-                        ));
-                        if state_sender.send(full.clone()).is_err() || sender.send(full).is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-            if !batch.is_empty() {
-                let last = Arc::new(batch);
-                let _ = state_sender.send(last.clone());
-                let _ = sender.send(last);
-            }
-            Ok(())
-        });
+        let reader = scope.spawn(move || read_batches(chunks, through, state_sender, sender));
         for batch in receiver {
             for decoded in batch.iter() {
                 let meta = EventMeta {
