@@ -4,7 +4,8 @@
 
 use std::io::{Read, Write};
 
-use super::{replay, replay_chunks, Engine, IdempotencyRecord, Replayed};
+use super::idempotency::IdempotencyRecord;
+use super::{replay, replay_chunks, Engine, Replayed};
 use crate::ledger::backup::{
     write_backup as write_file, BackupCounts, BackupError, BackupHeader, BackupReader, BackupRecord,
 };

@@ -42,104 +42,76 @@ impl Metrics {
     /// into a fresh registry cannot fail, so failures here are our bug.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            register(
-                &registry,
-                IntCounter::new(name, help).expect("valid metric"),
-            )
-        };
-        let gauge = |name: &str, help: &str| {
-            register(&registry, IntGauge::new(name, help).expect("valid metric"))
-        };
-        let histogram = |name: &str, help: &str, buckets: &[f64]| {
-            let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-            register(&registry, Histogram::with_opts(opts).expect("valid metric"))
-        };
-        let events_appended = counter(
-            "kaledger_events_appended_total",
-            "Events durably appended to the log.",
-        );
-        let groups_committed = counter(
-            "kaledger_groups_committed_total",
-            "Group commits (one sled batch, one flush, one sync each).",
-        );
-        let append_failures = counter(
-            "kaledger_append_failures_total",
-            "Group commits that failed and were rolled back.",
-        );
-        let group_events = histogram(
-            "kaledger_group_events",
-            "Events per group commit.",
-            GROUP_BUCKETS,
-        );
-        let group_requests = histogram(
-            "kaledger_group_requests",
-            "Write requests per group commit.",
-            GROUP_BUCKETS,
-        );
-        let flush_seconds = histogram(
-            "kaledger_flush_seconds",
-            "sled flush latency per group.",
-            LATENCY_BUCKETS,
-        );
-        let sync_seconds = histogram(
-            "kaledger_sync_data_seconds",
-            "sync_data latency on the sled data file per group.",
-            LATENCY_BUCKETS,
-        );
-        let head_position = gauge("kaledger_head_position", "Last durable log position.");
-        let http_requests = register(
-            &registry,
-            IntCounterVec::new(
-                Opts::new(
-                    "kaledger_http_requests_total",
-                    "HTTP requests by route and status.",
-                ),
-                &["method", "route", "status"],
-            )
-            .expect("valid metric"),
-        );
-        let writes_stopped = gauge(
-            "kaledger_writes_stopped",
-            "1 while writes are refused after a failed flush, until the store reopens.",
-        );
-        let http_seconds = register(
-            &registry,
-            HistogramVec::new(
-                HistogramOpts::new(
-                    "kaledger_http_request_seconds",
-                    "HTTP request latency by route.",
-                )
-                .buckets(LATENCY_BUCKETS.to_vec()),
-                &["method", "route"],
-            )
-            .expect("valid metric"),
-        );
-        let connections_open = gauge("kaledger_http_connections_open", "Open HTTP connections.");
-        let connections_refused = counter(
-            "kaledger_http_connections_refused_total",
-            "Connections answered 503 at the connection limit because every connection was busy.",
-        );
-        let connections_evicted = counter(
-            "kaledger_http_connections_evicted_total",
-            "Idle connections closed to make room for a new one at the connection limit.",
-        );
+        let r = Registrar(&registry);
         Metrics {
-            connections_open,
-            connections_refused,
-            connections_evicted,
+            events_appended: r.counter(
+                "kaledger_events_appended_total",
+                "Events durably appended to the log.",
+            ),
+            groups_committed: r.counter(
+                "kaledger_groups_committed_total",
+                "Group commits (one sled batch, one flush, one sync each).",
+            ),
+            append_failures: r.counter(
+                "kaledger_append_failures_total",
+                "Group commits that failed and were rolled back.",
+            ),
+            group_events: r.histogram(
+                "kaledger_group_events",
+                "Events per group commit.",
+                GROUP_BUCKETS,
+            ),
+            group_requests: r.histogram(
+                "kaledger_group_requests",
+                "Write requests per group commit.",
+                GROUP_BUCKETS,
+            ),
+            flush_seconds: r.histogram(
+                "kaledger_flush_seconds",
+                "sled flush latency per group.",
+                LATENCY_BUCKETS,
+            ),
+            sync_seconds: r.histogram(
+                "kaledger_sync_data_seconds",
+                "sync_data latency on the sled data file per group.",
+                LATENCY_BUCKETS,
+            ),
+            head_position: r.gauge("kaledger_head_position", "Last durable log position."),
+            http_requests: r.register(
+                IntCounterVec::new(
+                    Opts::new(
+                        "kaledger_http_requests_total",
+                        "HTTP requests by route and status.",
+                    ),
+                    &["method", "route", "status"],
+                )
+                .expect("valid metric"),
+            ),
+            writes_stopped: r.gauge(
+                "kaledger_writes_stopped",
+                "1 while writes are refused after a failed flush, until the store reopens.",
+            ),
+            http_seconds: r.register(
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "kaledger_http_request_seconds",
+                        "HTTP request latency by route.",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["method", "route"],
+                )
+                .expect("valid metric"),
+            ),
+            connections_open: r.gauge("kaledger_http_connections_open", "Open HTTP connections."),
+            connections_refused: r.counter(
+                "kaledger_http_connections_refused_total",
+                "Connections answered 503 at the connection limit because every connection was busy.",
+            ),
+            connections_evicted: r.counter(
+                "kaledger_http_connections_evicted_total",
+                "Idle connections closed to make room for a new one at the connection limit.",
+            ),
             registry,
-            events_appended,
-            groups_committed,
-            group_events,
-            group_requests,
-            flush_seconds,
-            sync_seconds,
-            append_failures,
-            head_position,
-            writes_stopped,
-            http_requests,
-            http_seconds,
         }
     }
 
@@ -153,12 +125,30 @@ impl Metrics {
     }
 }
 
-/// Registers a fresh, uniquely named metric and hands it back (see [`Metrics::new`]).
-fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("unique metric");
-    metric
+/// Registers fresh, uniquely named metrics into one registry (see [`Metrics::new`]).
+struct Registrar<'a>(&'a Registry);
+
+impl Registrar<'_> {
+    /// Registers a metric and hands it back.
+    fn register<T: prometheus::core::Collector + Clone + 'static>(&self, metric: T) -> T {
+        self.0
+            .register(Box::new(metric.clone()))
+            .expect("unique metric");
+        metric
+    }
+
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect("valid metric"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect("valid metric"))
+    }
+
+    fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(Histogram::with_opts(opts).expect("valid metric"))
+    }
 }
 
 impl Default for Metrics {

@@ -370,6 +370,34 @@ impl LogStore {
             .map(|(_, bytes)| bytes.to_vec()))
     }
 
+    /// The envelope at a position, decoded (its hash is not checked: that is
+    /// [`LogStore::verify`]). Every failure is [`LedgerError::Corrupt`] naming the
+    /// position: one the log should hold (1 to its last) that is not stored, not decodable
+    /// or says another position, and also one past the end of the log or 0, which a reader
+    /// only asks for when its own state and the log disagree.
+    pub fn envelope_at(&self, position: u64) -> Result<Envelope, LedgerError> {
+        let corrupt = |reason: String| LedgerError::Corrupt { position, reason };
+        let Some(bytes) = self.get(position)? else {
+            let last = self.last_position()?;
+            return Err(corrupt(if position == 0 {
+                "there is no position 0; the log starts at 1".to_string()
+            } else if position > last {
+                format!("past the end of the log, which ends at position {last}")
+            } else {
+                format!("missing from the log, which ends at position {last}")
+            }));
+        };
+        let envelope = Envelope::open(&bytes)
+            .map_err(|e| corrupt(format!("envelope does not decode: {e}")))?;
+        if envelope.position != position {
+            return Err(corrupt(format!(
+                "envelope says position {}",
+                envelope.position
+            )));
+        }
+        Ok(envelope)
+    }
+
     /// Stored chunks from the one holding `from`, in position order: (first position, bytes).
     pub fn chunks_from(
         &self,
@@ -543,6 +571,81 @@ impl LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Actor;
+
+    /// A sealed envelope that says it is at `says`, and its stored bytes.
+    fn sealed(says: u64) -> (Envelope, Vec<u8>) {
+        let mut envelope = Envelope {
+            event_type: "Probe".to_string(),
+            schema_version: 1,
+            position: says,
+            stream: "probe".to_string(),
+            stream_version: says,
+            event_id: uuid::Uuid::from_u128(u128::from(says)),
+            recorded_at_micros: 1_000 + says as i64,
+            actor: Actor {
+                name: "test".to_string(),
+                role: "admin".to_string(),
+            },
+            idempotency_key: None,
+            request_id: format!("r{says}"),
+            payload: vec![says as u8; 3],
+            prev_hash: GENESIS_HASH,
+            hash: [0; HASH_BYTES],
+        };
+        let bytes = envelope.seal();
+        (envelope, bytes)
+    }
+
+    /// The position and reason of a `Corrupt` error; panics on anything else.
+    fn corrupt_at(result: Result<Envelope, LedgerError>) -> (u64, String) {
+        match result {
+            Err(LedgerError::Corrupt { position, reason }) => (position, reason),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn envelope_at_reads_a_stored_envelope_and_names_a_position_it_cannot() {
+        // Proves envelope_at gives back the envelope stored at a position, and that a
+        // position the log lacks below its end, one past its end, 0, an envelope that
+        // does not decode and one that says another position are each `Corrupt` at the
+        // position asked for, saying which.
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::open(dir.path()).unwrap();
+        let (position, reason) = corrupt_at(store.envelope_at(1));
+        assert_eq!(position, 1);
+        assert!(reason.contains("past the end") && reason.ends_with("position 0"));
+        let (one, one_bytes) = sealed(1);
+        let (two, two_bytes) = sealed(2);
+        let (four, four_bytes) = sealed(4);
+        store
+            .append(&[(1, one_bytes), (2, two_bytes)], &[])
+            .unwrap();
+        store.append(&[(4, four_bytes)], &[]).unwrap();
+        assert_eq!(store.envelope_at(1).unwrap(), one);
+        assert_eq!(store.envelope_at(2).unwrap(), two);
+        assert_eq!(store.envelope_at(4).unwrap(), four);
+        let (position, reason) = corrupt_at(store.envelope_at(3));
+        assert_eq!(position, 3);
+        assert!(reason.contains("missing") && reason.ends_with("position 4"));
+        let (position, reason) = corrupt_at(store.envelope_at(5));
+        assert_eq!(position, 5);
+        assert!(reason.contains("past the end") && reason.ends_with("position 4"));
+        let (position, reason) = corrupt_at(store.envelope_at(0));
+        assert_eq!(position, 0);
+        assert!(reason.contains("no position 0"));
+        let (_, says_seven) = sealed(7);
+        store
+            .append(&[(5, says_seven), (6, vec![9, 9, 9])], &[])
+            .unwrap();
+        let (position, reason) = corrupt_at(store.envelope_at(5));
+        assert_eq!(position, 5);
+        assert_eq!(reason, "envelope says position 7");
+        let (position, reason) = corrupt_at(store.envelope_at(6));
+        assert_eq!(position, 6);
+        assert!(reason.starts_with("envelope does not decode"));
+    }
 
     #[test]
     fn chunks_round_trip_and_refuse_bad_framing() {

@@ -429,7 +429,7 @@ fn read_only_data_directory_is_refused_clearly_at_start() {
 // reset only when the database is opened again), so the writer cannot remove the refused
 // group from sled's in-memory tree. The writer then stops deciding writes (503) instead of
 // answering from a state that holds the refused group, and reopens the store once the
-// directory accepts writes again (`engine::Writer::recover`). These two tests were written
+// directory accepts writes again (`engine::writer::Writer::recover`). These two tests were written
 // against the first version, which acknowledged a retried refused batch as duplicates.
 
 // Proves a refused batch retried while the disk is still full is refused again (503), never
