@@ -2,6 +2,7 @@
 
 mod support;
 
+mod as_of;
 mod backup;
 mod cli;
 mod contests;
