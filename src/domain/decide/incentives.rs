@@ -3,12 +3,12 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::commands::GrantDiscount;
-use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::state::LedgerState;
+use super::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
+use crate::domain::commands::GrantDiscount;
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::state::LedgerState;
 use crate::rules::tiers::{policy_in_force, validate_policy, TierDefinition};
 
 /// Most decimal places of a discount percent ("12.5", "7.25").
@@ -47,9 +47,9 @@ fn check_validity(valid_from: NaiveDate, valid_to: Option<NaiveDate>) -> Result<
 }
 
 fn check_reason(reason: &str) -> Result<(), DomainError> {
-    super::text::refuse_chars(None, "reason", reason)?;
+    crate::domain::text::refuse_chars(None, "reason", reason)?;
     let length = reason.trim().chars().count();
-    if super::text::is_blank(reason) {
+    if crate::domain::text::is_blank(reason) {
         Err(invalid("reason", "missing", "say why (reason is required)"))
     } else if length > TEXT_LENGTH_MAX {
         Err(invalid(
@@ -65,7 +65,7 @@ fn check_reason(reason: &str) -> Result<(), DomainError> {
 fn open_account<'s>(
     state: &'s LedgerState,
     account_id: &str,
-) -> Result<&'s super::state::AccountFacts, DomainError> {
+) -> Result<&'s crate::domain::state::AccountFacts, DomainError> {
     let facts = state
         .accounts
         .get(account_id)
@@ -96,7 +96,7 @@ pub fn publish_policy(
     }
     check_date("effective_from", effective_from)?;
     let mut errors = validate_policy(window_months, tiers);
-    errors.extend(super::limits::policy_thresholds(tiers));
+    errors.extend(crate::domain::limits::policy_thresholds(tiers));
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }

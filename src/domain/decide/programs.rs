@@ -4,16 +4,16 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::checks;
-use super::commands::DefineProgram;
-use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::limits;
-use super::money::{minor_unit_places, round_to_minor_unit};
-use super::programs::{Enrollment, Program};
-use super::state::LedgerState;
+use super::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
+use crate::domain::checks;
+use crate::domain::commands::DefineProgram;
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::limits;
+use crate::domain::money::{minor_unit_places, round_to_minor_unit};
+use crate::domain::programs::{Enrollment, Program};
+use crate::domain::state::LedgerState;
 use crate::rules::calendar::Period;
 use crate::rules::rebates::validate_tiers;
 
@@ -151,9 +151,9 @@ pub fn end(
             ),
         );
     }
-    if let Some(error) = super::text::check_chars(None, "reason", reason) {
+    if let Some(error) = crate::domain::text::check_chars(None, "reason", reason) {
         errors.push(error);
-    } else if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
+    } else if crate::domain::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reason",

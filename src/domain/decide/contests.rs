@@ -4,14 +4,14 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::checks;
-use super::commands::DefineContest;
-use super::decide::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
-use super::decide_programs::{field, id_list};
-use super::error::DomainError;
-use super::events::*;
-use super::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
-use super::state::LedgerState;
+use super::programs::{field, id_list};
+use super::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
+use crate::domain::checks;
+use crate::domain::commands::DefineContest;
+use crate::domain::error::DomainError;
+use crate::domain::events::*;
+use crate::domain::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
+use crate::domain::state::LedgerState;
 use crate::rules::contests::{validate_prizes, ContestMetric, Prize, Standing};
 
 /// Most decimal places of a min_metric: a quantity's places (growth and money use fewer).
@@ -20,7 +20,7 @@ const MIN_METRIC_PLACES_MAX: u32 = 6;
 fn contest<'s>(
     state: &'s LedgerState,
     contest_id: &str,
-) -> Result<&'s super::contests::Contest, DomainError> {
+) -> Result<&'s crate::domain::contests::Contest, DomainError> {
     state
         .contests
         .get(contest_id)
@@ -83,7 +83,7 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
             message: format!("a contest with id \"{}\" already exists", c.contest_id),
         });
     }
-    super::limits::room_for_contest(state)?;
+    crate::domain::limits::room_for_contest(state)?;
     Ok(Decision {
         events: vec![Event::ContestDefined(ContestDefined {
             contest_id: c.contest_id.clone(),
@@ -187,9 +187,11 @@ pub fn mark_paid(
     }
     let mut errors = Vec::new();
     let reference = reference.trim();
-    if let Some(error) = super::text::check_chars(None, "reference", reference) {
+    if let Some(error) = crate::domain::text::check_chars(None, "reference", reference) {
         errors.push(error);
-    } else if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
+    } else if crate::domain::text::is_blank(reference)
+        || reference.chars().count() > TEXT_LENGTH_MAX
+    {
         field(
             &mut errors,
             "reference",

@@ -4,13 +4,13 @@
 
 use rust_decimal::Decimal;
 
-use super::commands::ProposeSettlement;
-use super::decide::{Decision, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::money::round_to_minor_unit;
-use super::settlements::settlement_id;
-use super::state::LedgerState;
+use super::{Decision, TEXT_LENGTH_MAX};
+use crate::domain::commands::ProposeSettlement;
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::money::round_to_minor_unit;
+use crate::domain::settlements::settlement_id;
+use crate::domain::state::LedgerState;
 use crate::rules::rebates::{settlement_amount, SettlementRefusal};
 
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
@@ -115,8 +115,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
 /// [`TEXT_LENGTH_MAX`] characters of free text.
 fn checked_reference(reference: &str) -> Result<&str, DomainError> {
     let reference = reference.trim();
-    super::text::refuse_chars(None, "reference", reference)?;
-    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
+    crate::domain::text::refuse_chars(None, "reference", reference)?;
+    if crate::domain::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reference",
             "missing",
@@ -138,7 +138,7 @@ fn refusal(r: SettlementRefusal) -> DomainError {
 fn pending<'s>(
     state: &'s LedgerState,
     settlement_id: &str,
-) -> Result<&'s super::settlements::Settlement, DomainError> {
+) -> Result<&'s crate::domain::settlements::Settlement, DomainError> {
     let s = state
         .settlements
         .get(settlement_id)
@@ -161,7 +161,7 @@ pub fn approve(
         return Err(DomainError::SameActorApproval);
     }
     if let Some(note) = note {
-        super::text::refuse_chars(None, "note", note)?;
+        crate::domain::text::refuse_chars(None, "note", note)?;
     }
     if note.is_some_and(|n| n.chars().count() > TEXT_LENGTH_MAX) {
         return Err(invalid(
@@ -190,8 +190,8 @@ pub fn reject(
 ) -> Result<Decision, DomainError> {
     let s = pending(state, settlement_id)?;
     let reason = reason.trim();
-    super::text::refuse_chars(None, "reason", reason)?;
-    if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
+    crate::domain::text::refuse_chars(None, "reason", reason)?;
+    if crate::domain::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reason",
             "missing",

@@ -7,15 +7,15 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::checks;
-use super::commands::{AllocationRequestInput, DeclareSeason, BATCH_LINES_MAX};
-use super::decide::{check_text, Decision};
-use super::decide_programs::field;
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::seasons::{plan, Season};
-use super::state::LedgerState;
+use super::programs::field;
+use super::{check_text, Decision};
+use crate::domain::checks;
+use crate::domain::commands::{AllocationRequestInput, DeclareSeason, BATCH_LINES_MAX};
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::seasons::{plan, Season};
+use crate::domain::state::LedgerState;
 use crate::rules::allocation::validate_reserves;
 
 /// Most products a season may declare: a peak season's scarce lines are tens, not thousands;

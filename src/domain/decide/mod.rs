@@ -1,19 +1,27 @@
 //! `decide(state, command) -> events`: every business rule of the ledger's write side.
 //! Pure: no IO, no clock, no storage. A refusal writes nothing.
 
+pub mod contests;
+pub mod incentives;
+pub mod programs;
+pub mod seasons;
+pub mod settlements;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::commands::{
+use crate::domain::commands::{
     Command, OpenAccount, ReturnLineInput, SaleLineInput, UpdateAccount, BATCH_LINES_MAX,
 };
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::money::{is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine};
-use super::state::{sale_fingerprint, LedgerState, SaleKey};
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::money::{
+    is_known_currency, minor_unit_places, prorate_return_cost, ReturnableLine,
+};
+use crate::domain::state::{sale_fingerprint, LedgerState, SaleKey};
 
 pub use crate::kernel::decimal::{parse_plain_decimal, written_places};
 pub use crate::kernel::limits::{
@@ -38,7 +46,6 @@ impl Decision {
 
 /// Decides a command against the state.
 pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
-    use super::decide_incentives as incentives;
     match command {
         Command::PublishTierPolicy {
             effective_from,
@@ -65,45 +72,45 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
             reason,
         } => incentives::revoke_override(state, account_id, override_id, reason.as_deref()),
         Command::GrantDiscount(c) => incentives::grant_discount(state, c),
-        Command::DefineProgram(c) => super::decide_programs::define(state, c),
-        Command::ProposeSettlement(c) => super::decide_settlements::propose(state, c),
+        Command::DefineProgram(c) => programs::define(state, c),
+        Command::ProposeSettlement(c) => settlements::propose(state, c),
         Command::ApproveSettlement {
             settlement_id,
             actor,
             note,
-        } => super::decide_settlements::approve(state, settlement_id, actor, note.as_deref()),
+        } => settlements::approve(state, settlement_id, actor, note.as_deref()),
         Command::RejectSettlement {
             settlement_id,
             actor,
             reason,
-        } => super::decide_settlements::reject(state, settlement_id, actor, reason),
+        } => settlements::reject(state, settlement_id, actor, reason),
         Command::EndProgram {
             program_id,
             ends_on,
             reason,
-        } => super::decide_programs::end(state, program_id, *ends_on, reason),
+        } => programs::end(state, program_id, *ends_on, reason),
         Command::Enroll {
             program_id,
             account_id,
             effective_from,
-        } => super::decide_programs::enroll(state, program_id, account_id, *effective_from),
+        } => programs::enroll(state, program_id, account_id, *effective_from),
         Command::Unenroll {
             program_id,
             account_id,
             effective_to,
-        } => super::decide_programs::unenroll(state, program_id, account_id, *effective_to),
+        } => programs::unenroll(state, program_id, account_id, *effective_to),
         Command::RevokeDiscount {
             discount_id,
             effective_on,
             reason,
         } => incentives::revoke_discount(state, discount_id, *effective_on, reason.as_deref()),
-        Command::DefineContest(c) => super::decide_contests::define(state, c),
+        Command::DefineContest(c) => contests::define(state, c),
         Command::CloseContest {
             contest_id,
             standings,
             through_position,
             today,
-        } => super::decide_contests::close(state, contest_id, standings, *through_position, *today),
+        } => contests::close(state, contest_id, standings, *through_position, *today),
         Command::MarkAwardPaid {
             contest_id,
             account_id,
@@ -111,28 +118,28 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, Domain
             reference,
             today,
             actor,
-        } => super::decide_contests::mark_paid(
+        } => contests::mark_paid(
             state, contest_id, account_id, *paid_on, reference, *today, actor,
         ),
-        Command::DeclareSeason(c) => super::decide_seasons::declare(state, c),
+        Command::DeclareSeason(c) => seasons::declare(state, c),
         Command::ReviseCapacity {
             season_id,
             products,
             reason,
-        } => super::decide_seasons::revise(state, season_id, products, reason.as_deref()),
+        } => seasons::revise(state, season_id, products, reason.as_deref()),
         Command::RequestAllocation {
             season_id,
             requests,
-        } => super::decide_seasons::request(state, season_id, requests),
+        } => seasons::request(state, season_id, requests),
         Command::WithdrawRequest {
             season_id,
             request_id,
             reason,
-        } => super::decide_seasons::withdraw(state, season_id, request_id, reason.as_deref()),
+        } => seasons::withdraw(state, season_id, request_id, reason.as_deref()),
         Command::CommitAllocation {
             season_id,
             plan_hash,
-        } => super::decide_seasons::commit(state, season_id, plan_hash),
+        } => seasons::commit(state, season_id, plan_hash),
         Command::OpenAccount(c) => open_account(state, c),
         Command::UpdateAccount(c) => update_account(state, c),
         Command::ChangeStage {
@@ -217,7 +224,7 @@ pub(crate) fn check_text(
     text: Option<&str>,
 ) -> Result<(), DomainError> {
     if let Some(t) = text {
-        super::text::refuse_chars(index, field, t)?;
+        crate::domain::text::refuse_chars(index, field, t)?;
         if t.chars().count() > TEXT_LENGTH_MAX {
             return Err(DomainError::Validation(vec![FieldError::new(
                 index,
@@ -251,7 +258,7 @@ fn open_account_facts<'s>(
     state: &'s LedgerState,
     account_id: &str,
     expected_version: Option<u64>,
-) -> Result<&'s super::state::AccountFacts, DomainError> {
+) -> Result<&'s crate::domain::state::AccountFacts, DomainError> {
     let facts = state
         .accounts
         .get(account_id)
@@ -310,9 +317,9 @@ fn open_account(state: &LedgerState, c: &OpenAccount) -> Result<Decision, Domain
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let trimmed = name.trim();
-    if let Some(error) = super::text::check_chars(None, "name", name) {
+    if let Some(error) = crate::domain::text::check_chars(None, "name", name) {
         errors.push(error);
-    } else if super::text::is_blank(trimmed) {
+    } else if crate::domain::text::is_blank(trimmed) {
         errors.push(FieldError::new(
             None,
             "name",
@@ -537,7 +544,7 @@ fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Decision
     // Keys recorded earlier in this same batch, with their fingerprints.
     let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::new();
     // Running sale totals per currency, bounded by `limits::LEDGER_TOTAL_MAX`.
-    let mut totals = super::limits::BatchTotals::default();
+    let mut totals = crate::domain::limits::BatchTotals::default();
     for (index, input) in lines.iter().enumerate() {
         let mut check = LineCheck {
             index,
