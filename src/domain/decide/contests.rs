@@ -4,18 +4,39 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::programs::{field, id_list};
-use super::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
-use crate::domain::checks;
-use crate::domain::commands::DefineContest;
+use super::{misrouted, Decision};
+use crate::domain::checks::{self, field, id_list};
+use crate::domain::commands::{Command, DefineContest};
 use crate::domain::error::DomainError;
 use crate::domain::events::*;
 use crate::domain::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
 use crate::domain::state::LedgerState;
+use crate::kernel::limits::{LINE_VALUE_MAX, QUANTITY_PLACES_MAX, TEXT_LENGTH_MAX};
 use crate::rules::contests::{validate_prizes, ContestMetric, Prize, Standing};
 
-/// Most decimal places of a min_metric: a quantity's places (growth and money use fewer).
-const MIN_METRIC_PLACES_MAX: u32 = 6;
+/// Decides a contest command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DefineContest(c) => define(state, c),
+        Command::CloseContest {
+            contest_id,
+            standings,
+            through_position,
+            today,
+        } => close(state, contest_id, standings, *through_position, *today),
+        Command::MarkAwardPaid {
+            contest_id,
+            account_id,
+            paid_on,
+            reference,
+            today,
+            actor,
+        } => mark_paid(
+            state, contest_id, account_id, *paid_on, reference, *today, actor,
+        ),
+        other => misrouted("contest", other),
+    }
+}
 
 fn contest<'s>(
     state: &'s LedgerState,
@@ -40,7 +61,7 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
     // A money metric takes the currency's places; a quantity or growth metric a quantity's.
     let min_places = match c.metric {
         ContestMetric::NetRevenue => minor_unit_places(&c.currency),
-        ContestMetric::Quantity | ContestMetric::GrowthPct => MIN_METRIC_PLACES_MAX,
+        ContestMetric::Quantity | ContestMetric::GrowthPct => QUANTITY_PLACES_MAX,
     };
     if let Some(min) = c.min_metric {
         if min < Decimal::ZERO || min > LINE_VALUE_MAX {

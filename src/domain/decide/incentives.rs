@@ -3,31 +3,60 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use crate::domain::commands::GrantDiscount;
-use crate::domain::error::{DomainError, FieldError};
+use super::{invalid, misrouted, open_account_facts, Decision};
+use crate::domain::checks;
+use crate::domain::commands::{Command, GrantDiscount};
+use crate::domain::error::DomainError;
 use crate::domain::events::*;
 use crate::domain::ids::is_valid_id;
 use crate::domain::state::LedgerState;
+use crate::kernel::limits::{DISCOUNT_PLACES_MAX, TEXT_LENGTH_MAX};
 use crate::rules::tiers::{policy_in_force, validate_policy, TierDefinition};
 
-/// Most decimal places of a discount percent ("12.5", "7.25").
-pub const DISCOUNT_PLACES_MAX: u32 = 2;
-
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
-    DomainError::Validation(vec![FieldError::new(None, field, code, message)])
+/// Decides an incentive command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::PublishTierPolicy {
+            effective_from,
+            window_months,
+            tiers,
+            expected_version,
+        } => publish_policy(
+            state,
+            *effective_from,
+            *window_months,
+            tiers,
+            *expected_version,
+        ),
+        Command::GrantTierOverride {
+            account_id,
+            tier,
+            valid_from,
+            valid_to,
+            reason,
+        } => grant_override(state, account_id, tier, *valid_from, *valid_to, reason),
+        Command::RevokeTierOverride {
+            account_id,
+            override_id,
+            reason,
+        } => revoke_override(state, account_id, override_id, reason.as_deref()),
+        Command::GrantDiscount(c) => grant_discount(state, c),
+        Command::RevokeDiscount {
+            discount_id,
+            effective_on,
+            reason,
+        } => revoke_discount(state, discount_id, *effective_on, reason.as_deref()),
+        other => misrouted("incentive", other),
+    }
 }
 
 fn check_date(field: &str, date: NaiveDate) -> Result<(), DomainError> {
-    use chrono::Datelike;
-    if (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year()) {
+    let mut errors = Vec::new();
+    checks::business_date(&mut errors, field, date);
+    if errors.is_empty() {
         Ok(())
     } else {
-        Err(invalid(
-            field,
-            "invalid_date",
-            format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
-        ))
+        Err(DomainError::Validation(errors))
     }
 }
 
@@ -60,20 +89,6 @@ fn check_reason(reason: &str) -> Result<(), DomainError> {
     } else {
         Ok(())
     }
-}
-
-fn open_account<'s>(
-    state: &'s LedgerState,
-    account_id: &str,
-) -> Result<&'s crate::domain::state::AccountFacts, DomainError> {
-    let facts = state
-        .accounts
-        .get(account_id)
-        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
-    if facts.closed {
-        return Err(DomainError::AccountClosed(account_id.to_string()));
-    }
-    Ok(facts)
 }
 
 /// Publishes the next version of the tier policy.
@@ -120,7 +135,7 @@ pub fn grant_override(
     valid_to: Option<NaiveDate>,
     reason: &str,
 ) -> Result<Decision, DomainError> {
-    open_account(state, account_id)?;
+    open_account_facts(state, account_id, None)?;
     check_validity(valid_from, valid_to)?;
     check_reason(reason)?;
     let policies = state.incentives.policies(u64::MAX);
@@ -207,7 +222,7 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
     if state.incentives.discount(&c.discount_id).is_some() {
         return Err(DomainError::DiscountExists(c.discount_id.clone()));
     }
-    let facts = open_account(state, &c.account_id)?;
+    let facts = open_account_facts(state, &c.account_id, None)?;
     if c.percent <= Decimal::ZERO || c.percent > Decimal::ONE_HUNDRED {
         return Err(invalid(
             "percent",

@@ -4,67 +4,39 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use crate::domain::checks;
-use crate::domain::commands::DefineProgram;
+use super::{misrouted, Decision};
+use crate::domain::checks::{self, field, id_list};
+use crate::domain::commands::{Command, DefineProgram};
 use crate::domain::error::{DomainError, FieldError};
 use crate::domain::events::*;
-use crate::domain::ids::is_valid_id;
 use crate::domain::limits;
 use crate::domain::money::{minor_unit_places, round_to_minor_unit};
 use crate::domain::programs::{Enrollment, Program};
 use crate::domain::state::LedgerState;
+use crate::kernel::limits::TEXT_LENGTH_MAX;
 use crate::rules::calendar::Period;
 use crate::rules::rebates::validate_tiers;
 
-pub(crate) fn field(
-    errors: &mut Vec<FieldError>,
-    name: &str,
-    code: &str,
-    message: impl Into<String>,
-) {
-    errors.push(FieldError::new(None, name, code, message));
-}
-
-pub(crate) fn year_ok(date: NaiveDate) -> bool {
-    use chrono::Datelike;
-    (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year())
-}
-
-pub(crate) fn id_list(
-    errors: &mut Vec<FieldError>,
-    name: &str,
-    list: &Option<Vec<String>>,
-) -> Vec<String> {
-    match list {
-        None => Vec::new(),
-        Some(items) if items.is_empty() => {
-            field(
-                errors,
-                name,
-                "empty_scope",
-                format!(
-                    "{name} must list at least one id when given; leave it out for no restriction"
-                ),
-            );
-            Vec::new()
-        }
-        Some(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if !is_valid_id(item) {
-                    field(
-                        errors,
-                        &format!("{name}[{i}]"),
-                        "invalid_id",
-                        format!("\"{item}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
-                    );
-                }
-            }
-            let mut unique = items.clone();
-            unique.sort();
-            unique.dedup();
-            unique
-        }
+/// Decides a program command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DefineProgram(c) => define(state, c),
+        Command::EndProgram {
+            program_id,
+            ends_on,
+            reason,
+        } => end(state, program_id, *ends_on, reason),
+        Command::Enroll {
+            program_id,
+            account_id,
+            effective_from,
+        } => enroll(state, program_id, account_id, *effective_from),
+        Command::Unenroll {
+            program_id,
+            account_id,
+            effective_to,
+        } => unenroll(state, program_id, account_id, *effective_to),
+        other => misrouted("program", other),
     }
 }
 
@@ -246,16 +218,7 @@ pub fn enroll(
             format!("the program ends on {}", program.ends_on),
         );
     }
-    if !year_ok(effective_from) {
-        field(
-            &mut errors,
-            "effective_from",
-            "invalid_date",
-            format!(
-                "{effective_from} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"
-            ),
-        );
-    }
+    checks::business_date(&mut errors, "effective_from", effective_from);
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }

@@ -7,23 +7,45 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::programs::field;
-use super::{check_text, Decision};
-use crate::domain::checks;
-use crate::domain::commands::{AllocationRequestInput, DeclareSeason, BATCH_LINES_MAX};
+use super::{check_batch_size, check_text, misrouted, Decision};
+use crate::domain::checks::{self, field};
+use crate::domain::commands::{AllocationRequestInput, Command, DeclareSeason};
 use crate::domain::error::{DomainError, FieldError};
 use crate::domain::events::*;
 use crate::domain::ids::is_valid_id;
+use crate::domain::limits::SEASON_PRODUCTS_MAX;
 use crate::domain::seasons::{plan, Season};
 use crate::domain::state::LedgerState;
 use crate::rules::allocation::validate_reserves;
 
-/// Most products a season may declare: a peak season's scarce lines are tens, not thousands;
-/// the limit bounds a plan at 10,000 accounts × 500 skus.
-pub const SEASON_PRODUCTS_MAX: usize = 500;
-/// Largest capacity or request in whole units (10^12): beyond any real stock, and sums of
-/// millions of requests stay far inside u64.
-pub const UNITS_MAX: u64 = 1_000_000_000_000;
+// Under its old path, `domain::decide_seasons::UNITS_MAX` (read by the API's capacity check).
+pub use crate::kernel::limits::UNITS_MAX;
+
+/// Decides a season command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DeclareSeason(c) => declare(state, c),
+        Command::ReviseCapacity {
+            season_id,
+            products,
+            reason,
+        } => revise(state, season_id, products, reason.as_deref()),
+        Command::RequestAllocation {
+            season_id,
+            requests,
+        } => request(state, season_id, requests),
+        Command::WithdrawRequest {
+            season_id,
+            request_id,
+            reason,
+        } => withdraw(state, season_id, request_id, reason.as_deref()),
+        Command::CommitAllocation {
+            season_id,
+            plan_hash,
+        } => commit(state, season_id, plan_hash),
+        other => misrouted("season", other),
+    }
+}
 
 fn season<'s>(state: &'s LedgerState, season_id: &str) -> Result<&'s Season, DomainError> {
     state
@@ -223,15 +245,7 @@ pub fn request(
     requests: &[AllocationRequestInput],
 ) -> Result<Decision, DomainError> {
     let season = open_season(state, season_id)?;
-    if requests.is_empty() {
-        return Err(DomainError::EmptyBatch);
-    }
-    if requests.len() > BATCH_LINES_MAX {
-        return Err(DomainError::TooManyLines {
-            count: requests.len(),
-            max: BATCH_LINES_MAX,
-        });
-    }
+    check_batch_size(requests.len())?;
     let mut errors = Vec::new();
     let mut ids_in_batch: HashSet<&str> = HashSet::new();
     for (i, r) in requests.iter().enumerate() {

@@ -4,17 +4,32 @@
 
 use rust_decimal::Decimal;
 
-use super::{Decision, TEXT_LENGTH_MAX};
-use crate::domain::commands::ProposeSettlement;
-use crate::domain::error::{DomainError, FieldError};
+use super::{invalid, misrouted, Decision};
+use crate::domain::commands::{Command, ProposeSettlement};
+use crate::domain::error::DomainError;
 use crate::domain::events::*;
 use crate::domain::money::round_to_minor_unit;
 use crate::domain::settlements::settlement_id;
 use crate::domain::state::LedgerState;
+use crate::kernel::limits::TEXT_LENGTH_MAX;
 use crate::rules::rebates::{settlement_amount, SettlementRefusal};
 
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
-    DomainError::Validation(vec![FieldError::new(None, field, code, message)])
+/// Decides a settlement command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::ProposeSettlement(c) => propose(state, c),
+        Command::ApproveSettlement {
+            settlement_id,
+            actor,
+            note,
+        } => approve(state, settlement_id, actor, note.as_deref()),
+        Command::RejectSettlement {
+            settlement_id,
+            actor,
+            reason,
+        } => reject(state, settlement_id, actor, reason),
+        other => misrouted("settlement", other),
+    }
 }
 
 /// Proposes a settlement; the amount follows from the kind (DESIGN §5.4).
