@@ -18,11 +18,8 @@ pub mod text;
 // The kernel's modules under their old names, for the domain's own `super::money` paths.
 pub use crate::kernel::{ids, money, stored, vocab};
 
-// The per-aggregate decisions under their old names (`domain::decide_seasons::UNITS_MAX`).
-pub use decide::{
-    contests as decide_contests, incentives as decide_incentives, programs as decide_programs,
-    seasons as decide_seasons, settlements as decide_settlements,
-};
+// The season decisions under their old path (`domain::decide_seasons::UNITS_MAX`).
+pub use decide::seasons as decide_seasons;
 
 pub use commands::Command;
 pub use decide::{decide, Decision};

@@ -105,8 +105,8 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
         });
     }
     crate::domain::limits::room_for_contest(state)?;
-    Ok(Decision {
-        events: vec![Event::ContestDefined(ContestDefined {
+    Ok(Decision::events(vec![Event::ContestDefined(
+        ContestDefined {
             contest_id: c.contest_id.clone(),
             name: name.to_string(),
             currency: c.currency.clone(),
@@ -128,9 +128,8 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
                     ..p.clone()
                 })
                 .collect(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Closes a contest after its last day, once.
@@ -163,10 +162,7 @@ pub fn close(
         through_position,
         standings: standings.to_vec(),
     });
-    Ok(Decision {
-        events: vec![event],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![event]))
 }
 
 /// Marks an account's whole cash award paid, once.
@@ -241,15 +237,14 @@ pub fn mark_paid(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    Ok(Decision {
-        events: vec![Event::ContestAwardPaid(ContestAwardPaid {
+    Ok(Decision::events(vec![Event::ContestAwardPaid(
+        ContestAwardPaid {
             contest_id: contest_id.to_string(),
             account_id: account_id.to_string(),
             amount,
             paid_on,
             reference: reference.to_string(),
             paid_by: actor.to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

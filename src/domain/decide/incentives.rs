@@ -115,15 +115,14 @@ pub fn publish_policy(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    Ok(Decision {
-        events: vec![Event::TierPolicyPublished(TierPolicyPublished {
+    Ok(Decision::events(vec![Event::TierPolicyPublished(
+        TierPolicyPublished {
             version: state.incentives.policy_count() + 1,
             effective_from,
             window_months,
             tiers: tiers.to_vec(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Grants a tier override; the tier must exist in the policy in force on `valid_from`.
@@ -159,17 +158,16 @@ pub fn grant_override(
         ));
     }
     let count = state.incentives.overrides(account_id, u64::MAX).len();
-    Ok(Decision {
-        events: vec![Event::TierOverrideGranted(TierOverrideGranted {
+    Ok(Decision::events(vec![Event::TierOverrideGranted(
+        TierOverrideGranted {
             account_id: account_id.to_string(),
             override_id: format!("ovr-{}", count + 1),
             tier: tier.to_string(),
             valid_from,
             valid_to,
             reason: reason.trim().to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Revokes a tier override.
@@ -197,14 +195,13 @@ pub fn revoke_override(
     if let Some(r) = reason {
         check_reason(r)?;
     }
-    Ok(Decision {
-        events: vec![Event::TierOverrideRevoked(TierOverrideRevoked {
+    Ok(Decision::events(vec![Event::TierOverrideRevoked(
+        TierOverrideRevoked {
             account_id: account_id.to_string(),
             override_id: override_id.to_string(),
             reason: reason.map(|r| r.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Grants a discount within the ceiling of the account's tier on `valid_from`.
@@ -284,8 +281,8 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
             on: c.valid_from.to_string(),
         });
     }
-    Ok(Decision {
-        events: vec![Event::DiscountGranted(DiscountGranted {
+    Ok(Decision::events(vec![Event::DiscountGranted(
+        DiscountGranted {
             discount_id: c.discount_id.clone(),
             account_id: c.account_id.clone(),
             percent: c.percent,
@@ -296,9 +293,8 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
             reason: c.reason.trim().to_string(),
             tier: entitlement.tier,
             ceiling_pct: ceiling,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 fn scope_name(scope: DiscountScope) -> &'static str {
@@ -327,13 +323,12 @@ pub fn revoke_discount(
     if let Some(r) = reason {
         check_reason(r)?;
     }
-    Ok(Decision {
-        events: vec![Event::DiscountRevoked(DiscountRevoked {
+    Ok(Decision::events(vec![Event::DiscountRevoked(
+        DiscountRevoked {
             discount_id: discount_id.to_string(),
             account_id: discount.account_id.clone(),
             effective_on,
             reason: reason.map(|r| r.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

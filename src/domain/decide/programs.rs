@@ -77,8 +77,8 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
         return Err(DomainError::ProgramExists(c.program_id.clone()));
     }
     limits::room_for_program(state)?;
-    Ok(Decision {
-        events: vec![Event::RebateProgramDefined(RebateProgramDefined {
+    Ok(Decision::events(vec![Event::RebateProgramDefined(
+        RebateProgramDefined {
             program_id: c.program_id.clone(),
             name: name.to_string(),
             currency: c.currency.clone(),
@@ -92,9 +92,8 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
             scope_skus,
             scope_categories,
             eligible_tiers,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Ends a program early: the new end is on or after its start and before its current end.
@@ -137,14 +136,13 @@ pub fn end(
         return Err(DomainError::Validation(errors));
     }
     settled_periods_covered(state, program, None, ends_on)?;
-    Ok(Decision {
-        events: vec![Event::RebateProgramEnded(RebateProgramEnded {
+    Ok(Decision::events(vec![Event::RebateProgramEnded(
+        RebateProgramEnded {
             program_id: program_id.to_string(),
             ends_on,
             reason: reason.trim().to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// 409 `settled_period_after_end` when `ends_on` falls before the last day of a period
@@ -244,14 +242,13 @@ pub fn enroll(
             )]));
         }
     }
-    Ok(Decision {
-        events: vec![Event::AccountEnrolled(AccountEnrolled {
+    Ok(Decision::events(vec![Event::AccountEnrolled(
+        AccountEnrolled {
             program_id: program_id.to_string(),
             account_id: account_id.to_string(),
             effective_from,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Ends an account's open enrollment after `effective_to`.
@@ -283,12 +280,11 @@ pub fn unenroll(
         )]));
     }
     settled_periods_covered(state, program, Some(open), effective_to)?;
-    Ok(Decision {
-        events: vec![Event::AccountUnenrolled(AccountUnenrolled {
+    Ok(Decision::events(vec![Event::AccountUnenrolled(
+        AccountUnenrolled {
             program_id: program_id.to_string(),
             account_id: account_id.to_string(),
             effective_to,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

@@ -151,17 +151,16 @@ pub fn declare(state: &LedgerState, c: &DeclareSeason) -> Result<Decision, Domai
             message: format!("a season with id \"{}\" already exists", c.season_id),
         });
     }
-    Ok(Decision {
-        events: vec![Event::SeasonDeclared(SeasonDeclared {
+    Ok(Decision::events(vec![Event::SeasonDeclared(
+        SeasonDeclared {
             season_id: c.season_id.clone(),
             name: name.to_string(),
             starts_on: c.starts_on,
             ends_on: c.ends_on,
             products: c.products.clone(),
             reserves: c.reserves.clone(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Revises the capacity of one or more products of a season not yet committed; one
@@ -231,10 +230,7 @@ pub fn revise(
             message: "every listed capacity is already the one given; nothing to revise".into(),
         });
     }
-    Ok(Decision {
-        events,
-        duplicates: 0,
-    })
+    Ok(Decision::events(events))
 }
 
 /// Records allocation requests, all or nothing: each names an open account, a product of
@@ -316,10 +312,7 @@ pub fn request(
             quantity: r.quantity,
         }));
     }
-    Ok(Decision {
-        events,
-        duplicates: 0,
-    })
+    Ok(Decision::events(events))
 }
 
 /// Withdraws an active request of a season not yet committed.
@@ -343,17 +336,14 @@ pub fn withdraw(
         });
     }
     check_text(None, "reason", reason)?;
-    Ok(Decision {
-        events: vec![Event::AllocationRequestWithdrawn(
-            AllocationRequestWithdrawn {
-                season_id: season_id.to_string(),
-                request_id: request_id.to_string(),
-                account_id: request.account_id.clone(),
-                reason: reason.map(|r| r.trim().to_string()),
-            },
-        )],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![Event::AllocationRequestWithdrawn(
+        AllocationRequestWithdrawn {
+            season_id: season_id.to_string(),
+            request_id: request_id.to_string(),
+            account_id: request.account_id.clone(),
+            reason: reason.map(|r| r.trim().to_string()),
+        },
+    )]))
 }
 
 /// The tier and supply_priority of an account on `on`, from the decider's state.
@@ -393,8 +383,5 @@ pub fn commit(
         plan_hash: current.plan_hash,
         skus: current.skus,
     });
-    Ok(Decision {
-        events: vec![event],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![event]))
 }

@@ -104,8 +104,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         pending: money(settled.pending),
         ..c.computation.clone()
     };
-    Ok(Decision {
-        events: vec![Event::SettlementProposed(SettlementProposed {
+    Ok(Decision::events(vec![Event::SettlementProposed(
+        SettlementProposed {
             settlement_id: settlement_id(
                 &c.program_id,
                 &c.account_id,
@@ -121,9 +121,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             amount: money(amount),
             computation,
             proposed_by: c.actor.clone(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// The trimmed reference of a proposal (credit note, payment run): 1 to
@@ -185,15 +184,14 @@ pub fn approve(
             format!("at most {TEXT_LENGTH_MAX} characters"),
         ));
     }
-    Ok(Decision {
-        events: vec![Event::SettlementApproved(SettlementApproved {
+    Ok(Decision::events(vec![Event::SettlementApproved(
+        SettlementApproved {
             settlement_id: settlement_id.to_string(),
             program_id: s.program_id.clone(),
             approved_by: actor.to_string(),
             note: note.map(|n| n.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Rejects a pending settlement (the proposer may withdraw their own).
@@ -213,13 +211,12 @@ pub fn reject(
             format!("say why, in 1 to {TEXT_LENGTH_MAX} characters"),
         ));
     }
-    Ok(Decision {
-        events: vec![Event::SettlementRejected(SettlementRejected {
+    Ok(Decision::events(vec![Event::SettlementRejected(
+        SettlementRejected {
             settlement_id: settlement_id.to_string(),
             program_id: s.program_id.clone(),
             rejected_by: actor.to_string(),
             reason: reason.to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
