@@ -1,23 +1,26 @@
-//! Field checks shared by the definitions of programs, contests and seasons: each pushes a
-//! [`FieldError`] with a stable code instead of failing at the first problem, so one answer
-//! lists every bad field.
+//! Field checks shared by the decisions on policies, programs, contests and seasons: each
+//! pushes a [`FieldError`] with a stable code instead of failing at the first problem, so
+//! one answer lists every bad field.
 
 use chrono::{Datelike, NaiveDate};
 
-use super::decide::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
 use super::error::FieldError;
 use super::ids::is_valid_id;
 use super::money::is_known_currency;
 use super::text::is_blank;
+use crate::kernel::limits::{
+    is_business_year, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX,
+};
 
-fn push(errors: &mut Vec<FieldError>, name: &str, code: &str, message: String) {
+/// Notes a problem of the field `name` (not of a line).
+pub fn field(errors: &mut Vec<FieldError>, name: &str, code: &str, message: impl Into<String>) {
     errors.push(FieldError::new(None, name, code, message));
 }
 
 /// `invalid_id` unless `id` follows the id rule.
 pub fn id(errors: &mut Vec<FieldError>, name: &str, id: &str) {
     if !is_valid_id(id) {
-        push(
+        field(
             errors,
             name,
             "invalid_id",
@@ -34,7 +37,7 @@ pub fn name<'a>(errors: &mut Vec<FieldError>, name: &'a str) -> &'a str {
     if let Some(error) = super::text::check_chars(None, "name", name) {
         errors.push(error);
     } else if is_blank(trimmed) || trimmed.chars().count() > TEXT_LENGTH_MAX {
-        push(
+        field(
             errors,
             "name",
             "invalid_name",
@@ -47,7 +50,7 @@ pub fn name<'a>(errors: &mut Vec<FieldError>, name: &'a str) -> &'a str {
 /// `unknown_currency` unless `currency` is an ISO 4217 code the ledger knows.
 pub fn currency(errors: &mut Vec<FieldError>, currency: &str) {
     if !is_known_currency(currency) {
-        push(
+        field(
             errors,
             "currency",
             "unknown_currency",
@@ -64,27 +67,70 @@ pub fn window(
     ends_on: NaiveDate,
     one_day_ok: bool,
 ) {
-    for (name, date) in [("starts_on", starts_on), ("ends_on", ends_on)] {
-        if !(BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year()) {
-            push(
-                errors,
-                name,
-                "invalid_date",
-                format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
-            );
-        }
-    }
+    business_date(errors, "starts_on", starts_on);
+    business_date(errors, "ends_on", ends_on);
     if ends_on < starts_on || (ends_on == starts_on && !one_day_ok) {
         let rule = if one_day_ok {
             "must not be before"
         } else {
             "must be after"
         };
-        push(
+        field(
             errors,
             "ends_on",
             "ends_before_start",
             format!("ends_on {ends_on} {rule} starts_on {starts_on}"),
         );
+    }
+}
+
+/// `invalid_date` for a day outside the business years (a typo such as 0026 for 2026).
+pub fn business_date(errors: &mut Vec<FieldError>, name: &str, date: NaiveDate) {
+    if !is_business_year(date.year()) {
+        field(
+            errors,
+            name,
+            "invalid_date",
+            format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
+        );
+    }
+}
+
+/// The ids of an optional scope list, sorted and without repeats; `empty_scope` for a
+/// list given empty, `invalid_id` for each id that breaks the id rule.
+pub fn id_list(
+    errors: &mut Vec<FieldError>,
+    name: &str,
+    list: &Option<Vec<String>>,
+) -> Vec<String> {
+    match list {
+        None => Vec::new(),
+        Some(items) if items.is_empty() => {
+            field(
+                errors,
+                name,
+                "empty_scope",
+                format!(
+                    "{name} must list at least one id when given; leave it out for no restriction"
+                ),
+            );
+            Vec::new()
+        }
+        Some(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if !is_valid_id(item) {
+                    field(
+                        errors,
+                        &format!("{name}[{i}]"),
+                        "invalid_id",
+                        format!("\"{item}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+                    );
+                }
+            }
+            let mut unique = items.clone();
+            unique.sort();
+            unique.dedup();
+            unique
+        }
     }
 }

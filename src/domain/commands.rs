@@ -12,9 +12,8 @@ use super::events::DiscountScope;
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::rules::tiers::TierDefinition;
 
-/// Largest batch accepted in one request: big enough for an ERP extract page, small enough
-/// that one request's validation and sled batch stay in the low milliseconds.
-pub const BATCH_LINES_MAX: usize = 10_000;
+// Under its old path, `domain::commands::BATCH_LINES_MAX`.
+pub use super::limits::BATCH_LINES_MAX;
 
 /// One sale line as sent by a caller (JSON or CSV), before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::events::LineEffect;
+
 /// Totals of one day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DayTotals {
@@ -24,8 +26,19 @@ pub struct DailySales {
 }
 
 impl DailySales {
-    /// Adds a sale on its day.
+    /// Adds a sale or return line's effect on its day (a return's amounts are negative, on
+    /// its sale's day).
+    pub fn add_line(&mut self, line: &LineEffect) {
+        self.add(line.sale_on, line.net, line.cost, line.quantity);
+    }
+
+    /// Adds a sale on its day. For callers that have not yet moved to
+    /// [`DailySales::add_line`].
     pub fn add_sale(&mut self, on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
+        self.add(on, net, cost, quantity);
+    }
+
+    fn add(&mut self, on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
         // Saturating: apply cannot fail, and `limits` keeps every total within 10^18.
         let day = self.days.entry(on).or_default();
         day.net = day.net.saturating_add(net);
@@ -33,7 +46,8 @@ impl DailySales {
         day.quantity = day.quantity.saturating_add(quantity);
     }
 
-    /// Subtracts a return on the day of the sale it returns.
+    /// Subtracts a return on the day of the sale it returns: what [`DailySales::add_line`]
+    /// does with the return's [`LineEffect`], for callers that have not yet moved to it.
     pub fn subtract_return(
         &mut self,
         sale_on: NaiveDate,
@@ -76,6 +90,7 @@ impl DailySales {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::events::{SaleRecorded, SaleReturned};
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
@@ -114,6 +129,93 @@ mod tests {
         assert_eq!(
             (first.net, first.cost, first.quantity),
             (d("70.00"), d("42.00"), d("7"))
+        );
+    }
+
+    fn returned(amount: Decimal, sale_on: NaiveDate) -> SaleReturned {
+        SaleReturned {
+            account_id: "A".into(),
+            return_id: "R".into(),
+            invoice_id: "I".into(),
+            line: 1,
+            sku: "S".into(),
+            category: "C".into(),
+            quantity: amount,
+            net_amount: amount,
+            cost_amount: amount,
+            occurred_on: sale_on,
+            sale_occurred_on: sale_on,
+        }
+    }
+
+    #[test]
+    fn a_return_added_as_its_line_effect_equals_subtracting_it_bit_for_bit() {
+        // Proves add_line with a return's taken-back amounts leaves exactly the Decimal that
+        // subtract_return leaves: value, scale, the sign of a zero, and saturation.
+        let values = [
+            "0",
+            "0.00",
+            "-0",
+            "-0.00",
+            "1",
+            "0.01",
+            "10.50",
+            "3.333333",
+            "-5.5",
+            "99999999999999.99",
+            "1000000000000000",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+        ];
+        let on = day("2026-03-01");
+        for before in values.iter().map(|v| Some(d(v))).chain([None]) {
+            for amount in values.map(d) {
+                let mut by_line = DailySales::default();
+                let mut by_subtraction = DailySales::default();
+                if let Some(b) = before {
+                    by_line.add_sale(on, b, b, b);
+                    by_subtraction.add_sale(on, b, b, b);
+                }
+                by_line.add_line(&returned(amount, on).line_effect());
+                by_subtraction.subtract_return(on, amount, amount, amount);
+                let (a, b) = (by_line.days[&on], by_subtraction.days[&on]);
+                for (x, y) in [(a.net, b.net), (a.cost, b.cost), (a.quantity, b.quantity)] {
+                    assert_eq!(x.serialize(), y.serialize(), "{before:?} - {amount}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sale_adds_its_cost_or_else_its_net() {
+        // Proves a sale's line effect counts on its own day, with the net as the cost of a
+        // sale without one.
+        let mut sale = SaleRecorded {
+            account_id: "A".into(),
+            invoice_id: "I".into(),
+            line: 1,
+            sku: "S".into(),
+            category: "C".into(),
+            quantity: d("2"),
+            net_amount: d("100.00"),
+            cost_amount: None,
+            currency: "CNY".into(),
+            occurred_on: day("2026-03-02"),
+        };
+        let mut sales = DailySales::default();
+        sales.add_line(&sale.line_effect());
+        sale.cost_amount = Some(d("60.00"));
+        sales.add_line(&sale.line_effect());
+        let totals = sales.days[&day("2026-03-02")];
+        assert_eq!(
+            (totals.net, totals.cost, totals.quantity),
+            (d("200.00"), d("160.00"), d("4"))
+        );
+        let effect = sale.line_effect();
+        assert_eq!(
+            (effect.account_id, effect.sku, effect.category),
+            ("A", "S", "C")
         );
     }
 }

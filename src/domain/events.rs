@@ -100,6 +100,62 @@ pub struct SaleReturned {
     pub sale_occurred_on: NaiveDate,
 }
 
+/// What a sale or return line does to its account's sales, signed: a sale adds, a return
+/// takes back (negative amounts) on the day of the sale it returns (DESIGN §5.1). The one
+/// reading of `SaleRecorded` and `SaleReturned` as per-day totals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LineEffect<'a> {
+    pub account_id: &'a str,
+    /// The day the line counts on: a sale's own day, or for a return its sale's day.
+    pub sale_on: NaiveDate,
+    pub sku: &'a str,
+    pub category: &'a str,
+    pub net: Decimal,
+    /// The cost that counts for margin: the stated cost, or the net when a sale has none.
+    pub cost: Decimal,
+    pub quantity: Decimal,
+}
+
+/// `−amount`, except that a zero stays exactly as it is: adding it then leaves a total
+/// bit for bit as subtracting the return's amount does (a flipped zero would not).
+fn taken_back(amount: Decimal) -> Decimal {
+    if amount.is_zero() {
+        amount
+    } else {
+        -amount
+    }
+}
+
+impl SaleRecorded {
+    /// The sale's effect on its account's sales, on its own day.
+    pub fn line_effect(&self) -> LineEffect<'_> {
+        LineEffect {
+            account_id: &self.account_id,
+            sale_on: self.occurred_on,
+            sku: &self.sku,
+            category: &self.category,
+            net: self.net_amount,
+            cost: self.cost_amount.unwrap_or(self.net_amount),
+            quantity: self.quantity,
+        }
+    }
+}
+
+impl SaleReturned {
+    /// The return's effect on its account's sales: its amounts taken back, on its sale's day.
+    pub fn line_effect(&self) -> LineEffect<'_> {
+        LineEffect {
+            account_id: &self.account_id,
+            sale_on: self.sale_occurred_on,
+            sku: &self.sku,
+            category: &self.category,
+            net: taken_back(self.net_amount),
+            cost: taken_back(self.cost_amount),
+            quantity: taken_back(self.quantity),
+        }
+    }
+}
+
 /// TokenIssued v1: only the SHA-256 of the token is ever stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenIssued {
@@ -647,6 +703,16 @@ impl Event {
             Event::AllocationRequested(e) => season_stream(&e.season_id),
             Event::AllocationRequestWithdrawn(e) => season_stream(&e.season_id),
             Event::AllocationCommitted(e) => season_stream(&e.season_id),
+        }
+    }
+
+    /// The effect of a sale or return line on its account's sales; `None` for every other
+    /// event.
+    pub fn line_effect(&self) -> Option<LineEffect<'_>> {
+        match self {
+            Event::SaleRecorded(e) => Some(e.line_effect()),
+            Event::SaleReturned(e) => Some(e.line_effect()),
+            _ => None,
         }
     }
 

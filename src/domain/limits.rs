@@ -1,10 +1,10 @@
-//! Named bounds on every definition input and on the ledger's running sale totals, chosen so
-//! that no accepted input can overflow any figure the ledger computes.
+//! Named bounds on every definition input, on batches and on the ledger's running sale
+//! totals, chosen so that no accepted input can overflow any figure the ledger computes.
 //!
 //! # Why these bounds are enough (`Decimal::MAX` ≈ 7.9 × 10^28)
 //!
 //! 1. **Lines.** Every sale line's net, cost and quantity is ≥ 0 and ≤ 10^15
-//!    (`decide::LINE_VALUE_MAX`); a return takes at most what its line has left. The
+//!    (`kernel::limits::LINE_VALUE_MAX`); a return takes at most what its line has left. The
 //!    running totals of all recorded sale lines of one currency are each ≤
 //!    [`LEDGER_TOTAL_MAX`] = 10^18 (refused per line with `ledger_total_exceeded`). Hence any
 //!    sum over any subset of a currency's sales and returns (an account, a month, a window,
@@ -63,6 +63,14 @@ pub const PROGRAMS_MAX: usize = 1_000;
 
 /// Most sales contests in a ledger: a few a month over decades; bounds unpaid awards.
 pub const CONTESTS_MAX: usize = 1_000;
+
+/// Most products a season may declare: a peak season's scarce lines are tens, not thousands;
+/// the limit bounds a plan at 10,000 accounts × 500 skus.
+pub const SEASON_PRODUCTS_MAX: usize = 500;
+
+/// Largest batch accepted in one request: big enough for an ERP extract page, small enough
+/// that one request's validation and sled batch stay in the low milliseconds.
+pub const BATCH_LINES_MAX: usize = 10_000;
 
 fn push(errors: &mut Vec<FieldError>, field: String, code: &str, message: String) {
     errors.push(FieldError::new(None, &field, code, message));

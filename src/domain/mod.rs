@@ -5,11 +5,6 @@ pub mod commands;
 pub mod contests;
 pub mod daily;
 pub mod decide;
-pub mod decide_contests;
-pub mod decide_incentives;
-pub mod decide_programs;
-pub mod decide_seasons;
-pub mod decide_settlements;
 pub mod error;
 pub mod events;
 pub mod incentives;
@@ -22,6 +17,9 @@ pub mod text;
 
 // The kernel's modules under their old names, for the domain's own `super::money` paths.
 pub use crate::kernel::{ids, money, stored, vocab};
+
+// The season decisions under their old path (`domain::decide_seasons::UNITS_MAX`).
+pub use decide::seasons as decide_seasons;
 
 pub use commands::Command;
 pub use decide::{decide, Decision};

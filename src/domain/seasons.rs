@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::events::{Event, PlanLine, SeasonDeclared, SeasonReserve, SkuPlan};
 use super::state::FastMap;
 use crate::ledger::codec;
-use crate::rules::allocation::{allocate, fill_pct, Demand};
+use crate::rules::allocation::{allocate, fill_pct, Demand, SkuAllocation};
 
 /// A product of a season: its declared capacity and every revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,30 +271,8 @@ pub fn plan(
     capacity_overrides: &BTreeMap<String, u64>,
     tier_of: &mut TierOf<'_>,
 ) -> Plan {
-    // Accounts and skus by index (hash lookups, not string comparisons: a season of 2,000
-    // accounts × 50 skus has 100,000 requests); demand[sku][account] = Σ active requests.
-    let sku_index: FastMap<&str, usize> = season
-        .products
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.sku.as_str(), i))
-        .collect();
-    let mut account_index: FastMap<&str, usize> = FastMap::default();
-    let mut accounts: Vec<&str> = Vec::new();
-    // Per sku, (account, units) of each active request; summed per account below.
-    let mut demand: Vec<Vec<(usize, u64)>> = vec![Vec::new(); season.products.len()];
-    for r in season.requests.iter().filter(|r| r.active_at(cutoff)) {
-        let Some(&sku) = sku_index.get(r.sku.as_str()) else {
-            continue;
-        };
-        let account = *account_index
-            .entry(r.account_id.as_str())
-            .or_insert_with(|| {
-                accounts.push(r.account_id.as_str());
-                accounts.len() - 1
-            });
-        demand[sku].push((account, r.quantity));
-    }
+    let mut demand = ActiveDemand::of(season, cutoff);
+    let accounts = &demand.accounts;
     // Accounts in account_id order; `rank[a]` sorts by integer instead of by string.
     let mut by_id: Vec<usize> = (0..accounts.len()).collect();
     by_id.sort_unstable_by_key(|&a| accounts[a]);
@@ -318,8 +296,62 @@ pub fn plan(
             .get(&product.sku)
             .copied()
             .unwrap_or_else(|| product.capacity_at(cutoff));
-        let mut lines = std::mem::take(&mut demand[sku]);
+        let mut lines = std::mem::take(&mut demand.per_sku[sku]);
         lines.sort_unstable_by_key(|&(a, _)| rank[a]);
+        let allocation = allocate(capacity, &reserves, demand.summed(lines, &tiers));
+        skus.push(demand.sku_plan(&product.sku, allocation, &tiers));
+    }
+    let plan_hash = plan_hash(&season.season_id, &skus);
+    Plan {
+        season_id: season.season_id.clone(),
+        plan_hash,
+        skus,
+    }
+}
+
+/// The requests active at a cutoff, by index: hash lookups, not string comparisons (a
+/// season of 2,000 accounts × 50 skus has 100,000 requests).
+struct ActiveDemand<'s> {
+    /// Accounts in the order first seen.
+    accounts: Vec<&'s str>,
+    account_index: FastMap<&'s str, usize>,
+    /// Per product, (account, units) of each active request; summed per account by
+    /// [`ActiveDemand::summed`].
+    per_sku: Vec<Vec<(usize, u64)>>,
+}
+
+impl<'s> ActiveDemand<'s> {
+    fn of(season: &'s Season, cutoff: u64) -> ActiveDemand<'s> {
+        let sku_index: FastMap<&str, usize> = season
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.sku.as_str(), i))
+            .collect();
+        let mut demand = ActiveDemand {
+            accounts: Vec::new(),
+            account_index: FastMap::default(),
+            per_sku: vec![Vec::new(); season.products.len()],
+        };
+        for r in season.requests.iter().filter(|r| r.active_at(cutoff)) {
+            let Some(&sku) = sku_index.get(r.sku.as_str()) else {
+                continue;
+            };
+            let account = *demand
+                .account_index
+                .entry(r.account_id.as_str())
+                .or_insert_with(|| {
+                    demand.accounts.push(r.account_id.as_str());
+                    demand.accounts.len() - 1
+                });
+            demand.per_sku[sku].push((account, r.quantity));
+        }
+        demand
+    }
+
+    /// One demand line per account from a product's requests sorted by account, with the
+    /// account's supply_priority from `tiers`.
+    fn summed(&self, lines: Vec<(usize, u64)>, tiers: &[(String, u32)]) -> Vec<Demand> {
         let mut demands: Vec<Demand> = Vec::with_capacity(lines.len());
         let mut last_account = usize::MAX;
         for (a, units) in lines {
@@ -328,19 +360,24 @@ pub fn plan(
                     last.requested = last.requested.saturating_add(units);
                 }
                 _ => demands.push(Demand {
-                    account_id: accounts[a].to_string(),
+                    account_id: self.accounts[a].to_string(),
                     priority: tiers[a].1,
                     requested: units,
                 }),
             }
             last_account = a;
         }
-        let allocation = allocate(capacity, &reserves, demands);
+        demands
+    }
+
+    /// A product's plan from its allocation, each line with its account's tier name.
+    fn sku_plan(&self, sku: &str, allocation: SkuAllocation, tiers: &[(String, u32)]) -> SkuPlan {
         let lines = allocation
             .lines
             .into_iter()
             .map(|a| PlanLine {
-                tier: account_index
+                tier: self
+                    .account_index
                     .get(a.account_id.as_str())
                     .map(|i| tiers[*i].0.clone())
                     .unwrap_or_default(),
@@ -352,20 +389,14 @@ pub fn plan(
                 reason: a.reason,
             })
             .collect();
-        skus.push(SkuPlan {
-            sku: product.sku.clone(),
+        SkuPlan {
+            sku: sku.to_string(),
             capacity: allocation.capacity,
             requested: allocation.requested,
             allocated: allocation.allocated,
             classes: allocation.classes,
             lines,
-        });
-    }
-    let plan_hash = plan_hash(&season.season_id, &skus);
-    Plan {
-        season_id: season.season_id.clone(),
-        plan_hash,
-        skus,
+        }
     }
 }
 

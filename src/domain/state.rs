@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::contests::Contests;
 use super::daily::DailySales;
-use super::events::Event;
+use super::events::{Event, LineEffect, SaleRecorded, SaleReturned};
 use super::incentives::Incentives;
 use super::limits::SaleTotals;
 use super::programs::Programs;
@@ -184,32 +184,64 @@ impl LedgerState {
         match event {
             Event::SaleRecorded(e) => {
                 self.bump_stream(stream);
-                self.daily_mut(&e.account_id).add_sale(
-                    e.occurred_on,
-                    e.net_amount,
-                    e.cost_amount.unwrap_or(e.net_amount),
-                    e.quantity,
-                );
-                self.record_sale_totals(&e);
-                let fingerprint = sale_fingerprint(&e);
-                let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
-                let sold = SoldLine {
-                    sku,
-                    category,
-                    fingerprint,
-                    quantity: e.quantity,
-                    net_amount: e.net_amount,
-                    cost_amount: e.cost_amount.unwrap_or(e.net_amount),
-                    occurred_on: e.occurred_on,
-                    returned_quantity: Decimal::ZERO,
-                    returned_net: Decimal::ZERO,
-                    returned_cost: Decimal::ZERO,
-                };
+                let sold = self.record_sale(&e);
                 self.sales
                     .insert((e.account_id, e.invoice_id, e.line), sold);
             }
             other => self.apply_in_stream(stream, &other),
         }
+    }
+
+    /// Counts a recorded sale in its day's and its currency's totals; the sold line to keep
+    /// under its key.
+    fn record_sale(&mut self, e: &SaleRecorded) -> SoldLine {
+        self.add_line(&e.line_effect());
+        self.record_sale_totals(e);
+        let fingerprint = sale_fingerprint(e);
+        let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
+        SoldLine {
+            sku,
+            category,
+            fingerprint,
+            quantity: e.quantity,
+            net_amount: e.net_amount,
+            cost_amount: e.cost_amount.unwrap_or(e.net_amount),
+            occurred_on: e.occurred_on,
+            returned_quantity: Decimal::ZERO,
+            returned_net: Decimal::ZERO,
+            returned_cost: Decimal::ZERO,
+        }
+    }
+
+    /// Takes a return back from its sale's day and from its sold line, and keeps it to tell
+    /// a repeat.
+    fn record_return(&mut self, e: &SaleReturned) {
+        self.add_line(&e.line_effect());
+        let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
+        if let Some(sold) = self.sales.get_mut(&key) {
+            sold.returned_quantity = sold.returned_quantity.saturating_add(e.quantity);
+            sold.returned_net = sold.returned_net.saturating_add(e.net_amount);
+            sold.returned_cost = sold.returned_cost.saturating_add(e.cost_amount);
+        }
+        self.returns.insert(
+            (
+                e.account_id.clone(),
+                e.return_id.clone(),
+                e.invoice_id.clone(),
+                e.line,
+            ),
+            ReturnedLine {
+                quantity: e.quantity,
+                net_amount: e.net_amount,
+                cost_amount: e.cost_amount,
+                occurred_on: e.occurred_on,
+            },
+        );
+    }
+
+    /// Adds a sale or return line to its account's daily totals.
+    fn add_line(&mut self, line: &LineEffect) {
+        self.daily_mut(line.account_id).add_line(line);
     }
 
     /// The daily totals of an account, created on first use.
@@ -222,7 +254,7 @@ impl LedgerState {
     }
 
     /// Adds a recorded sale line to its currency's running totals.
-    fn record_sale_totals(&mut self, e: &super::events::SaleRecorded) {
+    fn record_sale_totals(&mut self, e: &SaleRecorded) {
         let cost = e.cost_amount.unwrap_or(e.net_amount);
         match self.sale_totals.get_mut(&e.currency) {
             Some(totals) => totals.record(e.net_amount, cost, e.quantity),
@@ -280,59 +312,11 @@ impl LedgerState {
                 }
             }
             Event::SaleRecorded(e) => {
-                self.daily_mut(&e.account_id).add_sale(
-                    e.occurred_on,
-                    e.net_amount,
-                    e.cost_amount.unwrap_or(e.net_amount),
-                    e.quantity,
-                );
-                self.record_sale_totals(e);
-                let fingerprint = sale_fingerprint(e);
-                let (sku, category) = (self.names.intern(&e.sku), self.names.intern(&e.category));
-                self.sales.insert(
-                    (e.account_id.clone(), e.invoice_id.clone(), e.line),
-                    SoldLine {
-                        sku,
-                        category,
-                        fingerprint,
-                        quantity: e.quantity,
-                        net_amount: e.net_amount,
-                        cost_amount: e.cost_amount.unwrap_or(e.net_amount),
-                        occurred_on: e.occurred_on,
-                        returned_quantity: Decimal::ZERO,
-                        returned_net: Decimal::ZERO,
-                        returned_cost: Decimal::ZERO,
-                    },
-                );
+                let sold = self.record_sale(e);
+                self.sales
+                    .insert((e.account_id.clone(), e.invoice_id.clone(), e.line), sold);
             }
-            Event::SaleReturned(e) => {
-                self.daily_mut(&e.account_id).subtract_return(
-                    e.sale_occurred_on,
-                    e.net_amount,
-                    e.cost_amount,
-                    e.quantity,
-                );
-                let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
-                if let Some(sold) = self.sales.get_mut(&key) {
-                    sold.returned_quantity = sold.returned_quantity.saturating_add(e.quantity);
-                    sold.returned_net = sold.returned_net.saturating_add(e.net_amount);
-                    sold.returned_cost = sold.returned_cost.saturating_add(e.cost_amount);
-                }
-                self.returns.insert(
-                    (
-                        e.account_id.clone(),
-                        e.return_id.clone(),
-                        e.invoice_id.clone(),
-                        e.line,
-                    ),
-                    ReturnedLine {
-                        quantity: e.quantity,
-                        net_amount: e.net_amount,
-                        cost_amount: e.cost_amount,
-                        occurred_on: e.occurred_on,
-                    },
-                );
-            }
+            Event::SaleReturned(e) => self.record_return(e),
             Event::TierPolicyPublished(_)
             | Event::TierOverrideGranted(_)
             | Event::TierOverrideRevoked(_)
@@ -402,7 +386,7 @@ impl LedgerState {
 
 /// The fingerprint of a recorded sale: every field but the natural key, numbers normalized
 /// so that "10" and "10.00" are the same quantity.
-pub fn sale_fingerprint(e: &super::events::SaleRecorded) -> [u8; 16] {
+pub fn sale_fingerprint(e: &SaleRecorded) -> [u8; 16] {
     let cost = e
         .cost_amount
         .map(|c| c.normalize().to_string())

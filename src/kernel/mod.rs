@@ -1,8 +1,9 @@
 //! The vocabulary every layer shares: money and its one rounding rule, ids, the closed word
-//! sets, the stored forms of decimals and dates, the plain decimal, the free-text rule,
-//! named limits on single values, checked sums and `FieldError`. Imports nothing of ours
-//! outside this folder.
+//! sets, the stored forms of decimals and dates, the plain decimal, the written date, the
+//! free-text rule, named limits on single values, checked sums and `FieldError`. Imports
+//! nothing of ours outside this folder.
 
+pub mod date;
 pub mod decimal;
 pub mod field;
 pub mod ids;

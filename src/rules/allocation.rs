@@ -206,26 +206,7 @@ pub fn allocate(capacity: u64, reserves: &[(u32, Decimal)], demands: Vec<Demand>
     }
 
     // Step 1: reserves, then the pool.
-    let mut reserve_left = capacity;
-    let mut summaries: Vec<ClassAllocation> = Vec::with_capacity(classes.len());
-    for (&priority, lines) in &classes {
-        let demand: u128 = lines.iter().map(|d| u128::from(d.requested)).sum();
-        let wanted = percents
-            .get(&priority)
-            .map_or(0, |&pct| reserve_units(capacity, pct));
-        let reserved = u64::try_from(u128::from(wanted).min(demand))
-            .unwrap_or(wanted)
-            .min(reserve_left);
-        reserve_left -= reserved;
-        summaries.push(ClassAllocation {
-            priority,
-            accounts: lines.len(),
-            requested: u64::try_from(demand).unwrap_or(u64::MAX),
-            reserved,
-            allocated: 0,
-        });
-    }
-    let mut pool = reserve_left;
+    let (mut summaries, mut pool) = reserve(capacity, &percents, &classes);
 
     // Steps 2 and 3, class by class.
     let mut out: Vec<Allocation> = Vec::new();
@@ -240,19 +221,7 @@ pub fn allocate(capacity: u64, reserves: &[(u32, Decimal)], demands: Vec<Demand>
         let budget = summary.reserved + taken;
         summary.allocated = budget;
 
-        let mut steps: Vec<&str> = Vec::new();
-        if summary.reserved > 0 {
-            steps.push(REASON_RESERVE);
-        }
-        if taken > 0 {
-            steps.push(REASON_PRIORITY_CLASS);
-        }
-        if budget == 0 {
-            steps.push(REASON_CAPACITY_EXHAUSTED);
-        } else if u128::from(budget) < demand {
-            steps.push(REASON_PRO_RATA);
-        }
-        let reason = steps.join(", ");
+        let reason = class_reason(summary.reserved, taken, budget, demand);
 
         let units = split_largest_remainder(budget, demand, &lines);
         for (line, allocated) in lines.into_iter().zip(units) {
@@ -292,6 +261,53 @@ pub fn allocate(capacity: u64, reserves: &[(u32, Decimal)], demands: Vec<Demand>
         classes: summaries,
         lines: out,
     }
+}
+
+/// Step 1 of [`allocate`]: each class's summary with its reserve (at most its demand, and
+/// served in priority order until capacity runs out), and the pool the reserves leave.
+fn reserve(
+    capacity: u64,
+    percents: &BTreeMap<u32, Decimal>,
+    classes: &BTreeMap<u32, Vec<Demand>>,
+) -> (Vec<ClassAllocation>, u64) {
+    let mut reserve_left = capacity;
+    let mut summaries: Vec<ClassAllocation> = Vec::with_capacity(classes.len());
+    for (&priority, lines) in classes {
+        let demand: u128 = lines.iter().map(|d| u128::from(d.requested)).sum();
+        let wanted = percents
+            .get(&priority)
+            .map_or(0, |&pct| reserve_units(capacity, pct));
+        let reserved = u64::try_from(u128::from(wanted).min(demand))
+            .unwrap_or(wanted)
+            .min(reserve_left);
+        reserve_left -= reserved;
+        summaries.push(ClassAllocation {
+            priority,
+            accounts: lines.len(),
+            requested: u64::try_from(demand).unwrap_or(u64::MAX),
+            reserved,
+            allocated: 0,
+        });
+    }
+    (summaries, reserve_left)
+}
+
+/// The steps that gave a class its `budget` of its `demand`, joined by ", " (see
+/// [`Allocation::reason`]).
+fn class_reason(reserved: u64, taken: u64, budget: u64, demand: u128) -> String {
+    let mut steps: Vec<&str> = Vec::new();
+    if reserved > 0 {
+        steps.push(REASON_RESERVE);
+    }
+    if taken > 0 {
+        steps.push(REASON_PRIORITY_CLASS);
+    }
+    if budget == 0 {
+        steps.push(REASON_CAPACITY_EXHAUSTED);
+    } else if u128::from(budget) < demand {
+        steps.push(REASON_PRO_RATA);
+    }
+    steps.join(", ")
 }
 
 /// Splits `budget ≤ demand = Σ requested` units over `lines` in proportion to requested by

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::limits::{BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN};
+use crate::kernel::limits::{is_business_year, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN};
 
 /// Number of days in `month` (1–12) of `year`.
 pub fn days_in_month(year: i32, month: u32) -> u32 {
@@ -173,7 +173,7 @@ impl FromStr for Period {
                 }
             }
         };
-        if !(BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&year) {
+        if !is_business_year(year) {
             return Err(format!(
                 "period \"{s}\" is out of range; years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX} are accepted"
             ));

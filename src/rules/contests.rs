@@ -262,27 +262,16 @@ pub fn rank(
     prizes: &[Prize],
     currency: &str,
 ) -> Vec<Standing> {
-    let mut ranked: Vec<(String, Decimal, bool)> = Vec::new();
+    let mut ranked: Vec<Ranked> = Vec::new();
     let mut unranked: Vec<Standing> = Vec::new();
     for entrant in entrants {
-        let reason = if !entrant.eligible {
-            Some(
-                entrant
-                    .ineligible_reason
-                    .unwrap_or_else(|| REASON_NOT_ELIGIBLE.to_string()),
-            )
-        } else {
-            match entrant.metric {
-                None => Some(REASON_NO_BASELINE.to_string()),
-                Some(m) if m <= Decimal::ZERO => Some(REASON_METRIC_NOT_POSITIVE.to_string()),
-                Some(m) if min_metric.is_some_and(|min| m < min) => {
-                    Some(REASON_BELOW_MIN_METRIC.to_string())
-                }
-                Some(_) => None,
-            }
-        };
+        let reason = unranked_reason(&entrant, min_metric);
         match (reason, entrant.metric) {
-            (None, Some(metric)) => ranked.push((entrant.account_id, metric, entrant.eligible)),
+            (None, Some(metric)) => ranked.push(Ranked {
+                account_id: entrant.account_id,
+                metric,
+                eligible: entrant.eligible,
+            }),
             (reason, metric) => unranked.push(Standing {
                 rank: None,
                 account_id: entrant.account_id,
@@ -295,7 +284,11 @@ pub fn rank(
         }
     }
 
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.sort_by(|a, b| {
+        b.metric
+            .cmp(&a.metric)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
     unranked.sort_by(|a, b| {
         a.account_id
             .cmp(&b.account_id)
@@ -309,17 +302,64 @@ pub fn rank(
     while start < ranked.len() {
         // The tie group: every account from `start` with the same metric (Decimal equality is
         // by value, so "90000" and "90000.00" tie).
-        let metric = ranked[start].1;
+        let metric = ranked[start].metric;
         let end = start
             + ranked[start..]
                 .iter()
-                .take_while(|entry| entry.1 == metric)
+                .take_while(|entry| entry.metric == metric)
                 .count();
-        let size = end - start;
-        let first_rank = u32::try_from(start + 1).unwrap_or(u32::MAX);
-        let last_rank = u32::try_from(end).unwrap_or(u32::MAX);
+        let group = TieGroup {
+            members: &ranked[start..end],
+            first_rank: u32::try_from(start + 1).unwrap_or(u32::MAX),
+            last_rank: u32::try_from(end).unwrap_or(u32::MAX),
+        };
+        standings.extend(group.standings(prizes, currency, places));
+        start = end;
+    }
+    standings.extend(unranked);
+    standings
+}
 
-        let shares = split_cash(prizes, first_rank, last_rank, size, currency, places);
+/// An entrant to be ranked.
+struct Ranked {
+    account_id: String,
+    metric: Decimal,
+    eligible: bool,
+}
+
+/// Why an entrant is not ranked, checked in the order [`rank`] states; `None` when it is.
+fn unranked_reason(entrant: &Entrant, min_metric: Option<Decimal>) -> Option<String> {
+    if !entrant.eligible {
+        return Some(
+            entrant
+                .ineligible_reason
+                .clone()
+                .unwrap_or_else(|| REASON_NOT_ELIGIBLE.to_string()),
+        );
+    }
+    match entrant.metric {
+        None => Some(REASON_NO_BASELINE.to_string()),
+        Some(m) if m <= Decimal::ZERO => Some(REASON_METRIC_NOT_POSITIVE.to_string()),
+        Some(m) if min_metric.is_some_and(|min| m < min) => {
+            Some(REASON_BELOW_MIN_METRIC.to_string())
+        }
+        Some(_) => None,
+    }
+}
+
+/// Accounts sharing one metric, sorted by account_id, at ranks `first_rank..=last_rank`.
+struct TieGroup<'r> {
+    members: &'r [Ranked],
+    first_rank: u32,
+    last_rank: u32,
+}
+
+impl TieGroup<'_> {
+    /// The group's standings: each member at `first_rank` with its share of the pooled cash
+    /// and the non-cash prizes of `first_rank`.
+    fn standings(&self, prizes: &[Prize], currency: &str, places: u32) -> Vec<Standing> {
+        let (first_rank, size) = (self.first_rank, self.members.len());
+        let shares = split_cash(prizes, first_rank, self.last_rank, size, currency, places);
         let goods: Vec<AwardedPrize> = prizes
             .iter()
             .filter(|p| p.rank == first_rank && p.kind != PrizeKind::Cash)
@@ -338,8 +378,8 @@ pub fn rank(
         } else {
             None
         };
-
-        for (member, (account_id, metric, eligible)) in ranked[start..end].iter().enumerate() {
+        let mut standings = Vec::with_capacity(size);
+        for (member, ranked) in self.members.iter().enumerate() {
             let mut awarded = Vec::new();
             if let Some(share) = shares.get(member).copied().filter(|s| !s.is_zero()) {
                 awarded.push(AwardedPrize {
@@ -351,18 +391,16 @@ pub fn rank(
             awarded.extend(goods.iter().cloned());
             standings.push(Standing {
                 rank: Some(first_rank),
-                account_id: account_id.clone(),
-                metric: Some(*metric),
-                eligible: *eligible,
+                account_id: ranked.account_id.clone(),
+                metric: Some(ranked.metric),
+                eligible: ranked.eligible,
                 reason: None,
                 tie_expanded: size > 1 && !awarded.is_empty(),
                 prizes: awarded,
             });
         }
-        start = end;
+        standings
     }
-    standings.extend(unranked);
-    standings
 }
 
 /// The cash shares of a tie group of `size` members (sorted by account_id) covering ranks

@@ -108,11 +108,9 @@ pub fn unclassified_entitlements() -> TierEntitlements {
 /// `unclassified`: "Key" next to "key" would make `?tier=key` ambiguous to a reader.
 pub fn validate_policy(window_months: u32, tiers: &[TierDefinition]) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let mut push = |field: String, code: &str, message: String| {
-        errors.push(FieldError::new(None, &field, code, message));
-    };
     if !(WINDOW_MONTHS_MIN..=WINDOW_MONTHS_MAX).contains(&window_months) {
         push(
+            &mut errors,
             "window_months".into(),
             "invalid_window",
             format!(
@@ -122,108 +120,141 @@ pub fn validate_policy(window_months: u32, tiers: &[TierDefinition]) -> Vec<Fiel
     }
     if tiers.is_empty() {
         push(
+            &mut errors,
             "tiers".into(),
             "no_tiers",
             "a policy needs at least one tier; list them best first, the last without criteria"
                 .into(),
         );
     }
-    let last = tiers.len().saturating_sub(1);
-    for (i, tier) in tiers.iter().enumerate() {
-        let at = |field: &str| format!("tiers[{i}].{field}");
-        if !is_valid_id(&tier.name) {
+    for i in 0..tiers.len() {
+        check_tier_name(&mut errors, tiers, i);
+        check_tier_criteria(&mut errors, tiers, i);
+        check_tier_entitlements(&mut errors, i, &tiers[i].entitlements);
+    }
+    errors
+}
+
+fn push(errors: &mut Vec<FieldError>, field: String, code: &str, message: String) {
+    errors.push(FieldError::new(None, &field, code, message));
+}
+
+/// `invalid_id`, `reserved_tier_name` and `duplicate_tier_name` (of an earlier tier) for
+/// `tiers[i]`.
+fn check_tier_name(errors: &mut Vec<FieldError>, tiers: &[TierDefinition], i: usize) {
+    let name = &tiers[i].name;
+    let field = format!("tiers[{i}].name");
+    if !is_valid_id(name) {
+        push(
+            errors,
+            field.clone(),
+            "invalid_id",
+            format!("\"{name}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
+        );
+    } else if name.eq_ignore_ascii_case(UNCLASSIFIED) {
+        push(
+            errors,
+            field.clone(),
+            "reserved_tier_name",
+            format!("\"{name}\" is reserved for accounts without a policy; choose another name"),
+        );
+    }
+    if let Some(first) = tiers[..i]
+        .iter()
+        .position(|t| t.name.eq_ignore_ascii_case(name))
+    {
+        push(
+            errors,
+            field,
+            "duplicate_tier_name",
+            format!("\"{name}\" is already the name of tiers[{first}]"),
+        );
+    }
+}
+
+/// The criteria of `tiers[i]`: none on the last tier and some on every other, each within
+/// its range.
+fn check_tier_criteria(errors: &mut Vec<FieldError>, tiers: &[TierDefinition], i: usize) {
+    let tier = &tiers[i];
+    let at = |field: &str| format!("tiers[{i}].{field}");
+    let last = i + 1 == tiers.len();
+    if last && !tier.criteria.is_empty() {
+        push(
+            errors,
+            at("criteria"),
+            "last_tier_has_criteria",
+            format!(
+                "the last tier \"{}\" must have no criteria so that every account gets a tier",
+                tier.name
+            ),
+        );
+    }
+    if !last && tier.criteria.is_empty() {
+        push(
+            errors,
+            at("criteria"),
+            "tier_without_criteria",
+            format!(
+                "tier \"{}\" needs at least one criterion; only the last tier may have none",
+                tier.name
+            ),
+        );
+    }
+    if let Some(amount) = tier.criteria.min_net_revenue {
+        if amount < Decimal::ZERO {
             push(
-                at("name"),
-                "invalid_id",
+                errors,
+                at("criteria.min_net_revenue"),
+                "negative_amount",
+                format!("min_net_revenue \"{amount}\" must not be negative"),
+            );
+        } else if amount.scale() > MONEY_PLACES_MAX {
+            // A policy serves every currency: the most places any of them has, as written.
+            push(
+                errors,
+                at("criteria.min_net_revenue"),
+                "too_many_decimals",
                 format!(
-                    "\"{}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$",
-                    tier.name
+                    "min_net_revenue \"{amount}\" has more than {MONEY_PLACES_MAX} decimal places"
                 ),
-            );
-        } else if tier.name.eq_ignore_ascii_case(UNCLASSIFIED) {
-            push(
-                at("name"),
-                "reserved_tier_name",
-                format!(
-                    "\"{}\" is reserved for accounts without a policy; choose another name",
-                    tier.name
-                ),
-            );
-        }
-        if let Some(first) = tiers[..i]
-            .iter()
-            .position(|t| t.name.eq_ignore_ascii_case(&tier.name))
-        {
-            push(
-                at("name"),
-                "duplicate_tier_name",
-                format!("\"{}\" is already the name of tiers[{first}]", tier.name),
-            );
-        }
-        if i == last && !tier.criteria.is_empty() {
-            push(
-                at("criteria"),
-                "last_tier_has_criteria",
-                format!(
-                    "the last tier \"{}\" must have no criteria so that every account gets a tier",
-                    tier.name
-                ),
-            );
-        }
-        if i != last && tier.criteria.is_empty() {
-            push(
-                at("criteria"),
-                "tier_without_criteria",
-                format!(
-                    "tier \"{}\" needs at least one criterion; only the last tier may have none",
-                    tier.name
-                ),
-            );
-        }
-        if let Some(amount) = tier.criteria.min_net_revenue {
-            if amount < Decimal::ZERO {
-                push(
-                    at("criteria.min_net_revenue"),
-                    "negative_amount",
-                    format!("min_net_revenue \"{amount}\" must not be negative"),
-                );
-            } else if amount.scale() > MONEY_PLACES_MAX {
-                // A policy serves every currency: the most places any of them has, as written.
-                push(
-                    at("criteria.min_net_revenue"),
-                    "too_many_decimals",
-                    format!(
-                        "min_net_revenue \"{amount}\" has more than {MONEY_PLACES_MAX} decimal places"
-                    ),
-                );
-            }
-        }
-        if let Some(percent) = tier.criteria.min_margin_pct {
-            if !is_percent(percent) {
-                push(
-                    at("criteria.min_margin_pct"),
-                    "percent_out_of_range",
-                    format!("min_margin_pct \"{percent}\" must be from 0 to 100"),
-                );
-            }
-        }
-        let percent = tier.entitlements.max_discount_pct;
-        if !is_percent(percent) {
-            push(
-                at("entitlements.max_discount_pct"),
-                "percent_out_of_range",
-                format!("max_discount_pct \"{percent}\" must be from 0 to 100"),
-            );
-        }
-        if tier.entitlements.supply_priority < 1 {
-            push(
-                at("entitlements.supply_priority"),
-                "invalid_supply_priority",
-                "supply_priority must be 1 or more (1 is served first)".into(),
             );
         }
     }
-    errors
+    if let Some(percent) = tier.criteria.min_margin_pct {
+        if !is_percent(percent) {
+            push(
+                errors,
+                at("criteria.min_margin_pct"),
+                "percent_out_of_range",
+                format!("min_margin_pct \"{percent}\" must be from 0 to 100"),
+            );
+        }
+    }
+}
+
+/// The entitlements of `tiers[i]`: a discount percent from 0 to 100, a supply priority ≥ 1.
+fn check_tier_entitlements(
+    errors: &mut Vec<FieldError>,
+    i: usize,
+    entitlements: &TierEntitlements,
+) {
+    let percent = entitlements.max_discount_pct;
+    if !is_percent(percent) {
+        push(
+            errors,
+            format!("tiers[{i}].entitlements.max_discount_pct"),
+            "percent_out_of_range",
+            format!("max_discount_pct \"{percent}\" must be from 0 to 100"),
+        );
+    }
+    if entitlements.supply_priority < 1 {
+        push(
+            errors,
+            format!("tiers[{i}].entitlements.supply_priority"),
+            "invalid_supply_priority",
+            "supply_priority must be 1 or more (1 is served first)".into(),
+        );
+    }
 }
 
 fn is_percent(value: Decimal) -> bool {

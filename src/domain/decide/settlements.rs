@@ -4,17 +4,32 @@
 
 use rust_decimal::Decimal;
 
-use super::commands::ProposeSettlement;
-use super::decide::{Decision, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::money::round_to_minor_unit;
-use super::settlements::settlement_id;
-use super::state::LedgerState;
+use super::{invalid, misrouted, Decision};
+use crate::domain::commands::{Command, ProposeSettlement};
+use crate::domain::error::DomainError;
+use crate::domain::events::*;
+use crate::domain::money::round_to_minor_unit;
+use crate::domain::settlements::settlement_id;
+use crate::domain::state::LedgerState;
+use crate::kernel::limits::TEXT_LENGTH_MAX;
 use crate::rules::rebates::{settlement_amount, SettlementRefusal};
 
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
-    DomainError::Validation(vec![FieldError::new(None, field, code, message)])
+/// Decides a settlement command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::ProposeSettlement(c) => propose(state, c),
+        Command::ApproveSettlement {
+            settlement_id,
+            actor,
+            note,
+        } => approve(state, settlement_id, actor, note.as_deref()),
+        Command::RejectSettlement {
+            settlement_id,
+            actor,
+            reason,
+        } => reject(state, settlement_id, actor, reason),
+        other => misrouted("settlement", other),
+    }
 }
 
 /// Proposes a settlement; the amount follows from the kind (DESIGN §5.4).
@@ -89,8 +104,8 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
         pending: money(settled.pending),
         ..c.computation.clone()
     };
-    Ok(Decision {
-        events: vec![Event::SettlementProposed(SettlementProposed {
+    Ok(Decision::events(vec![Event::SettlementProposed(
+        SettlementProposed {
             settlement_id: settlement_id(
                 &c.program_id,
                 &c.account_id,
@@ -106,17 +121,16 @@ pub fn propose(state: &LedgerState, c: &ProposeSettlement) -> Result<Decision, D
             amount: money(amount),
             computation,
             proposed_by: c.actor.clone(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// The trimmed reference of a proposal (credit note, payment run): 1 to
 /// [`TEXT_LENGTH_MAX`] characters of free text.
 fn checked_reference(reference: &str) -> Result<&str, DomainError> {
     let reference = reference.trim();
-    super::text::refuse_chars(None, "reference", reference)?;
-    if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
+    crate::domain::text::refuse_chars(None, "reference", reference)?;
+    if crate::domain::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reference",
             "missing",
@@ -138,7 +152,7 @@ fn refusal(r: SettlementRefusal) -> DomainError {
 fn pending<'s>(
     state: &'s LedgerState,
     settlement_id: &str,
-) -> Result<&'s super::settlements::Settlement, DomainError> {
+) -> Result<&'s crate::domain::settlements::Settlement, DomainError> {
     let s = state
         .settlements
         .get(settlement_id)
@@ -161,7 +175,7 @@ pub fn approve(
         return Err(DomainError::SameActorApproval);
     }
     if let Some(note) = note {
-        super::text::refuse_chars(None, "note", note)?;
+        crate::domain::text::refuse_chars(None, "note", note)?;
     }
     if note.is_some_and(|n| n.chars().count() > TEXT_LENGTH_MAX) {
         return Err(invalid(
@@ -170,15 +184,14 @@ pub fn approve(
             format!("at most {TEXT_LENGTH_MAX} characters"),
         ));
     }
-    Ok(Decision {
-        events: vec![Event::SettlementApproved(SettlementApproved {
+    Ok(Decision::events(vec![Event::SettlementApproved(
+        SettlementApproved {
             settlement_id: settlement_id.to_string(),
             program_id: s.program_id.clone(),
             approved_by: actor.to_string(),
             note: note.map(|n| n.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Rejects a pending settlement (the proposer may withdraw their own).
@@ -190,21 +203,20 @@ pub fn reject(
 ) -> Result<Decision, DomainError> {
     let s = pending(state, settlement_id)?;
     let reason = reason.trim();
-    super::text::refuse_chars(None, "reason", reason)?;
-    if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
+    crate::domain::text::refuse_chars(None, "reason", reason)?;
+    if crate::domain::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         return Err(invalid(
             "reason",
             "missing",
             format!("say why, in 1 to {TEXT_LENGTH_MAX} characters"),
         ));
     }
-    Ok(Decision {
-        events: vec![Event::SettlementRejected(SettlementRejected {
+    Ok(Decision::events(vec![Event::SettlementRejected(
+        SettlementRejected {
             settlement_id: settlement_id.to_string(),
             program_id: s.program_id.clone(),
             rejected_by: actor.to_string(),
             reason: reason.to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

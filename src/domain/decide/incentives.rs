@@ -3,31 +3,60 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::commands::GrantDiscount;
-use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::state::LedgerState;
+use super::{invalid, misrouted, open_account_facts, Decision};
+use crate::domain::checks;
+use crate::domain::commands::{Command, GrantDiscount};
+use crate::domain::error::DomainError;
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::state::LedgerState;
+use crate::kernel::limits::{DISCOUNT_PLACES_MAX, TEXT_LENGTH_MAX};
 use crate::rules::tiers::{policy_in_force, validate_policy, TierDefinition};
 
-/// Most decimal places of a discount percent ("12.5", "7.25").
-pub const DISCOUNT_PLACES_MAX: u32 = 2;
-
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> DomainError {
-    DomainError::Validation(vec![FieldError::new(None, field, code, message)])
+/// Decides an incentive command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::PublishTierPolicy {
+            effective_from,
+            window_months,
+            tiers,
+            expected_version,
+        } => publish_policy(
+            state,
+            *effective_from,
+            *window_months,
+            tiers,
+            *expected_version,
+        ),
+        Command::GrantTierOverride {
+            account_id,
+            tier,
+            valid_from,
+            valid_to,
+            reason,
+        } => grant_override(state, account_id, tier, *valid_from, *valid_to, reason),
+        Command::RevokeTierOverride {
+            account_id,
+            override_id,
+            reason,
+        } => revoke_override(state, account_id, override_id, reason.as_deref()),
+        Command::GrantDiscount(c) => grant_discount(state, c),
+        Command::RevokeDiscount {
+            discount_id,
+            effective_on,
+            reason,
+        } => revoke_discount(state, discount_id, *effective_on, reason.as_deref()),
+        other => misrouted("incentive", other),
+    }
 }
 
 fn check_date(field: &str, date: NaiveDate) -> Result<(), DomainError> {
-    use chrono::Datelike;
-    if (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year()) {
+    let mut errors = Vec::new();
+    checks::business_date(&mut errors, field, date);
+    if errors.is_empty() {
         Ok(())
     } else {
-        Err(invalid(
-            field,
-            "invalid_date",
-            format!("{date} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"),
-        ))
+        Err(DomainError::Validation(errors))
     }
 }
 
@@ -47,9 +76,9 @@ fn check_validity(valid_from: NaiveDate, valid_to: Option<NaiveDate>) -> Result<
 }
 
 fn check_reason(reason: &str) -> Result<(), DomainError> {
-    super::text::refuse_chars(None, "reason", reason)?;
+    crate::domain::text::refuse_chars(None, "reason", reason)?;
     let length = reason.trim().chars().count();
-    if super::text::is_blank(reason) {
+    if crate::domain::text::is_blank(reason) {
         Err(invalid("reason", "missing", "say why (reason is required)"))
     } else if length > TEXT_LENGTH_MAX {
         Err(invalid(
@@ -60,20 +89,6 @@ fn check_reason(reason: &str) -> Result<(), DomainError> {
     } else {
         Ok(())
     }
-}
-
-fn open_account<'s>(
-    state: &'s LedgerState,
-    account_id: &str,
-) -> Result<&'s super::state::AccountFacts, DomainError> {
-    let facts = state
-        .accounts
-        .get(account_id)
-        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
-    if facts.closed {
-        return Err(DomainError::AccountClosed(account_id.to_string()));
-    }
-    Ok(facts)
 }
 
 /// Publishes the next version of the tier policy.
@@ -96,19 +111,18 @@ pub fn publish_policy(
     }
     check_date("effective_from", effective_from)?;
     let mut errors = validate_policy(window_months, tiers);
-    errors.extend(super::limits::policy_thresholds(tiers));
+    errors.extend(crate::domain::limits::policy_thresholds(tiers));
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    Ok(Decision {
-        events: vec![Event::TierPolicyPublished(TierPolicyPublished {
+    Ok(Decision::events(vec![Event::TierPolicyPublished(
+        TierPolicyPublished {
             version: state.incentives.policy_count() + 1,
             effective_from,
             window_months,
             tiers: tiers.to_vec(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Grants a tier override; the tier must exist in the policy in force on `valid_from`.
@@ -120,7 +134,7 @@ pub fn grant_override(
     valid_to: Option<NaiveDate>,
     reason: &str,
 ) -> Result<Decision, DomainError> {
-    open_account(state, account_id)?;
+    open_account_facts(state, account_id, None)?;
     check_validity(valid_from, valid_to)?;
     check_reason(reason)?;
     let policies = state.incentives.policies(u64::MAX);
@@ -144,17 +158,16 @@ pub fn grant_override(
         ));
     }
     let count = state.incentives.overrides(account_id, u64::MAX).len();
-    Ok(Decision {
-        events: vec![Event::TierOverrideGranted(TierOverrideGranted {
+    Ok(Decision::events(vec![Event::TierOverrideGranted(
+        TierOverrideGranted {
             account_id: account_id.to_string(),
             override_id: format!("ovr-{}", count + 1),
             tier: tier.to_string(),
             valid_from,
             valid_to,
             reason: reason.trim().to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Revokes a tier override.
@@ -182,14 +195,13 @@ pub fn revoke_override(
     if let Some(r) = reason {
         check_reason(r)?;
     }
-    Ok(Decision {
-        events: vec![Event::TierOverrideRevoked(TierOverrideRevoked {
+    Ok(Decision::events(vec![Event::TierOverrideRevoked(
+        TierOverrideRevoked {
             account_id: account_id.to_string(),
             override_id: override_id.to_string(),
             reason: reason.map(|r| r.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Grants a discount within the ceiling of the account's tier on `valid_from`.
@@ -207,7 +219,7 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
     if state.incentives.discount(&c.discount_id).is_some() {
         return Err(DomainError::DiscountExists(c.discount_id.clone()));
     }
-    let facts = open_account(state, &c.account_id)?;
+    let facts = open_account_facts(state, &c.account_id, None)?;
     if c.percent <= Decimal::ZERO || c.percent > Decimal::ONE_HUNDRED {
         return Err(invalid(
             "percent",
@@ -269,8 +281,8 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
             on: c.valid_from.to_string(),
         });
     }
-    Ok(Decision {
-        events: vec![Event::DiscountGranted(DiscountGranted {
+    Ok(Decision::events(vec![Event::DiscountGranted(
+        DiscountGranted {
             discount_id: c.discount_id.clone(),
             account_id: c.account_id.clone(),
             percent: c.percent,
@@ -281,9 +293,8 @@ pub fn grant_discount(state: &LedgerState, c: &GrantDiscount) -> Result<Decision
             reason: c.reason.trim().to_string(),
             tier: entitlement.tier,
             ceiling_pct: ceiling,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 fn scope_name(scope: DiscountScope) -> &'static str {
@@ -312,13 +323,12 @@ pub fn revoke_discount(
     if let Some(r) = reason {
         check_reason(r)?;
     }
-    Ok(Decision {
-        events: vec![Event::DiscountRevoked(DiscountRevoked {
+    Ok(Decision::events(vec![Event::DiscountRevoked(
+        DiscountRevoked {
             discount_id: discount_id.to_string(),
             account_id: discount.account_id.clone(),
             effective_on,
             reason: reason.map(|r| r.trim().to_string()),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

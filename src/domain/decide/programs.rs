@@ -4,67 +4,39 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::checks;
-use super::commands::DefineProgram;
-use super::decide::{Decision, BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, TEXT_LENGTH_MAX};
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::limits;
-use super::money::{minor_unit_places, round_to_minor_unit};
-use super::programs::{Enrollment, Program};
-use super::state::LedgerState;
+use super::{misrouted, Decision};
+use crate::domain::checks::{self, field, id_list};
+use crate::domain::commands::{Command, DefineProgram};
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::limits;
+use crate::domain::money::{minor_unit_places, round_to_minor_unit};
+use crate::domain::programs::{Enrollment, Program};
+use crate::domain::state::LedgerState;
+use crate::kernel::limits::TEXT_LENGTH_MAX;
 use crate::rules::calendar::Period;
 use crate::rules::rebates::validate_tiers;
 
-pub(crate) fn field(
-    errors: &mut Vec<FieldError>,
-    name: &str,
-    code: &str,
-    message: impl Into<String>,
-) {
-    errors.push(FieldError::new(None, name, code, message));
-}
-
-pub(crate) fn year_ok(date: NaiveDate) -> bool {
-    use chrono::Datelike;
-    (BUSINESS_YEAR_MIN..=BUSINESS_YEAR_MAX).contains(&date.year())
-}
-
-pub(crate) fn id_list(
-    errors: &mut Vec<FieldError>,
-    name: &str,
-    list: &Option<Vec<String>>,
-) -> Vec<String> {
-    match list {
-        None => Vec::new(),
-        Some(items) if items.is_empty() => {
-            field(
-                errors,
-                name,
-                "empty_scope",
-                format!(
-                    "{name} must list at least one id when given; leave it out for no restriction"
-                ),
-            );
-            Vec::new()
-        }
-        Some(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if !is_valid_id(item) {
-                    field(
-                        errors,
-                        &format!("{name}[{i}]"),
-                        "invalid_id",
-                        format!("\"{item}\" must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"),
-                    );
-                }
-            }
-            let mut unique = items.clone();
-            unique.sort();
-            unique.dedup();
-            unique
-        }
+/// Decides a program command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DefineProgram(c) => define(state, c),
+        Command::EndProgram {
+            program_id,
+            ends_on,
+            reason,
+        } => end(state, program_id, *ends_on, reason),
+        Command::Enroll {
+            program_id,
+            account_id,
+            effective_from,
+        } => enroll(state, program_id, account_id, *effective_from),
+        Command::Unenroll {
+            program_id,
+            account_id,
+            effective_to,
+        } => unenroll(state, program_id, account_id, *effective_to),
+        other => misrouted("program", other),
     }
 }
 
@@ -105,8 +77,8 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
         return Err(DomainError::ProgramExists(c.program_id.clone()));
     }
     limits::room_for_program(state)?;
-    Ok(Decision {
-        events: vec![Event::RebateProgramDefined(RebateProgramDefined {
+    Ok(Decision::events(vec![Event::RebateProgramDefined(
+        RebateProgramDefined {
             program_id: c.program_id.clone(),
             name: name.to_string(),
             currency: c.currency.clone(),
@@ -120,9 +92,8 @@ pub fn define(state: &LedgerState, c: &DefineProgram) -> Result<Decision, Domain
             scope_skus,
             scope_categories,
             eligible_tiers,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Ends a program early: the new end is on or after its start and before its current end.
@@ -151,9 +122,9 @@ pub fn end(
             ),
         );
     }
-    if let Some(error) = super::text::check_chars(None, "reason", reason) {
+    if let Some(error) = crate::domain::text::check_chars(None, "reason", reason) {
         errors.push(error);
-    } else if super::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
+    } else if crate::domain::text::is_blank(reason) || reason.chars().count() > TEXT_LENGTH_MAX {
         field(
             &mut errors,
             "reason",
@@ -165,14 +136,13 @@ pub fn end(
         return Err(DomainError::Validation(errors));
     }
     settled_periods_covered(state, program, None, ends_on)?;
-    Ok(Decision {
-        events: vec![Event::RebateProgramEnded(RebateProgramEnded {
+    Ok(Decision::events(vec![Event::RebateProgramEnded(
+        RebateProgramEnded {
             program_id: program_id.to_string(),
             ends_on,
             reason: reason.trim().to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// 409 `settled_period_after_end` when `ends_on` falls before the last day of a period
@@ -246,16 +216,7 @@ pub fn enroll(
             format!("the program ends on {}", program.ends_on),
         );
     }
-    if !year_ok(effective_from) {
-        field(
-            &mut errors,
-            "effective_from",
-            "invalid_date",
-            format!(
-                "{effective_from} is outside the years {BUSINESS_YEAR_MIN}-{BUSINESS_YEAR_MAX}"
-            ),
-        );
-    }
+    checks::business_date(&mut errors, "effective_from", effective_from);
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
@@ -281,14 +242,13 @@ pub fn enroll(
             )]));
         }
     }
-    Ok(Decision {
-        events: vec![Event::AccountEnrolled(AccountEnrolled {
+    Ok(Decision::events(vec![Event::AccountEnrolled(
+        AccountEnrolled {
             program_id: program_id.to_string(),
             account_id: account_id.to_string(),
             effective_from,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Ends an account's open enrollment after `effective_to`.
@@ -320,12 +280,11 @@ pub fn unenroll(
         )]));
     }
     settled_periods_covered(state, program, Some(open), effective_to)?;
-    Ok(Decision {
-        events: vec![Event::AccountUnenrolled(AccountUnenrolled {
+    Ok(Decision::events(vec![Event::AccountUnenrolled(
+        AccountUnenrolled {
             program_id: program_id.to_string(),
             account_id: account_id.to_string(),
             effective_to,
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }

@@ -7,23 +7,45 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::checks;
-use super::commands::{AllocationRequestInput, DeclareSeason, BATCH_LINES_MAX};
-use super::decide::{check_text, Decision};
-use super::decide_programs::field;
-use super::error::{DomainError, FieldError};
-use super::events::*;
-use super::ids::is_valid_id;
-use super::seasons::{plan, Season};
-use super::state::LedgerState;
+use super::{check_batch_size, check_text, misrouted, Decision};
+use crate::domain::checks::{self, field};
+use crate::domain::commands::{AllocationRequestInput, Command, DeclareSeason};
+use crate::domain::error::{DomainError, FieldError};
+use crate::domain::events::*;
+use crate::domain::ids::is_valid_id;
+use crate::domain::limits::SEASON_PRODUCTS_MAX;
+use crate::domain::seasons::{plan, Season};
+use crate::domain::state::LedgerState;
 use crate::rules::allocation::validate_reserves;
 
-/// Most products a season may declare: a peak season's scarce lines are tens, not thousands;
-/// the limit bounds a plan at 10,000 accounts × 500 skus.
-pub const SEASON_PRODUCTS_MAX: usize = 500;
-/// Largest capacity or request in whole units (10^12): beyond any real stock, and sums of
-/// millions of requests stay far inside u64.
-pub const UNITS_MAX: u64 = 1_000_000_000_000;
+// Under its old path, `domain::decide_seasons::UNITS_MAX` (read by the API's capacity check).
+pub use crate::kernel::limits::UNITS_MAX;
+
+/// Decides a season command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DeclareSeason(c) => declare(state, c),
+        Command::ReviseCapacity {
+            season_id,
+            products,
+            reason,
+        } => revise(state, season_id, products, reason.as_deref()),
+        Command::RequestAllocation {
+            season_id,
+            requests,
+        } => request(state, season_id, requests),
+        Command::WithdrawRequest {
+            season_id,
+            request_id,
+            reason,
+        } => withdraw(state, season_id, request_id, reason.as_deref()),
+        Command::CommitAllocation {
+            season_id,
+            plan_hash,
+        } => commit(state, season_id, plan_hash),
+        other => misrouted("season", other),
+    }
+}
 
 fn season<'s>(state: &'s LedgerState, season_id: &str) -> Result<&'s Season, DomainError> {
     state
@@ -129,17 +151,16 @@ pub fn declare(state: &LedgerState, c: &DeclareSeason) -> Result<Decision, Domai
             message: format!("a season with id \"{}\" already exists", c.season_id),
         });
     }
-    Ok(Decision {
-        events: vec![Event::SeasonDeclared(SeasonDeclared {
+    Ok(Decision::events(vec![Event::SeasonDeclared(
+        SeasonDeclared {
             season_id: c.season_id.clone(),
             name: name.to_string(),
             starts_on: c.starts_on,
             ends_on: c.ends_on,
             products: c.products.clone(),
             reserves: c.reserves.clone(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Revises the capacity of one or more products of a season not yet committed; one
@@ -209,10 +230,7 @@ pub fn revise(
             message: "every listed capacity is already the one given; nothing to revise".into(),
         });
     }
-    Ok(Decision {
-        events,
-        duplicates: 0,
-    })
+    Ok(Decision::events(events))
 }
 
 /// Records allocation requests, all or nothing: each names an open account, a product of
@@ -223,15 +241,7 @@ pub fn request(
     requests: &[AllocationRequestInput],
 ) -> Result<Decision, DomainError> {
     let season = open_season(state, season_id)?;
-    if requests.is_empty() {
-        return Err(DomainError::EmptyBatch);
-    }
-    if requests.len() > BATCH_LINES_MAX {
-        return Err(DomainError::TooManyLines {
-            count: requests.len(),
-            max: BATCH_LINES_MAX,
-        });
-    }
+    check_batch_size(requests.len())?;
     let mut errors = Vec::new();
     let mut ids_in_batch: HashSet<&str> = HashSet::new();
     for (i, r) in requests.iter().enumerate() {
@@ -302,10 +312,7 @@ pub fn request(
             quantity: r.quantity,
         }));
     }
-    Ok(Decision {
-        events,
-        duplicates: 0,
-    })
+    Ok(Decision::events(events))
 }
 
 /// Withdraws an active request of a season not yet committed.
@@ -329,17 +336,14 @@ pub fn withdraw(
         });
     }
     check_text(None, "reason", reason)?;
-    Ok(Decision {
-        events: vec![Event::AllocationRequestWithdrawn(
-            AllocationRequestWithdrawn {
-                season_id: season_id.to_string(),
-                request_id: request_id.to_string(),
-                account_id: request.account_id.clone(),
-                reason: reason.map(|r| r.trim().to_string()),
-            },
-        )],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![Event::AllocationRequestWithdrawn(
+        AllocationRequestWithdrawn {
+            season_id: season_id.to_string(),
+            request_id: request_id.to_string(),
+            account_id: request.account_id.clone(),
+            reason: reason.map(|r| r.trim().to_string()),
+        },
+    )]))
 }
 
 /// The tier and supply_priority of an account on `on`, from the decider's state.
@@ -379,8 +383,5 @@ pub fn commit(
         plan_hash: current.plan_hash,
         skus: current.skus,
     });
-    Ok(Decision {
-        events: vec![event],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![event]))
 }

@@ -4,23 +4,44 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::checks;
-use super::commands::DefineContest;
-use super::decide::{Decision, LINE_VALUE_MAX, TEXT_LENGTH_MAX};
-use super::decide_programs::{field, id_list};
-use super::error::DomainError;
-use super::events::*;
-use super::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
-use super::state::LedgerState;
+use super::{misrouted, Decision};
+use crate::domain::checks::{self, field, id_list};
+use crate::domain::commands::{Command, DefineContest};
+use crate::domain::error::DomainError;
+use crate::domain::events::*;
+use crate::domain::money::{is_known_currency, minor_unit_places, round_to_minor_unit};
+use crate::domain::state::LedgerState;
+use crate::kernel::limits::{LINE_VALUE_MAX, QUANTITY_PLACES_MAX, TEXT_LENGTH_MAX};
 use crate::rules::contests::{validate_prizes, ContestMetric, Prize, Standing};
 
-/// Most decimal places of a min_metric: a quantity's places (growth and money use fewer).
-const MIN_METRIC_PLACES_MAX: u32 = 6;
+/// Decides a contest command.
+pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
+    match command {
+        Command::DefineContest(c) => define(state, c),
+        Command::CloseContest {
+            contest_id,
+            standings,
+            through_position,
+            today,
+        } => close(state, contest_id, standings, *through_position, *today),
+        Command::MarkAwardPaid {
+            contest_id,
+            account_id,
+            paid_on,
+            reference,
+            today,
+            actor,
+        } => mark_paid(
+            state, contest_id, account_id, *paid_on, reference, *today, actor,
+        ),
+        other => misrouted("contest", other),
+    }
+}
 
 fn contest<'s>(
     state: &'s LedgerState,
     contest_id: &str,
-) -> Result<&'s super::contests::Contest, DomainError> {
+) -> Result<&'s crate::domain::contests::Contest, DomainError> {
     state
         .contests
         .get(contest_id)
@@ -40,7 +61,7 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
     // A money metric takes the currency's places; a quantity or growth metric a quantity's.
     let min_places = match c.metric {
         ContestMetric::NetRevenue => minor_unit_places(&c.currency),
-        ContestMetric::Quantity | ContestMetric::GrowthPct => MIN_METRIC_PLACES_MAX,
+        ContestMetric::Quantity | ContestMetric::GrowthPct => QUANTITY_PLACES_MAX,
     };
     if let Some(min) = c.min_metric {
         if min < Decimal::ZERO || min > LINE_VALUE_MAX {
@@ -83,9 +104,9 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
             message: format!("a contest with id \"{}\" already exists", c.contest_id),
         });
     }
-    super::limits::room_for_contest(state)?;
-    Ok(Decision {
-        events: vec![Event::ContestDefined(ContestDefined {
+    crate::domain::limits::room_for_contest(state)?;
+    Ok(Decision::events(vec![Event::ContestDefined(
+        ContestDefined {
             contest_id: c.contest_id.clone(),
             name: name.to_string(),
             currency: c.currency.clone(),
@@ -107,9 +128,8 @@ pub fn define(state: &LedgerState, c: &DefineContest) -> Result<Decision, Domain
                     ..p.clone()
                 })
                 .collect(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
 
 /// Closes a contest after its last day, once.
@@ -142,10 +162,7 @@ pub fn close(
         through_position,
         standings: standings.to_vec(),
     });
-    Ok(Decision {
-        events: vec![event],
-        duplicates: 0,
-    })
+    Ok(Decision::events(vec![event]))
 }
 
 /// Marks an account's whole cash award paid, once.
@@ -187,9 +204,11 @@ pub fn mark_paid(
     }
     let mut errors = Vec::new();
     let reference = reference.trim();
-    if let Some(error) = super::text::check_chars(None, "reference", reference) {
+    if let Some(error) = crate::domain::text::check_chars(None, "reference", reference) {
         errors.push(error);
-    } else if super::text::is_blank(reference) || reference.chars().count() > TEXT_LENGTH_MAX {
+    } else if crate::domain::text::is_blank(reference)
+        || reference.chars().count() > TEXT_LENGTH_MAX
+    {
         field(
             &mut errors,
             "reference",
@@ -218,15 +237,14 @@ pub fn mark_paid(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    Ok(Decision {
-        events: vec![Event::ContestAwardPaid(ContestAwardPaid {
+    Ok(Decision::events(vec![Event::ContestAwardPaid(
+        ContestAwardPaid {
             contest_id: contest_id.to_string(),
             account_id: account_id.to_string(),
             amount,
             paid_on,
             reference: reference.to_string(),
             paid_by: actor.to_string(),
-        })],
-        duplicates: 0,
-    })
+        },
+    )]))
 }
