@@ -84,29 +84,19 @@ impl Accruals {
     /// Applies an event at `position`; `programs` must already include it.
     pub fn apply(&mut self, position: u64, event: &Event, programs: &Programs) {
         match event {
-            Event::SaleRecorded(e) => {
-                let line = LineFact {
-                    position,
-                    sale_date: e.occurred_on,
-                    sku: self.names.intern(&e.sku),
-                    category: self.names.intern(&e.category),
-                    net: e.net_amount,
-                    cost: e.cost_amount.unwrap_or(e.net_amount),
-                    quantity: e.quantity,
-                };
-                self.add_line(&e.account_id, line, programs);
-            }
-            Event::SaleReturned(e) => {
-                let line = LineFact {
-                    position,
-                    sale_date: e.sale_occurred_on,
-                    sku: self.names.intern(&e.sku),
-                    category: self.names.intern(&e.category),
-                    net: -e.net_amount,
-                    cost: -e.cost_amount,
-                    quantity: -e.quantity,
-                };
-                self.add_line(&e.account_id, line, programs);
+            Event::SaleRecorded(_) | Event::SaleReturned(_) => {
+                if let Some(effect) = event.line_effect() {
+                    let line = LineFact {
+                        position,
+                        sale_date: effect.sale_on,
+                        sku: self.names.intern(effect.sku),
+                        category: self.names.intern(effect.category),
+                        net: effect.net,
+                        cost: effect.cost,
+                        quantity: effect.quantity,
+                    };
+                    self.add_line(effect.account_id, line, programs);
+                }
             }
             Event::AccountEnrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),
             Event::AccountUnenrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),

@@ -13,7 +13,7 @@ use super::accruals::LineFact;
 use super::sales::SalesBreakdown;
 use super::ReadModel;
 use crate::domain::daily::DailySales;
-use crate::rules::calendar::month_index;
+use crate::domain::events::LineEffect;
 
 impl ReadModel {
     /// The last position recorded at or before `known_at_micros` (the whole log when None).
@@ -32,6 +32,19 @@ impl ReadModel {
             .take_while(move |l| l.position <= cutoff)
     }
 
+    /// A line fact read back as the effect its event had (`Event::line_effect`).
+    fn effect_of<'a>(&'a self, account_id: &'a str, line: &LineFact) -> LineEffect<'a> {
+        LineEffect {
+            account_id,
+            sale_on: line.sale_date,
+            sku: self.accruals.name(line.sku),
+            category: self.accruals.name(line.category),
+            net: line.net,
+            cost: line.cost,
+            quantity: line.quantity,
+        }
+    }
+
     /// An account's per-day totals as of `cutoff` (empty when it has none).
     pub fn daily_at(&self, account_id: &str, cutoff: u64) -> Cow<'_, DailySales> {
         if cutoff >= self.head_position() {
@@ -42,7 +55,7 @@ impl ReadModel {
         }
         let mut daily = DailySales::default();
         for line in self.lines_at(account_id, cutoff) {
-            daily.add_sale(line.sale_date, line.net, line.cost, line.quantity);
+            daily.add_line(&self.effect_of(account_id, line));
         }
         Cow::Owned(daily)
     }
@@ -57,12 +70,7 @@ impl ReadModel {
         }
         let mut breakdown = SalesBreakdown::default();
         for line in self.lines_at(account_id, cutoff) {
-            breakdown.add(
-                month_index(line.sale_date),
-                self.accruals.name(line.sku),
-                self.accruals.name(line.category),
-                [line.net, line.cost, line.quantity],
-            );
+            breakdown.add_line(&self.effect_of(account_id, line));
         }
         Cow::Owned(breakdown)
     }

@@ -108,14 +108,11 @@ impl ReadModel {
         push_position(&mut self.types, event.type_name(), envelope.position);
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
-        self.breakdown_apply(event);
+        if let Some(line) = event.line_effect() {
+            self.daily_mut(line.account_id).add_line(&line);
+            self.breakdown_mut(line.account_id).add_line(&line);
+        }
         match event {
-            Event::SaleRecorded(e) => self.daily_mut(&e.account_id).add_sale(
-                e.occurred_on,
-                e.net_amount,
-                e.cost_amount.unwrap_or(e.net_amount),
-                e.quantity,
-            ),
             Event::TierPolicyPublished(_)
             | Event::TierOverrideGranted(_)
             | Event::TierOverrideRevoked(_)
@@ -133,12 +130,6 @@ impl ReadModel {
             | Event::AllocationRequested(_)
             | Event::AllocationRequestWithdrawn(_)
             | Event::AllocationCommitted(_) => self.seasons.apply(envelope.position, event),
-            Event::SaleReturned(e) => self.daily_mut(&e.account_id).subtract_return(
-                e.sale_occurred_on,
-                e.net_amount,
-                e.cost_amount,
-                e.quantity,
-            ),
             _ => {}
         }
         self.tokens
@@ -153,19 +144,12 @@ impl ReadModel {
         });
     }
 
-    fn breakdown_apply(&mut self, event: &Event) {
-        let account_id = match event {
-            Event::SaleRecorded(e) => &e.account_id,
-            Event::SaleReturned(e) => &e.account_id,
-            _ => return,
-        };
+    fn breakdown_mut(&mut self, account_id: &str) -> &mut sales::SalesBreakdown {
         if !self.breakdown.contains_key(account_id) {
             self.breakdown
-                .insert(account_id.clone(), sales::SalesBreakdown::default());
+                .insert(account_id.to_string(), sales::SalesBreakdown::default());
         }
-        if let Some(b) = self.breakdown.get_mut(account_id) {
-            b.apply(event);
-        }
+        self.breakdown.get_mut(account_id).expect("inserted above")
     }
 
     fn daily_mut(&mut self, account_id: &str) -> &mut DailySales {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::daily::DayTotals;
-use crate::domain::events::Event;
+use crate::domain::events::LineEffect;
 use crate::domain::money::round_to_minor_unit;
 use crate::domain::state::FastMap;
 use crate::rules::calendar::{month_first_day, month_index};
@@ -50,32 +50,19 @@ impl SalesBreakdown {
         id
     }
 
-    /// Adds a sale, or subtracts a return in its sale's month; other events are ignored.
-    pub fn apply(&mut self, event: &Event) {
-        match event {
-            Event::SaleRecorded(e) => self.add(
-                month_index(e.occurred_on),
-                &e.sku,
-                &e.category,
-                [
-                    e.net_amount,
-                    e.cost_amount.unwrap_or(e.net_amount),
-                    e.quantity,
-                ],
-            ),
-            Event::SaleReturned(e) => self.add(
-                month_index(e.sale_occurred_on),
-                &e.sku,
-                &e.category,
-                [-e.net_amount, -e.cost_amount, -e.quantity],
-            ),
-            _ => {}
-        }
+    /// Adds a sale, or takes a return back, in its sale's month.
+    pub fn add_line(&mut self, line: &LineEffect<'_>) {
+        self.add(
+            month_index(line.sale_on),
+            line.sku,
+            line.category,
+            [line.net, line.cost, line.quantity],
+        );
     }
 
     /// Adds one line's signed `[net, cost, quantity]` (negative for a return) to its sku
     /// and its category in `month` (the sale's month).
-    pub fn add(&mut self, month: i32, sku: &str, category: &str, amounts: [Decimal; 3]) {
+    fn add(&mut self, month: i32, sku: &str, category: &str, amounts: [Decimal; 3]) {
         let [net, cost, quantity] = amounts;
         let sku = self.id(sku);
         add(&mut self.by_sku, month, sku, net, cost, quantity);
