@@ -5,6 +5,8 @@
 //! reads the clock, never takes a lock itself and never knows HTTP: it returns a typed
 //! answer or a [`QueryError`], which `api/` renders as problem+json and `cli/` prints.
 
+pub mod audit;
+
 use crate::ledger::LedgerError;
 
 /// Why a query has no answer.
