@@ -10,6 +10,8 @@
 //!   sled, no axum, no clock.
 //! - [`rules`]: pure calculations over kernel types: calendar windows and periods, tier
 //!   evaluation, rebate maths, contest ranking, allocation, the Pareto report.
+//! - [`input`]: the external input forms (HTTP write bodies, fixture records, CSV and JSONL
+//!   import lines) and their conversion into commands. Pure: no HTTP, no storage.
 //! - [`projections`]: read models fed by events; they apply facts, never decide.
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
 //! - [`api`]: axum routers, one file per resource; auth; problem+json; OpenAPI.
@@ -19,6 +21,7 @@ pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod engine;
+pub mod input;
 pub mod kernel;
 pub mod ledger;
 pub mod projections;

@@ -20,6 +20,7 @@ use crate::domain::events::SettlementComputation;
 use crate::domain::money::round_to_minor_unit;
 use crate::domain::settlements::Settlement;
 use crate::domain::Command;
+use crate::input::settlements::ProposeRequest;
 use crate::rules::calendar::{month_index, Period};
 use crate::rules::rebates::{RebateTier, SettlementKind};
 
@@ -30,20 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/settlements/{id}/approve", post(approve))
         .route("/v1/settlements/{id}/reject", post(reject))
         .route("/v1/settlements/{id}/explain", get(explain))
-}
-
-/// Body of `POST /v1/settlements`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProposeRequest {
-    pub program_id: String,
-    pub account_id: String,
-    /// `2026-Q2` (the program's period kind).
-    pub period: String,
-    /// `partial` (during or after the period), `final` (after it), `delta` (after an approved final; negative = clawback).
-    pub kind: SettlementKind,
-    /// Credit note, payment run or other reference.
-    pub reference: String,
 }
 
 /// Body of `POST /v1/settlements/{id}/approve`.

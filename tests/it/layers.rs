@@ -84,7 +84,9 @@ fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
 #[test]
 fn lower_layers_never_import_upper_ones() {
     // Proves the log knows nothing of the business, read models never reach the writer or
-    // HTTP, the engine never reaches HTTP or the CLI, and the API never touches sled.
+    // HTTP, the engine never reaches HTTP or the CLI, the API never touches sled, and the
+    // input forms reach neither the API, the CLI, the writer, the read models, storage, HTTP
+    // nor the async runtime.
     let mut found = offences(
         "ledger",
         &[
@@ -102,6 +104,19 @@ fn lower_layers_never_import_upper_ones() {
     ));
     found.extend(offences("engine", &["crate::api", "crate::cli"]));
     found.extend(offences("api", &["sled", "crate::cli"]));
+    found.extend(offences(
+        "input",
+        &[
+            "crate::api",
+            "crate::cli",
+            "crate::engine",
+            "crate::projections",
+            "sled",
+            "axum",
+            "tokio",
+            "hyper",
+        ],
+    ));
     assert!(
         found.is_empty(),
         "imports against the layers:\n{}",
