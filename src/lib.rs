@@ -16,6 +16,7 @@
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
 //! - [`api`]: axum routers, one file per resource; auth; problem+json; OpenAPI.
 //! - [`cli`]: clap subcommands: serve, demo, import, verify, rebuild, export, token, fixtures.
+//!   The HTTP server of `serve` and `demo` is given by the binary (`main.rs`).
 
 pub mod api;
 pub mod cli;

@@ -29,6 +29,7 @@ pub fn run(
     fixtures: &Path,
     no_serve: bool,
     transport: &super::serve::TransportArgs,
+    serve: super::serve::Serve,
 ) -> CliResult {
     super::init_tracing();
     prepare_directory(data)?;
@@ -115,7 +116,7 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     println!("\nServing; stop with Ctrl-C.");
-    super::serve::serve_engine(engine, listen, transport, || {})
+    super::serve::serve_engine(engine, listen, transport, serve)
 }
 
 /// A tier override of `incentives.json`.
