@@ -184,7 +184,7 @@ fn main() {
     );
     // The same plan through the API's router in-process: the handler, its auth and the
     // JSON answer (~100,000 lines), without a network hop.
-    let (token, token_sha256) = kaledger::api::auth::new_token().expect("randomness");
+    let (token, token_sha256) = kaledger::kernel::token::new_token().expect("randomness");
     submit(Command::IssueToken {
         name: "plan-bench".into(),
         role: kaledger::domain::vocab::Role::Planner,

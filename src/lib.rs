@@ -15,15 +15,19 @@
 //!   answer `known_at` (`projections::as_of`).
 //! - [`queries`]: one function per question (entitlement, accruals, liability, settlement
 //!   basis, standings, plan …) over one read snapshot and the caller's "today".
+//! - [`input`]: the external input forms (HTTP write bodies, fixture records, CSV and JSONL
+//!   import lines) and their conversion into commands. Pure: no HTTP, no storage.
 //! - [`engine`]: the single writer thread (group commit) and the shared read models.
 //! - [`api`]: axum routers, one file per resource: parse, authorise, call a query or
 //!   submit a command, render; auth; problem+json; OpenAPI.
 //! - [`cli`]: clap subcommands: serve, demo, import, verify, rebuild, export, token, fixtures.
+//!   The HTTP server of `serve` and `demo` is given by the binary (`main.rs`).
 
 pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod engine;
+pub mod input;
 pub mod kernel;
 pub mod ledger;
 pub mod projections;

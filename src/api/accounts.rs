@@ -15,6 +15,7 @@ use super::{json_write, page_limit, parse_known_at, AppState};
 use crate::domain::commands::{OpenAccount, UpdateAccount};
 use crate::domain::vocab::{Scope, Segment, Stage};
 use crate::domain::Command;
+use crate::input::accounts::OpenAccountRequest;
 use crate::queries;
 use crate::queries::accounts::{AccountFilter, AccountPage, AccountResponse};
 
@@ -24,21 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts/{id}", get(get_account).patch(update_account))
         .route("/v1/accounts/{id}/stage", post(change_stage))
         .route("/v1/accounts/{id}/close", post(close_account))
-}
-
-/// Body of `POST /v1/accounts`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpenAccountRequest {
-    pub account_id: String,
-    pub name: String,
-    pub scope: Scope,
-    pub segment: Option<Segment>,
-    pub manager: Option<String>,
-    /// ISO 4217 code; every sale of the account must be in it.
-    pub currency: String,
-    /// Defaults to `exploratory`.
-    pub relationship_stage: Option<Stage>,
 }
 
 /// Body of `PATCH /v1/accounts/{id}`: absent fields stay, `null` clears segment or manager.

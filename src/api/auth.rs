@@ -4,31 +4,12 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::vocab::Role;
+use crate::kernel::token::token_sha256;
 use crate::ledger::Actor;
-
-/// Prefix of every token, so a leaked one is easy to recognise and grep for.
-pub const TOKEN_PREFIX: &str = "kal_";
-/// Random bytes per token: 256 bits, beyond guessing.
-const TOKEN_RANDOM_BYTES: usize = 32;
-
-/// A new random token and its SHA-256 (hex), the only form that is stored.
-pub fn new_token() -> Result<(String, String), getrandom::Error> {
-    let mut random = [0u8; TOKEN_RANDOM_BYTES];
-    getrandom::fill(&mut random)?;
-    let token = format!("{TOKEN_PREFIX}{}", hex::encode(random));
-    let hash = token_sha256(&token);
-    Ok((token, hash))
-}
-
-/// The stored form of a token.
-pub fn token_sha256(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

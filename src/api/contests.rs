@@ -5,24 +5,20 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
-use super::programs::ProgramScope;
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
-use crate::domain::commands::DefineContest;
 use crate::domain::contests::Contest;
 use crate::domain::events::contest_stream;
 use crate::domain::Command;
+use crate::input::contests::{DefineContestRequest, MarkPaidRequest};
 use crate::queries::contests::{
     self, award_views, close_command, standings_of, AwardList, AwardView, StandingsResponse,
 };
-use crate::rules::contests::{ContestMetric, Prize};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,51 +31,6 @@ pub fn router() -> Router<AppState> {
             "/v1/contests/{id}/awards/{account_id}/paid",
             post(mark_award_paid),
         )
-}
-
-/// Body of `POST /v1/contests`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DefineContestRequest {
-    pub contest_id: String,
-    pub name: String,
-    /// The currency of net revenue and of cash prizes; accounts of other currencies do not take part.
-    pub currency: String,
-    #[schema(value_type = String, format = Date)]
-    pub starts_on: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub ends_on: NaiveDate,
-    pub metric: ContestMetric,
-    /// Which lines count (leave out for all).
-    pub scope: Option<ProgramScope>,
-    /// Only accounts in these tiers on the last day take part (their tier must also be
-    /// contest_eligible).
-    pub eligible_tiers: Option<Vec<String>>,
-    /// Accounts below it are listed, not ranked ("50000.00", "10" units or percent).
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
-    #[schema(value_type = Option<String>)]
-    pub min_metric: Option<Decimal>,
-    /// Cash with an amount, goods or honor with a description; one per rank.
-    pub prizes: Vec<Prize>,
-}
-
-impl From<DefineContestRequest> for DefineContest {
-    fn from(body: DefineContestRequest) -> DefineContest {
-        let scope = body.scope.unwrap_or_default();
-        DefineContest {
-            contest_id: body.contest_id,
-            name: body.name,
-            currency: body.currency,
-            starts_on: body.starts_on,
-            ends_on: body.ends_on,
-            metric: body.metric,
-            scope_skus: scope.skus,
-            scope_categories: scope.categories,
-            eligible_tiers: body.eligible_tiers,
-            min_metric: body.min_metric,
-            prizes: body.prizes,
-        }
-    }
 }
 
 /// A contest with its stream version.
@@ -113,18 +64,6 @@ pub struct StandingsQuery {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseContestRequest {}
-
-/// Body of `POST /v1/contests/{id}/awards/{account_id}/paid`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MarkPaidRequest {
-    /// The payment reference (credit note, payment run).
-    pub reference: String,
-    /// The day it was paid (default today, UTC).
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
-    pub paid_on: Option<NaiveDate>,
-}
 
 fn not_found(id: &str) -> ApiError {
     contests::not_found(id).into()

@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,10 +13,9 @@ use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, AppState};
-use crate::domain::commands::GrantDiscount;
-use crate::domain::events::DiscountScope;
 use crate::domain::incentives::Discount;
 use crate::domain::Command;
+use crate::input::discounts::GrantDiscountRequest;
 use crate::queries;
 use crate::queries::discounts::{ApplicableDiscounts, DiscountItem};
 
@@ -27,41 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/discounts/{id}", get(get_discount))
         .route("/v1/discounts/{id}/revoke", post(revoke_discount))
         .route("/v1/accounts/{id}/discounts", get(account_discounts))
-}
-
-/// Body of `POST /v1/discounts`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantDiscountRequest {
-    pub discount_id: String,
-    pub account_id: String,
-    /// Percent off, as a string ("5", "7.5"); at most the tier's max_discount_pct on valid_from.
-    #[serde(with = "crate::domain::stored::decimal")]
-    #[schema(value_type = String)]
-    pub percent: Decimal,
-    pub scope: DiscountScope,
-    /// The sku or category, for those scopes.
-    pub scope_value: Option<String>,
-    #[schema(value_type = String, format = Date)]
-    pub valid_from: NaiveDate,
-    #[schema(value_type = Option<String>, format = Date)]
-    pub valid_to: Option<NaiveDate>,
-    pub reason: String,
-}
-
-impl From<GrantDiscountRequest> for GrantDiscount {
-    fn from(body: GrantDiscountRequest) -> GrantDiscount {
-        GrantDiscount {
-            discount_id: body.discount_id,
-            account_id: body.account_id,
-            percent: body.percent,
-            scope: body.scope,
-            scope_value: body.scope_value,
-            valid_from: body.valid_from,
-            valid_to: body.valid_to,
-            reason: body.reason,
-        }
-    }
 }
 
 /// Body of `POST /v1/discounts/{id}/revoke`.

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{DomainError, FieldError};
 use crate::engine::EngineError;
+use crate::input::InputError;
 use crate::ledger::LedgerError;
 use crate::queries::QueryError;
 
@@ -162,6 +163,18 @@ impl From<QueryError> for ApiError {
             QueryError::Unprocessable { code, message } => ApiError::unprocessable(code, message),
             QueryError::Inconsistent(cause) => ApiError::internal(cause),
             QueryError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> ApiError {
+        match e {
+            InputError::Malformed { code, message } => ApiError::bad_request(code, message),
+            InputError::Invalid { code, message } => ApiError::unprocessable(code, message),
+            InputError::TooLarge { code, message } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
+            }
         }
     }
 }

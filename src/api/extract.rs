@@ -6,10 +6,10 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use std::marker::PhantomData;
+use serde::Deserializer;
 
 use crate::domain::commands::BATCH_LINES_MAX;
+use crate::input::json::parse_json;
 
 use super::error::ApiError;
 
@@ -79,7 +79,7 @@ pub fn json_body<T: DeserializeOwned>(
     if body.len() > PARSE_INLINE_BYTES_MAX {
         check_array_lengths(body)?;
     }
-    parse_json(body)
+    Ok(parse_json(body)?)
 }
 
 /// Most elements any array of a JSON write body may hold: twice the batch limit (so a batch
@@ -189,65 +189,6 @@ pub fn or_empty_object(raw: &[u8]) -> &[u8] {
     } else {
         raw
     }
-}
-
-/// Parses JSON bytes: a syntax error is a 400 `malformed_json`, a body of the wrong shape
-/// (unknown field, wrong type, missing field) a 422 `invalid_body`, an array of lines
-/// longer than [`BATCH_LINES_MAX`] a 413 `too_many_lines` (see [`at_most_batch_lines`]).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let text = e.to_string();
-        match e.classify() {
-            serde_json::error::Category::Data if text.starts_with(TOO_MANY_LINES_MARK) => {
-                too_many_lines()
-            }
-            serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", text),
-            _ => ApiError::bad_request("malformed_json", text),
-        }
-    })
-}
-
-/// Start of the serde error message of [`at_most_batch_lines`]; no message serde or
-/// serde_json writes for caller input starts with it, so [`parse_json`] can map it to 413.
-const TOO_MANY_LINES_MARK: &str = "too_many_lines:";
-
-/// 413 `too_many_lines` for a batch cut off while it was parsed (its full length unknown).
-pub fn too_many_lines() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_many_lines",
-        format!("the batch has more than {BATCH_LINES_MAX} lines; at most {BATCH_LINES_MAX} are accepted per request, so split it into several requests"),
-    )
-}
-
-/// `deserialize_with` for the line arrays of batches: reads at most [`BATCH_LINES_MAX`]
-/// elements and fails at the next one without looking at the rest, so a body of millions of
-/// tiny elements costs what its first 10,001 cost, not what all of them would.
-pub fn at_most_batch_lines<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    struct Lines<T>(PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for Lines<T> {
-        type Value = Vec<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            write!(f, "an array of at most {BATCH_LINES_MAX} lines")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut lines = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(BATCH_LINES_MAX));
-            while let Some(line) = seq.next_element()? {
-                if lines.len() == BATCH_LINES_MAX {
-                    return Err(de::Error::custom(format!(
-                        "{TOO_MANY_LINES_MARK} more than {BATCH_LINES_MAX} lines"
-                    )));
-                }
-                lines.push(line);
-            }
-            Ok(lines)
-        }
-    }
-    deserializer.deserialize_seq(Lines(PhantomData))
 }
 
 /// Query parameters; a bad one is a 400 `invalid_query`.

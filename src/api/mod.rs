@@ -15,6 +15,7 @@ pub mod rebates;
 pub mod reports;
 pub mod sales;
 pub mod seasons;
+pub mod server;
 pub mod settlements;
 pub mod system;
 pub mod tiers;

@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,12 +13,10 @@ use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
-use crate::domain::commands::DefineProgram;
 use crate::domain::events::program_stream;
 use crate::domain::programs::{Enrollment, Program};
 use crate::domain::Command;
-use crate::rules::calendar::PeriodKind;
-use crate::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
+use crate::input::programs::{DefineProgramRequest, EnrollRequest};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,61 +34,6 @@ pub fn router() -> Router<AppState> {
             "/v1/rebate-programs/{id}/enrollments/{account_id}/end",
             post(unenroll),
         )
-}
-
-/// Which lines count: only these skus and/or categories (leave a list out for no restriction).
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramScope {
-    pub skus: Option<Vec<String>>,
-    pub categories: Option<Vec<String>>,
-}
-
-/// Body of `POST /v1/rebate-programs`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DefineProgramRequest {
-    pub program_id: String,
-    pub name: String,
-    pub currency: String,
-    pub period: PeriodKind,
-    #[schema(value_type = String, format = Date)]
-    pub starts_on: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub ends_on: NaiveDate,
-    pub basis: RebateBasis,
-    pub method: RebateMethod,
-    /// First `from` is "0", strictly increasing; `rate` is a percent for money bases, an
-    /// amount per unit for `quantity`.
-    pub tiers: Vec<RebateTier>,
-    /// Most rebate per account per period ("50000.00").
-    #[serde(default, with = "crate::domain::stored::decimal_option")]
-    #[schema(value_type = Option<String>)]
-    pub cap: Option<Decimal>,
-    pub scope: Option<ProgramScope>,
-    /// Only accounts in these tiers earn (tier at period end, or today while it is open).
-    pub eligible_tiers: Option<Vec<String>>,
-}
-
-impl From<DefineProgramRequest> for DefineProgram {
-    fn from(body: DefineProgramRequest) -> DefineProgram {
-        let scope = body.scope.unwrap_or_default();
-        DefineProgram {
-            program_id: body.program_id,
-            name: body.name,
-            currency: body.currency,
-            period: body.period,
-            starts_on: body.starts_on,
-            ends_on: body.ends_on,
-            basis: body.basis,
-            method: body.method,
-            tiers: body.tiers,
-            cap: body.cap,
-            scope_skus: scope.skus,
-            scope_categories: scope.categories,
-            eligible_tiers: body.eligible_tiers,
-        }
-    }
 }
 
 /// A program with its stream version.
@@ -119,15 +61,6 @@ pub struct EndProgramRequest {
     #[schema(value_type = String, format = Date)]
     pub ends_on: NaiveDate,
     pub reason: String,
-}
-
-/// Body of `POST /v1/rebate-programs/{id}/enrollments`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnrollRequest {
-    pub account_id: String,
-    #[schema(value_type = String, format = Date)]
-    pub effective_from: NaiveDate,
 }
 
 /// Body of `POST /v1/rebate-programs/{id}/enrollments/{account_id}/end`.

@@ -7,8 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Caller, Right};
@@ -18,6 +17,12 @@ use super::{write_meta, AppState};
 use crate::domain::commands::{ReturnLineInput, SaleLineInput, BATCH_LINES_MAX};
 use crate::domain::Command;
 use crate::engine::WriteOutcome;
+use crate::input::csv_rows::CsvRows;
+use crate::input::json::parse_json;
+use crate::input::sales::{
+    return_from_row, sale_from_row, ReturnLineJson, SaleLineJson, RETURN_COLUMNS, SALE_COLUMNS,
+};
+use crate::input::InputError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,155 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/returns", post(post_returns))
 }
 
-/// Column names of a sales CSV (and fields of a JSON sale line).
-pub const SALE_COLUMNS: &[&str] = &[
-    "account_id",
-    "invoice_id",
-    "line",
-    "sku",
-    "category",
-    "quantity",
-    "net_amount",
-    "cost_amount",
-    "currency",
-    "occurred_on",
-];
-/// Column names of a returns CSV (and fields of a JSON return line).
-pub const RETURN_COLUMNS: &[&str] = &[
-    "account_id",
-    "return_id",
-    "invoice_id",
-    "line",
-    "quantity",
-    "net_amount",
-    "cost_amount",
-    "occurred_on",
-];
-
-/// Accepts a JSON string or integer as text; a JSON float is refused because binary
-/// floats cannot carry money exactly.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct Text;
-    impl<'de> Visitor<'de> for Text {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a string, an integer or null (write decimals as strings, e.g. \"12.50\")")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(Text)
-}
-
-/// One sale line in JSON. Decimals are strings ("1234.50"); integers may be numbers.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SaleLineJson {
-    #[serde(default, deserialize_with = "text")]
-    pub account_id: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub invoice_id: Option<String>,
-    /// Invoice line number, 1 or more.
-    #[serde(default, deserialize_with = "text")]
-    pub line: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub sku: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub category: Option<String>,
-    /// Decimal > 0.
-    #[serde(default, deserialize_with = "text")]
-    pub quantity: Option<String>,
-    /// Decimal ≥ 0 in the account's currency.
-    #[serde(default, deserialize_with = "text")]
-    pub net_amount: Option<String>,
-    /// Decimal ≥ 0; absent means unknown cost (zero margin).
-    #[serde(default, deserialize_with = "text")]
-    pub cost_amount: Option<String>,
-    /// Optional; must equal the account's currency.
-    #[serde(default, deserialize_with = "text")]
-    pub currency: Option<String>,
-    /// YYYY-MM-DD.
-    #[serde(default, deserialize_with = "text")]
-    pub occurred_on: Option<String>,
-}
-
-impl From<SaleLineJson> for SaleLineInput {
-    fn from(j: SaleLineJson) -> Self {
-        SaleLineInput {
-            account_id: j.account_id,
-            invoice_id: j.invoice_id,
-            line: j.line,
-            sku: j.sku,
-            category: j.category,
-            quantity: j.quantity,
-            net_amount: j.net_amount,
-            cost_amount: j.cost_amount,
-            currency: j.currency,
-            occurred_on: j.occurred_on,
-        }
-    }
-}
-
-/// One return line in JSON.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReturnLineJson {
-    #[serde(default, deserialize_with = "text")]
-    pub account_id: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub return_id: Option<String>,
-    /// The invoice of the sale being returned.
-    #[serde(default, deserialize_with = "text")]
-    pub invoice_id: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub line: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub quantity: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub net_amount: Option<String>,
-    /// Absent: prorated from the sale's cost.
-    #[serde(default, deserialize_with = "text")]
-    pub cost_amount: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub occurred_on: Option<String>,
-}
-
-impl From<ReturnLineJson> for ReturnLineInput {
-    fn from(j: ReturnLineJson) -> Self {
-        ReturnLineInput {
-            account_id: j.account_id,
-            return_id: j.return_id,
-            invoice_id: j.invoice_id,
-            line: j.line,
-            quantity: j.quantity,
-            net_amount: j.net_amount,
-            cost_amount: j.cost_amount,
-            occurred_on: j.occurred_on,
-        }
-    }
-}
-
 /// `{"lines":[…]}` of sales.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesBatch {
-    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
+    #[serde(deserialize_with = "crate::input::json::at_most_batch_lines")]
     pub lines: Vec<SaleLineJson>,
 }
 
@@ -181,7 +42,7 @@ pub struct SalesBatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnsBatch {
-    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
+    #[serde(deserialize_with = "crate::input::json::at_most_batch_lines")]
     pub lines: Vec<ReturnLineJson>,
 }
 
@@ -196,85 +57,6 @@ pub struct IngestResponse {
     pub last_position: Option<u64>,
 }
 
-/// A CSV source whose header uses only known column names, each once; rows come out as
-/// values in `columns` order (empty fields are absent).
-pub struct CsvRows<R: std::io::Read> {
-    reader: csv::Reader<R>,
-    index_of: Vec<Option<usize>>,
-    record: csv::StringRecord,
-    row: usize,
-}
-
-impl<R: std::io::Read> CsvRows<R> {
-    /// Reads and checks the header.
-    pub fn new(source: R, columns: &[&str]) -> Result<CsvRows<R>, ApiError> {
-        let mut reader = csv::ReaderBuilder::new()
-            // Header names may be padded; values are taken as written (" 5" is refused).
-            .trim(csv::Trim::Headers)
-            .from_reader(source);
-        let headers = reader
-            .headers()
-            .map_err(|e| {
-                ApiError::unprocessable("malformed_csv", format!("unreadable CSV header: {e}"))
-            })?
-            .clone();
-        let mut index_of = vec![None; columns.len()];
-        for (i, name) in headers.iter().enumerate() {
-            match columns.iter().position(|c| *c == name) {
-                None => {
-                    return Err(ApiError::unprocessable(
-                        "unknown_column",
-                        format!(
-                            "unknown column \"{name}\"; expected some of {}",
-                            columns.join(", ")
-                        ),
-                    ))
-                }
-                Some(c) if index_of[c].is_some() => {
-                    return Err(ApiError::unprocessable(
-                        "duplicate_column",
-                        format!("column \"{name}\" appears twice"),
-                    ))
-                }
-                Some(c) => index_of[c] = Some(i),
-            }
-        }
-        Ok(CsvRows {
-            reader,
-            index_of,
-            record: csv::StringRecord::new(),
-            row: 0,
-        })
-    }
-
-    /// The next row, or None at the end.
-    pub fn next_row(&mut self) -> Result<Option<Vec<Option<String>>>, ApiError> {
-        self.row += 1;
-        let more = self.reader.read_record(&mut self.record).map_err(|e| {
-            ApiError::unprocessable("malformed_csv", format!("CSV data row {}: {e}", self.row))
-        })?;
-        if !more {
-            return Ok(None);
-        }
-        let record = &self.record;
-        Ok(Some(
-            self.index_of
-                .iter()
-                .map(|i| {
-                    i.and_then(|i| record.get(i))
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string)
-                })
-                .collect(),
-        ))
-    }
-
-    /// Bytes read so far (for progress bars).
-    pub fn bytes_read(&self) -> u64 {
-        self.reader.position().byte()
-    }
-}
-
 /// Reads a whole CSV body into rows of values in `columns` order; stops at data row
 /// [`BATCH_LINES_MAX`] + 1 with 413 `too_many_lines` without reading the rest.
 pub fn read_csv(bytes: &[u8], columns: &[&str]) -> Result<Vec<Vec<Option<String>>>, ApiError> {
@@ -282,43 +64,11 @@ pub fn read_csv(bytes: &[u8], columns: &[&str]) -> Result<Vec<Vec<Option<String>
     let mut out = Vec::new();
     while let Some(row) = rows.next_row()? {
         if out.len() == BATCH_LINES_MAX {
-            return Err(super::extract::too_many_lines());
+            return Err(InputError::too_many_lines().into());
         }
         out.push(row);
     }
     Ok(out)
-}
-
-/// A sale line from a row in [`SALE_COLUMNS`] order.
-pub fn sale_from_row(mut r: Vec<Option<String>>) -> SaleLineInput {
-    let mut take = |i: usize| r[i].take();
-    SaleLineInput {
-        account_id: take(0),
-        invoice_id: take(1),
-        line: take(2),
-        sku: take(3),
-        category: take(4),
-        quantity: take(5),
-        net_amount: take(6),
-        cost_amount: take(7),
-        currency: take(8),
-        occurred_on: take(9),
-    }
-}
-
-/// A return line from a row in [`RETURN_COLUMNS`] order.
-pub fn return_from_row(mut r: Vec<Option<String>>) -> ReturnLineInput {
-    let mut take = |i: usize| r[i].take();
-    ReturnLineInput {
-        account_id: take(0),
-        return_id: take(1),
-        invoice_id: take(2),
-        line: take(3),
-        quantity: take(4),
-        net_amount: take(5),
-        cost_amount: take(6),
-        occurred_on: take(7),
-    }
 }
 
 /// Sale lines from a CSV body.
@@ -336,8 +86,6 @@ pub fn returns_from_csv(bytes: &[u8]) -> Result<Vec<ReturnLineInput>, ApiError> 
         .map(return_from_row)
         .collect())
 }
-
-pub use super::extract::parse_json;
 
 /// Which body format the request declares.
 enum BodyFormat {

@@ -21,6 +21,7 @@ use crate::domain::error::FieldError;
 use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
 use crate::domain::seasons::{Plan, RequestView, Season};
 use crate::domain::Command;
+use crate::input::seasons::DeclareSeasonRequest;
 use crate::projections::ReadModel;
 use crate::queries;
 
@@ -40,23 +41,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/seasons/{id}/plan", post(plan_season))
         .route("/v1/seasons/{id}/commit", post(commit_plan))
         .route("/v1/seasons/{id}/allocations", get(get_allocations))
-}
-
-/// Body of `POST /v1/seasons`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeclareSeasonRequest {
-    pub season_id: String,
-    pub name: String,
-    #[schema(value_type = String, format = Date)]
-    pub starts_on: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub ends_on: NaiveDate,
-    /// The scarce products and their capacity in whole units.
-    pub products: Vec<SeasonProduct>,
-    /// Shares of capacity kept for priority classes (Σ ≤ 100).
-    #[serde(default)]
-    pub reserves: Vec<SeasonReserve>,
 }
 
 /// One product of a season as it stands.
@@ -110,7 +94,7 @@ pub struct ReviseCapacityRequest {
 #[serde(deny_unknown_fields)]
 pub struct RequestAllocationRequest {
     /// 1 to 10,000 requests, recorded all or nothing.
-    #[serde(deserialize_with = "super::extract::at_most_batch_lines")]
+    #[serde(deserialize_with = "crate::input::json::at_most_batch_lines")]
     pub requests: Vec<AllocationRequestInput>,
 }
 

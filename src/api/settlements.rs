@@ -14,9 +14,9 @@ use super::extract::{ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, AppState, KnownAtQuery};
 use crate::domain::settlements::Settlement;
 use crate::domain::Command;
+use crate::input::settlements::ProposeRequest;
 use crate::queries::settlements::{self, Explanation, Proposal};
 use crate::rules::calendar::Period;
-use crate::rules::rebates::SettlementKind;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,20 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/settlements/{id}/approve", post(approve))
         .route("/v1/settlements/{id}/reject", post(reject))
         .route("/v1/settlements/{id}/explain", get(explain))
-}
-
-/// Body of `POST /v1/settlements`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProposeRequest {
-    pub program_id: String,
-    pub account_id: String,
-    /// `2026-Q2` (the program's period kind).
-    pub period: String,
-    /// `partial` (during or after the period), `final` (after it), `delta` (after an approved final; negative = clawback).
-    pub kind: SettlementKind,
-    /// Credit note, payment run or other reference.
-    pub reference: String,
 }
 
 /// Body of `POST /v1/settlements/{id}/approve`.

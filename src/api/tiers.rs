@@ -14,10 +14,11 @@ use super::extract::{json_body, parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, write_meta, AppState};
 use crate::domain::incentives::{Entitlement, TierOverride};
 use crate::domain::Command;
+use crate::input::tiers::{GrantOverrideRequest, PublishPolicyRequest};
 use crate::queries;
 use crate::queries::sales::SalesSummary;
 use crate::rules::calendar::{month_index, Period, PeriodKind};
-use crate::rules::tiers::{policy_in_force, TierDefinition, TierPolicy};
+use crate::rules::tiers::{policy_in_force, TierPolicy};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,20 +33,6 @@ pub fn router() -> Router<AppState> {
             "/v1/accounts/{id}/tier-overrides/{override_id}/revoke",
             post(revoke_override),
         )
-}
-
-/// Body of `POST /v1/tier-policy`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishPolicyRequest {
-    #[schema(value_type = String, format = Date)]
-    pub effective_from: NaiveDate,
-    /// Trailing months the metrics cover (1–36, default 12).
-    pub window_months: Option<u32>,
-    /// Best first; the last tier has no criteria.
-    pub tiers: Vec<TierDefinition>,
-    /// Version of the `policy/tiers` stream you last read (number of versions).
-    pub expected_version: Option<u64>,
 }
 
 /// All policy versions and the one in force.
@@ -77,18 +64,6 @@ pub struct EntitlementQuery {
     pub as_of: Option<String>,
     /// RFC 3339 instant: answer as the ledger stood then.
     pub known_at: Option<String>,
-}
-
-/// Body of `POST /v1/accounts/{id}/tier-overrides`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantOverrideRequest {
-    pub tier: String,
-    #[schema(value_type = String, format = Date)]
-    pub valid_from: NaiveDate,
-    #[schema(value_type = Option<String>, format = Date)]
-    pub valid_to: Option<NaiveDate>,
-    pub reason: String,
 }
 
 /// Body of `POST …/tier-overrides/{override_id}/revoke`.

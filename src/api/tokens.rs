@@ -7,12 +7,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{new_token, Caller, Right};
+use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath};
 use super::{json_write, AppState};
 use crate::domain::vocab::Role;
 use crate::domain::Command;
+use crate::kernel::token::new_token;
 use crate::projections::TokenView;
 
 pub fn router() -> Router<AppState> {

@@ -40,11 +40,6 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use crate::engine::{Engine, Metrics};
 
-/// Default time to receive a complete request head (and the keep-alive idle time): far more
-/// than any client on a working network needs; well under the 40 s a trickle used to get.
-pub const HEADER_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
-/// Default time to receive a whole request body from its head: an 8 MiB batch at 300 KB/s.
-pub const BODY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// Most connections served when the descriptor limit would allow more: beyond this a
 /// single node should be behind a proxy anyway.
 pub const CONNECTIONS_CAP: usize = 4096;

@@ -11,6 +11,13 @@ use super::offline::issue_token;
 use super::CliResult;
 use crate::domain::vocab::Role;
 use crate::engine::Engine;
+use crate::input::contests::{DefineContestRequest, MarkPaidRequest};
+use crate::input::discounts::GrantDiscountRequest;
+use crate::input::programs::{DefineProgramRequest, EnrollRequest};
+use crate::input::sales::{ReturnLineJson, SaleLineJson};
+use crate::input::seasons::DeclareSeasonRequest;
+use crate::input::settlements::ProposeRequest;
+use crate::input::tiers::{GrantOverrideRequest, PublishPolicyRequest};
 
 /// File that marks a directory as made by `kaledger demo`, so a later demo may empty it.
 const DEMO_MARKER: &str = ".kaledger-demo";
@@ -22,6 +29,7 @@ pub fn run(
     fixtures: &Path,
     no_serve: bool,
     transport: &super::serve::TransportArgs,
+    serve: super::serve::Serve,
 ) -> CliResult {
     super::init_tracing();
     prepare_directory(data)?;
@@ -108,7 +116,7 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     println!("\nServing; stop with Ctrl-C.");
-    super::serve::serve_engine(engine, listen, transport, || {})
+    super::serve::serve_engine(engine, listen, transport, serve)
 }
 
 /// A tier override of `incentives.json`.
@@ -117,7 +125,7 @@ pub fn run(
 struct DemoOverride {
     account_id: String,
     #[serde(flatten)]
-    grant: crate::api::tiers::GrantOverrideRequest,
+    grant: GrantOverrideRequest,
 }
 
 /// `incentives.json`: tier overrides and discounts.
@@ -125,7 +133,7 @@ struct DemoOverride {
 #[serde(deny_unknown_fields)]
 struct DemoIncentives {
     overrides: Vec<DemoOverride>,
-    discounts: Vec<crate::api::discounts::GrantDiscountRequest>,
+    discounts: Vec<GrantDiscountRequest>,
 }
 
 /// Publishes `tier-policy.json` (a list of versions) and grants `incentives.json`, through
@@ -148,9 +156,8 @@ fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::
             uuid::Uuid::new_v4().to_string(),
         )
     };
-    let policies: Vec<crate::api::tiers::PublishPolicyRequest> =
-        serde_json::from_slice(&std::fs::read(&policy_path)?)
-            .map_err(|e| format!("{}: {e}", policy_path.display()))?;
+    let policies: Vec<PublishPolicyRequest> = serde_json::from_slice(&std::fs::read(&policy_path)?)
+        .map_err(|e| format!("{}: {e}", policy_path.display()))?;
     for p in policies {
         let window_months = p
             .window_months
@@ -195,7 +202,7 @@ fn load_incentives(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::
 struct DemoEnrollment {
     program_id: String,
     #[serde(flatten)]
-    enroll: crate::api::programs::EnrollRequest,
+    enroll: EnrollRequest,
 }
 
 /// A settlement of `rebates.json`: proposed by one demo finance user, approved by another.
@@ -203,7 +210,7 @@ struct DemoEnrollment {
 #[serde(deny_unknown_fields)]
 struct DemoSettlement {
     #[serde(flatten)]
-    proposal: crate::api::settlements::ProposeRequest,
+    proposal: ProposeRequest,
     proposed_by: String,
     approved_by: Option<String>,
 }
@@ -213,12 +220,12 @@ struct DemoSettlement {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DemoRebates {
-    programs: Vec<crate::api::programs::DefineProgramRequest>,
+    programs: Vec<DefineProgramRequest>,
     enrollments: Vec<DemoEnrollment>,
     #[serde(default)]
     settlements: Vec<DemoSettlement>,
     #[serde(default)]
-    late_returns: Vec<crate::api::sales::ReturnLineJson>,
+    late_returns: Vec<ReturnLineJson>,
     #[serde(default)]
     after_late_returns: Vec<DemoSettlement>,
 }
@@ -324,7 +331,7 @@ struct DemoPayment {
     account_id: String,
     paid_by: String,
     #[serde(flatten)]
-    paid: crate::api::contests::MarkPaidRequest,
+    paid: MarkPaidRequest,
 }
 
 /// `contests.json`: the sales a contest measures, the contests, which to close, which
@@ -333,8 +340,8 @@ struct DemoPayment {
 #[serde(deny_unknown_fields)]
 struct DemoContests {
     #[serde(default)]
-    sales: Vec<crate::api::sales::SaleLineJson>,
-    contests: Vec<crate::api::contests::DefineContestRequest>,
+    sales: Vec<SaleLineJson>,
+    contests: Vec<DefineContestRequest>,
     #[serde(default)]
     close: Vec<String>,
     #[serde(default)]
@@ -362,7 +369,7 @@ struct DemoWithdrawal {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DemoSeasons {
-    seasons: Vec<crate::api::seasons::DeclareSeasonRequest>,
+    seasons: Vec<DeclareSeasonRequest>,
     #[serde(default)]
     requests: Vec<DemoRequests>,
     #[serde(default)]
@@ -426,7 +433,6 @@ fn load_contests(
 
 /// Declares the seasons, records their requests and withdrawals; nothing is committed.
 fn load_seasons(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::domain::commands::DeclareSeason;
     use crate::domain::Command;
     let path = fixtures.join("seasons.json");
     if !path.exists() {
@@ -436,15 +442,7 @@ fn load_seasons(engine: &Engine, fixtures: &Path) -> Result<(), Box<dyn std::err
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let meta = || demo_meta("demo-planner", "planner");
     for s in demo.seasons {
-        let command = Command::DeclareSeason(DeclareSeason {
-            season_id: s.season_id,
-            name: s.name,
-            starts_on: s.starts_on,
-            ends_on: s.ends_on,
-            products: s.products,
-            reserves: s.reserves,
-        });
-        engine.submit_blocking(command, meta())?;
+        engine.submit_blocking(Command::DeclareSeason(s.into()), meta())?;
     }
     for r in demo.requests {
         let command = Command::RequestAllocation {

@@ -543,23 +543,8 @@ fn build_accounts(count: usize, rng: &mut ChaCha8Rng) -> (Vec<Account>, Option<u
     let mut rank_keys: Vec<(u8, f64, usize)> = Vec::with_capacity(count);
 
     for chain in NAMED_CHAINS.iter().take(count) {
-        let index = accounts.len();
-        accounts.push(Account {
-            id: chain.id.to_string(),
-            name: chain.name.to_string(),
-            scope: chain.scope,
-            segment: chain.segment,
-            manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
-            stage: chain.stage,
-            weight: 0.0,
-            max_invoice_lines: MAX_INVOICE_LINES,
-            margin_bps: rng.random_range(chain.margin_bps.0..=chain.margin_bps.1),
-            thin_margin: chain.id == LOW_MARGIN_GIANT,
-            discount_bps: rng.random_range(chain.discount_bps.0..=chain.discount_bps.1),
-            invoices: 0,
-            returns: 0,
-        });
-        rank_keys.push((0, chain.size_rank as f64, index));
+        rank_keys.push((0, chain.size_rank as f64, accounts.len()));
+        accounts.push(named_account(chain, rng));
     }
 
     let generated = count.saturating_sub(accounts.len());
@@ -571,91 +556,131 @@ fn build_accounts(count: usize, rng: &mut ChaCha8Rng) -> (Vec<Account>, Option<u
         let index = accounts.len();
         let row_number = index + 1;
         let city = CITIES[rng.random_range(0..CITIES.len())];
-        let is_bulk = Some(offset) == bulk_offset;
-        if is_bulk {
+        if Some(offset) == bulk_offset {
             bulk_account = Some(index);
-            accounts.push(Account {
-                id: format!("ka-{row_number:04}"),
-                name: format!("{city} Haida Wholesale Trading {row_number}"),
-                scope: Scope::Local,
-                segment: "",
-                manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
-                stage: "exploratory",
-                weight: 0.0,
-                max_invoice_lines: MAX_INVOICE_LINES,
-                margin_bps: rng.random_range(1500..=2500),
-                thin_margin: false,
-                discount_bps: BULK_DISCOUNT_BPS,
-                invoices: 0,
-                returns: 0,
-            });
+            accounts.push(bulk_buyer(row_number, city, rng));
             continue;
         }
-
-        // One generated chain in five spans several provinces.
-        let scope = if rng.random_bool(0.2) {
-            Scope::National
-        } else {
-            Scope::Local
-        };
-        let brand = BRANDS[rng.random_range(0..BRANDS.len())];
-        let format = FORMATS[rng.random_range(0..FORMATS.len())];
-        let segment = pick_weighted(
-            rng,
-            &[
-                ("economic", 20),
-                ("important", 10),
-                ("group", 10),
-                ("strategic", 15),
-                ("", 45),
-            ],
-        );
-        let stage = pick_weighted(
-            rng,
-            &[
-                ("exploratory", 20),
-                ("basic", 35),
-                ("cooperative", 30),
-                ("interdependent", 12),
-                ("integrated", 3),
-            ],
-        );
-        // Most accounts earn 12–35%; one in ten sits outside that band.
-        let margin_bps = match rng.random_range(0..10) {
-            0 => rng.random_range(600..1200),
-            1 => rng.random_range(3500..4500),
-            _ => rng.random_range(1200..=3500),
-        };
-        let discount_bps = match scope {
-            Scope::National => rng.random_range(200..=600),
-            _ => rng.random_range(0..=300),
-        };
-        accounts.push(Account {
-            id: format!("ka-{row_number:04}"),
-            name: format!("{city} {brand} {format} {row_number}"),
-            scope,
-            segment,
-            manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
-            stage,
-            weight: 0.0,
-            max_invoice_lines: MAX_INVOICE_LINES,
-            margin_bps,
-            thin_margin: false,
-            discount_bps,
-            invoices: 0,
-            returns: 0,
-        });
-        let key = rng.random::<f64>();
-        let key = if scope == Scope::National {
-            key * 0.5
-        } else {
-            key
-        };
+        let (account, key) = regional_account(row_number, city, rng);
+        accounts.push(account);
         rank_keys.push((1, key, index));
     }
 
-    // Heavy-tailed weights by rank: 1 / (rank + c)^2, with c chosen so the top 20% of
-    // all accounts carry TARGET_TOP_SHARE of the ordinary volume.
+    assign_weights(&mut accounts, rank_keys, count, rng);
+    (accounts, bulk_account)
+}
+
+/// The account of a named chain.
+fn named_account(chain: &NamedChain, rng: &mut ChaCha8Rng) -> Account {
+    Account {
+        id: chain.id.to_string(),
+        name: chain.name.to_string(),
+        scope: chain.scope,
+        segment: chain.segment,
+        manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
+        stage: chain.stage,
+        weight: 0.0,
+        max_invoice_lines: MAX_INVOICE_LINES,
+        margin_bps: rng.random_range(chain.margin_bps.0..=chain.margin_bps.1),
+        thin_margin: chain.id == LOW_MARGIN_GIANT,
+        discount_bps: rng.random_range(chain.discount_bps.0..=chain.discount_bps.1),
+        invoices: 0,
+        returns: 0,
+    }
+}
+
+/// The one-off bulk buyer: a local wholesaler with its own order plan (no ordinary weight).
+fn bulk_buyer(row_number: usize, city: &str, rng: &mut ChaCha8Rng) -> Account {
+    Account {
+        id: format!("ka-{row_number:04}"),
+        name: format!("{city} Haida Wholesale Trading {row_number}"),
+        scope: Scope::Local,
+        segment: "",
+        manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
+        stage: "exploratory",
+        weight: 0.0,
+        max_invoice_lines: MAX_INVOICE_LINES,
+        margin_bps: rng.random_range(1500..=2500),
+        thin_margin: false,
+        discount_bps: BULK_DISCOUNT_BPS,
+        invoices: 0,
+        returns: 0,
+    }
+}
+
+/// A generated regional chain and its random ranking key (halved for national ones, which
+/// tend to rank higher).
+fn regional_account(row_number: usize, city: &str, rng: &mut ChaCha8Rng) -> (Account, f64) {
+    // One generated chain in five spans several provinces.
+    let scope = if rng.random_bool(0.2) {
+        Scope::National
+    } else {
+        Scope::Local
+    };
+    let brand = BRANDS[rng.random_range(0..BRANDS.len())];
+    let format = FORMATS[rng.random_range(0..FORMATS.len())];
+    let segment = pick_weighted(
+        rng,
+        &[
+            ("economic", 20),
+            ("important", 10),
+            ("group", 10),
+            ("strategic", 15),
+            ("", 45),
+        ],
+    );
+    let stage = pick_weighted(
+        rng,
+        &[
+            ("exploratory", 20),
+            ("basic", 35),
+            ("cooperative", 30),
+            ("interdependent", 12),
+            ("integrated", 3),
+        ],
+    );
+    // Most accounts earn 12–35%; one in ten sits outside that band.
+    let margin_bps = match rng.random_range(0..10) {
+        0 => rng.random_range(600..1200),
+        1 => rng.random_range(3500..4500),
+        _ => rng.random_range(1200..=3500),
+    };
+    let discount_bps = match scope {
+        Scope::National => rng.random_range(200..=600),
+        _ => rng.random_range(0..=300),
+    };
+    let account = Account {
+        id: format!("ka-{row_number:04}"),
+        name: format!("{city} {brand} {format} {row_number}"),
+        scope,
+        segment,
+        manager: MANAGERS[rng.random_range(0..MANAGERS.len())],
+        stage,
+        weight: 0.0,
+        max_invoice_lines: MAX_INVOICE_LINES,
+        margin_bps,
+        thin_margin: false,
+        discount_bps,
+        invoices: 0,
+        returns: 0,
+    };
+    let key = rng.random::<f64>();
+    let key = if scope == Scope::National {
+        key * 0.5
+    } else {
+        key
+    };
+    (account, key)
+}
+
+/// Heavy-tailed weights by rank: 1 / (rank + c)^2, with c chosen so the top 20% of all
+/// `count` accounts carry TARGET_TOP_SHARE of the ordinary volume.
+fn assign_weights(
+    accounts: &mut [Account],
+    mut rank_keys: Vec<(u8, f64, usize)>,
+    count: usize,
+    rng: &mut ChaCha8Rng,
+) {
     rank_keys.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
     let top = count.div_ceil(5);
     let offset = solve_rank_offset(rank_keys.len(), top, TARGET_TOP_SHARE);
@@ -663,7 +688,6 @@ fn build_accounts(count: usize, rng: &mut ChaCha8Rng) -> (Vec<Account>, Option<u
         let jitter = 1.0 - WEIGHT_JITTER + 2.0 * WEIGHT_JITTER * rng.random::<f64>();
         accounts[index].weight = rank_weight(rank, offset) * jitter;
     }
-    (accounts, bulk_account)
 }
 
 /// Weight of the account at 0-based `rank`: a Zipf-like tail of exponent 2 without

@@ -12,15 +12,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::offline::cli_actor;
 use super::CliResult;
-use crate::api::error::ApiError;
-use crate::api::sales::{
-    parse_json, return_from_row, sale_from_row, CsvRows, ReturnLineJson, SaleLineJson,
-    RETURN_COLUMNS, SALE_COLUMNS,
-};
 use crate::domain::commands::{OpenAccount, ReturnLineInput, SaleLineInput, BATCH_LINES_MAX};
-use crate::domain::vocab::Stage;
-use crate::domain::{Command, DomainError};
+use crate::domain::{Command, DomainError, FieldError};
 use crate::engine::{Engine, EngineError, WriteMeta};
+use crate::input::accounts::{account_from_row, OpenAccountRequest, ACCOUNT_COLUMNS};
+use crate::input::csv_rows::CsvRows;
+use crate::input::json::parse_json;
+use crate::input::sales::{
+    return_from_row, sale_from_row, ReturnLineJson, SaleLineJson, RETURN_COLUMNS, SALE_COLUMNS,
+};
+use crate::input::InputError;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,17 +30,6 @@ pub enum Kind {
     Sales,
     Returns,
 }
-
-/// Column names of an accounts CSV (and fields of a JSON account line).
-pub const ACCOUNT_COLUMNS: &[&str] = &[
-    "account_id",
-    "name",
-    "scope",
-    "segment",
-    "manager",
-    "currency",
-    "relationship_stage",
-];
 
 /// Counts of one import.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +187,7 @@ fn submit(
                                 "{}: row {}: {}",
                                 path.display(),
                                 first_row + offset,
-                                ApiError::from(e)
+                                refusal(&e).0
                             )
                             .into())
                         }
@@ -212,12 +202,12 @@ fn submit(
                 duplicates: outcome.duplicates,
             }),
             Err(e) => {
-                let e = ApiError::from(e);
+                let (refused, errors) = refusal(&e);
                 let mut message = format!(
-                    "{}: {kind:?} rows {first_row}.. refused: {e}",
+                    "{}: {kind:?} rows {first_row}.. refused: {refused}",
                     path.display()
                 );
-                for error in e.errors().iter().take(20) {
+                for error in errors.iter().take(20) {
                     let row = error
                         .index
                         .map(|i| (first_row + i).to_string())
@@ -227,8 +217,8 @@ fn submit(
                         error.field, error.code, error.message
                     ));
                 }
-                if e.errors().len() > 20 {
-                    message.push_str(&format!("\n  … and {} more", e.errors().len() - 20));
+                if errors.len() > 20 {
+                    message.push_str(&format!("\n  … and {} more", errors.len() - 20));
                 }
                 Err(message.into())
             }
@@ -311,7 +301,7 @@ impl Source {
                         continue;
                     }
                     // serde's "line 1 column N" is within this one line: name the file's line.
-                    let at_line = |e: ApiError| format!("line {line_number}: {e}");
+                    let at_line = |e: InputError| format!("line {line_number}: {e}");
                     match kind {
                         Kind::Sales => sales.push(
                             parse_json::<SaleLineJson>(line.as_bytes())
@@ -341,33 +331,17 @@ impl Source {
     }
 }
 
-fn account_from_row(row: Vec<Option<String>>) -> Result<OpenAccount, String> {
-    let field = |i: usize| row[i].clone();
-    let required = |i: usize| field(i).ok_or_else(|| format!("{} is required", ACCOUNT_COLUMNS[i]));
-    Ok(OpenAccount {
-        account_id: required(0)?,
-        name: required(1)?,
-        scope: required(2)?.parse()?,
-        segment: field(3).map(|s| s.parse()).transpose()?,
-        manager: field(4),
-        currency: required(5)?,
-        stage: field(6)
-            .map(|s| s.parse())
-            .transpose()?
-            .unwrap_or(Stage::Exploratory),
-    })
+fn account_from_json(line: &str) -> Result<OpenAccount, String> {
+    serde_json::from_str::<OpenAccountRequest>(line)
+        .map(Into::into)
+        .map_err(|e| e.to_string())
 }
 
-fn account_from_json(line: &str) -> Result<OpenAccount, String> {
-    let request: crate::api::accounts::OpenAccountRequest =
-        serde_json::from_str(line).map_err(|e| e.to_string())?;
-    Ok(OpenAccount {
-        account_id: request.account_id,
-        name: request.name,
-        scope: request.scope,
-        segment: request.segment,
-        manager: request.manager,
-        currency: request.currency,
-        stage: request.relationship_stage.unwrap_or(Stage::Exploratory),
-    })
+/// The words of a refused write: the domain's message and code with its per-line field
+/// errors, or the engine's own message when the write could not be made at all.
+fn refusal(e: &EngineError) -> (String, &[FieldError]) {
+    match e {
+        EngineError::Domain(d) => (format!("{d} ({})", d.code()), d.field_errors()),
+        other => (other.to_string(), &[]),
+    }
 }

@@ -230,10 +230,11 @@ fn parse_role(text: &str) -> Result<Role, String> {
 /// Errors of a command, printed with their whole cause chain.
 pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
-/// Parses the command line and runs it.
-pub fn main() -> ExitCode {
+/// Parses the command line and runs it; `serve` is the HTTP server of `serve` and `demo`
+/// (the binary passes the API's).
+pub fn main(serve: serve::Serve) -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, serve) {
         Ok(code) => code,
         Err(e) => {
             let mut message = format!("kaledger: {e}");
@@ -248,20 +249,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> CliResult {
+fn run(cli: Cli, serve: serve::Serve) -> CliResult {
     match cli.command {
         Commands::Serve {
             data,
             listen,
             transport,
-        } => serve::run(&data.data, &listen, &transport),
+        } => serve::run(&data.data, &listen, &transport, serve),
         Commands::Demo {
             data,
             listen,
             fixtures,
             no_serve,
             transport,
-        } => demo::run(&data, &listen, &fixtures, no_serve, &transport),
+        } => demo::run(&data, &listen, &fixtures, no_serve, &transport, serve),
         Commands::Import { data, kind, files } => import::run(&data.data, kind, &files),
         Commands::Verify { data, backup } => match backup {
             Some(file) => backup::verify_backup(&file),

@@ -5,13 +5,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::CliResult;
-use crate::api::audit::{AuditEvent, VerifyResponse};
-use crate::api::auth::new_token;
 use crate::domain::vocab::Role;
 use crate::domain::Command;
 use crate::engine::{replay, replay_through, Engine, WriteMeta};
+use crate::kernel::token::new_token;
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Actor, Envelope, LogStore, VerifyReport};
+use crate::queries::audit::{AuditEvent, VerifyResponse};
 
 /// The actor recorded for offline administration.
 pub fn cli_actor() -> Actor {

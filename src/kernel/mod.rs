@@ -1,7 +1,7 @@
 //! The vocabulary every layer shares: money and its one rounding rule, ids, the closed word
 //! sets, the stored forms of decimals and dates, the plain decimal, the written date, the
-//! free-text rule, named limits on single values, checked sums and `FieldError`. Imports
-//! nothing of ours outside this folder.
+//! free-text rule, named limits on single values, checked sums, `FieldError` and the making
+//! of bearer tokens. Imports nothing of ours outside this folder.
 
 pub mod date;
 pub mod decimal;
@@ -12,4 +12,5 @@ pub mod money;
 pub mod stored;
 pub mod sums;
 pub mod text;
+pub mod token;
 pub mod vocab;

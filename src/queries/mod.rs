@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod accruals;
+pub mod audit;
 pub mod contests;
 pub mod discounts;
 pub mod entitlements;

@@ -37,7 +37,7 @@ fn offences(layer: &str, forbidden: &[&str]) -> Vec<String> {
             for name in forbidden {
                 let external = format!("{name}::");
                 let named = line.contains(name)
-                    && (name.starts_with("crate::")
+                    && ((name.starts_with("crate::") || name.starts_with("super::"))
                         || line.contains(&format!("use {name}"))
                         || line.match_indices(&external).any(|(i, _)| {
                             i == 0
@@ -85,7 +85,10 @@ fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
 fn lower_layers_never_import_upper_ones() {
     // Proves the log knows nothing of the business, read models never reach the writer,
     // queries or HTTP, queries never reach the writer, HTTP, the CLI or the runtime, the
-    // engine never reaches queries, HTTP or the CLI, and the API never touches sled.
+    // engine never reaches queries, HTTP or the CLI, the API never touches sled, the CLI
+    // never imports the API (the binary's `main` wires the server in), and the input forms
+    // reach neither the API, the CLI, the writer, the read models, storage, HTTP nor the
+    // async runtime.
     let mut found = offences(
         "ledger",
         &[
@@ -124,9 +127,68 @@ fn lower_layers_never_import_upper_ones() {
         &["crate::queries", "crate::api", "crate::cli"],
     ));
     found.extend(offences("api", &["sled", "crate::cli"]));
+    found.extend(offences("cli", &["crate::api"]));
+    found.extend(offences(
+        "input",
+        &[
+            "crate::api",
+            "crate::cli",
+            "crate::engine",
+            "crate::projections",
+            "sled",
+            "axum",
+            "tokio",
+            "hyper",
+        ],
+    ));
     assert!(
         found.is_empty(),
         "imports against the layers:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn no_resource_module_of_the_api_imports_another() {
+    // Proves each resource file of api/ stands alone: what two resources share lives in
+    // api/mod.rs, api/extract.rs, api/auth.rs or api/error.rs, or below the API (queries/,
+    // input/); a helper one resource takes from another is a query in the wrong place.
+    let shared = [
+        "mod",
+        "extract",
+        "auth",
+        "error",
+        "openapi",
+        "transport",
+        "server",
+    ];
+    let resources: Vec<String> = sources("api")
+        .iter()
+        .filter_map(|(file, _)| {
+            let stem = std::path::Path::new(file)
+                .file_stem()?
+                .to_str()?
+                .to_string();
+            (!shared.contains(&stem.as_str())).then_some(stem)
+        })
+        .collect();
+    let mut found = Vec::new();
+    for resource in &resources {
+        let others: Vec<String> = resources
+            .iter()
+            .filter(|r| *r != resource)
+            .flat_map(|r| [format!("super::{r}::"), format!("crate::api::{r}::")])
+            .collect();
+        let others: Vec<&str> = others.iter().map(String::as_str).collect();
+        found.extend(
+            offences("api", &others)
+                .into_iter()
+                .filter(|o| o.contains(&format!("/{resource}.rs:"))),
+        );
+    }
+    assert!(
+        found.is_empty(),
+        "api resource modules importing each other:\n{}",
         found.join("\n")
     );
 }

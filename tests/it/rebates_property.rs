@@ -744,7 +744,7 @@ fn basis_of(program: &RawProgram, t: &AccrualTotals) -> Decimal {
 /// The program accruals of every period over HTTP (in-process) as an auditor.
 fn http_accruals(engine: &Arc<Engine>, asks: &[(String, String)]) -> Vec<(u16, serde_json::Value)> {
     use tower::ServiceExt;
-    let (token, token_sha256) = kaledger::api::auth::new_token().expect("randomness");
+    let (token, token_sha256) = kaledger::kernel::token::new_token().expect("randomness");
     submit(
         engine,
         Command::IssueToken {

@@ -619,7 +619,7 @@ fn http_entitlements(
     asks: &[(String, NaiveDate)],
 ) -> Vec<serde_json::Value> {
     use tower::ServiceExt;
-    let (token, token_sha256) = kaledger::api::auth::new_token().expect("randomness");
+    let (token, token_sha256) = kaledger::kernel::token::new_token().expect("randomness");
     submit(
         engine,
         Command::IssueToken {
