@@ -13,8 +13,8 @@ use super::extract::ApiQuery;
 use super::{page_limit, parse_known_at, AppState};
 use crate::domain::events::EVENT_TYPES;
 use crate::ledger::envelope::{format_micros, hash_hex};
-use crate::ledger::{Envelope, VerifyReport};
-use crate::queries::audit::{AuditEvent, VerifyResponse};
+use crate::ledger::VerifyReport;
+use crate::queries::audit::{self, AuditEvent, EventFilter, VerifyResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,47 +72,21 @@ pub async fn list_events(
             ));
         }
     }
-    let after = query.after.unwrap_or(0);
-    // Pick the positions to read under the lock, then read envelopes without it.
-    let positions: Vec<u64> = {
+    let filter = EventFilter {
+        stream: query.stream.as_deref(),
+        event_type: query.event_type.as_deref(),
+        after: query.after.unwrap_or(0),
+    };
+    // Pick the positions under the lock, then read the envelopes without it (positions at
+    // or below the cutoff never change).
+    let positions = {
         let read = state.engine.read();
-        let cutoff = read.cutoff(known_at);
-        let candidates: Box<dyn Iterator<Item = u64>> = match (&query.stream, &query.event_type) {
-            (Some(stream), _) => Box::new(read.stream_positions(stream).iter().copied()),
-            (None, Some(t)) => Box::new(read.type_positions(t).iter().copied()),
-            (None, None) => Box::new(1..=cutoff),
-        };
-        let mut positions = Vec::with_capacity(limit + 1);
-        let by_stream_and_type = query.stream.is_some() && query.event_type.is_some();
-        for position in candidates
-            .skip_while(|p| *p <= after)
-            .take_while(|p| *p <= cutoff)
-        {
-            if by_stream_and_type {
-                // Filtered below once decoded; bounded by the stream's length.
-                positions.push(position);
-            } else {
-                positions.push(position);
-                if positions.len() > limit {
-                    break;
-                }
-            }
-        }
-        positions
+        audit::event_positions(&read, &filter, read.cutoff(known_at), limit)
     };
     let mut events = Vec::with_capacity(limit + 1);
     for position in positions {
-        let bytes = state
-            .engine
-            .store()
-            .get(position)?
-            .ok_or_else(|| ApiError::internal(format!("position {position} is missing")))?;
-        let envelope = Envelope::open(&bytes).map_err(ApiError::internal)?;
-        if query
-            .event_type
-            .as_deref()
-            .is_some_and(|t| t != envelope.event_type)
-        {
+        let envelope = state.engine.store().envelope_at(position)?;
+        if filter.event_type.is_some_and(|t| t != envelope.event_type) {
             continue;
         }
         events.push(AuditEvent::from_envelope(&envelope));

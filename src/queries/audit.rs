@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::Event;
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Envelope, VerifyReport};
+use crate::projections::ReadModel;
 
 /// One stored event as the audit trail shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -95,4 +96,41 @@ impl From<VerifyReport> for VerifyResponse {
             },
         }
     }
+}
+
+/// Which events an audit page lists.
+#[derive(Debug, Default)]
+pub struct EventFilter<'a> {
+    pub stream: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    /// Positions after this one.
+    pub after: u64,
+}
+
+/// The positions an audit page reads, in log order, as known at `cutoff`: at most
+/// `limit + 1` of them, except with both a stream and a type, where every position of the
+/// stream is returned (the type is checked on each envelope read).
+pub fn event_positions(
+    read: &ReadModel,
+    filter: &EventFilter<'_>,
+    cutoff: u64,
+    limit: usize,
+) -> Vec<u64> {
+    let candidates: Box<dyn Iterator<Item = u64>> = match (filter.stream, filter.event_type) {
+        (Some(stream), _) => Box::new(read.stream_positions(stream).iter().copied()),
+        (None, Some(t)) => Box::new(read.type_positions(t).iter().copied()),
+        (None, None) => Box::new(1..=cutoff),
+    };
+    let by_stream_and_type = filter.stream.is_some() && filter.event_type.is_some();
+    let mut positions = Vec::with_capacity(limit + 1);
+    for position in candidates
+        .skip_while(|p| *p <= filter.after)
+        .take_while(|p| *p <= cutoff)
+    {
+        positions.push(position);
+        if !by_stream_and_type && positions.len() > limit {
+            break;
+        }
+    }
+    positions
 }
