@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::entitlements::tier_of;
-use super::{next_page, QueryError};
+use super::{account_known, next_page, QueryError};
 use crate::domain::events::account_stream;
 use crate::domain::vocab::{Scope, Segment};
 use crate::projections::{AccountView, ReadModel};
@@ -42,20 +42,6 @@ pub struct AccountFilter<'a> {
     pub status: Option<&'a str>,
     /// Only accounts in this tier on the page's `as_of`.
     pub tier: Option<&'a str>,
-}
-
-/// The account as known at `cutoff`, or 404 `account_not_found`.
-pub fn account_known(
-    read: &ReadModel,
-    account_id: &str,
-    cutoff: u64,
-) -> Result<AccountView, QueryError> {
-    read.accounts.get(account_id, cutoff).ok_or_else(|| {
-        QueryError::not_found(
-            "account_not_found",
-            format!("account \"{account_id}\" does not exist"),
-        )
-    })
 }
 
 /// The account and its stream version as known at `cutoff`.

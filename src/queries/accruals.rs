@@ -7,8 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::accounts::account_known;
-use super::QueryError;
+use super::{account_known, QueryError};
 use crate::domain::money::{round_to_minor_unit, zero_money};
 use crate::domain::programs::Program;
 use crate::domain::vocab::Stage;

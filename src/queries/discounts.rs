@@ -5,8 +5,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::accounts::account_known;
-use super::QueryError;
+use super::{account_known, QueryError};
 use crate::domain::incentives::Discount;
 use crate::projections::ReadModel;
 

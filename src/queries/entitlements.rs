@@ -3,11 +3,10 @@
 
 use chrono::NaiveDate;
 
-use super::accounts::account_known;
-use super::QueryError;
+use super::{account_known, QueryError};
 use crate::domain::incentives::Entitlement;
 use crate::domain::money::round_to_minor_unit;
-use crate::projections::ReadModel;
+use crate::projections::{AccountView, ReadModel};
 use crate::rules::tiers::numeric_shortfall;
 
 /// The entitlement of an account on `as_of`, as known at `cutoff`.
@@ -48,12 +47,7 @@ pub fn entitlement(
 }
 
 /// The tier of an account on `as_of` as known at `cutoff` (unclassified when unknown).
-pub fn tier_of(
-    read: &ReadModel,
-    account: &crate::projections::AccountView,
-    as_of: NaiveDate,
-    cutoff: u64,
-) -> String {
+pub fn tier_of(read: &ReadModel, account: &AccountView, as_of: NaiveDate, cutoff: u64) -> String {
     read.incentives
         .entitlement(
             &account.account_id,

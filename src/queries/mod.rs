@@ -18,6 +18,7 @@ pub mod seasons;
 pub mod settlements;
 
 use crate::ledger::LedgerError;
+use crate::projections::{AccountView, ReadModel};
 
 /// Why a query has no answer.
 #[derive(Debug, thiserror::Error)]
@@ -76,4 +77,18 @@ pub fn next_page<T, K>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> K) 
     } else {
         None
     }
+}
+
+/// The account as known at `cutoff`, or 404 `account_not_found`.
+pub fn account_known(
+    read: &ReadModel,
+    account_id: &str,
+    cutoff: u64,
+) -> Result<AccountView, QueryError> {
+    read.accounts.get(account_id, cutoff).ok_or_else(|| {
+        QueryError::not_found(
+            "account_not_found",
+            format!("account \"{account_id}\" does not exist"),
+        )
+    })
 }

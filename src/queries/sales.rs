@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{accounts::account_known, QueryError};
+use super::{account_known, QueryError};
 use crate::projections::sales::MonthSummary;
 use crate::projections::ReadModel;
 use crate::rules::calendar::month_first_day;
