@@ -13,6 +13,7 @@ pub mod discounts;
 pub mod entitlements;
 pub mod liability;
 pub mod pareto;
+pub mod policy;
 pub mod programs;
 pub mod sales;
 pub mod seasons;
