@@ -9,15 +9,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
-use crate::domain::contests::Contest;
-use crate::domain::events::contest_stream;
 use crate::domain::Command;
 use crate::input::contests::{DefineContestRequest, MarkPaidRequest};
 use crate::queries::contests::{
-    self, award_views, close_command, standings_of, AwardList, AwardView, StandingsResponse,
+    self, close_command, standings_of, AwardList, AwardView, ContestPage, ContestResponse,
+    StandingsResponse,
 };
 
 pub fn router() -> Router<AppState> {
@@ -31,23 +30,6 @@ pub fn router() -> Router<AppState> {
             "/v1/contests/{id}/awards/{account_id}/paid",
             post(mark_award_paid),
         )
-}
-
-/// A contest with its stream version.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContestResponse {
-    #[serde(flatten)]
-    pub contest: Contest,
-    /// `open` until closed, then `closed`.
-    pub status: &'static str,
-    pub version: u64,
-}
-
-/// A page of contests.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContestPage {
-    pub contests: Vec<ContestResponse>,
-    pub next_after: Option<String>,
 }
 
 /// Query of `GET /v1/contests/{id}/standings`.
@@ -65,24 +47,11 @@ pub struct StandingsQuery {
 #[serde(deny_unknown_fields)]
 pub struct CloseContestRequest {}
 
-fn not_found(id: &str) -> ApiError {
-    contests::not_found(id).into()
-}
-
+/// The contest just written (at `cutoff`, or the head).
 fn contest_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<ContestResponse> {
     let read = state.engine.read();
     let cutoff = cutoff.unwrap_or_else(|| read.head_position());
-    let contest = read
-        .contests
-        .get(id)
-        .and_then(|c| c.at(cutoff))
-        .ok_or_else(|| not_found(id))?;
-    let version = read.stream_version_at(&contest_stream(id), cutoff);
-    Ok(ContestResponse {
-        status: contest.status(),
-        contest,
-        version,
-    })
+    Ok(contests::contest(&read, id, cutoff)?)
 }
 
 #[utoipa::path(post, path = "/v1/contests", tag = "contests", request_body = DefineContestRequest,
@@ -125,21 +94,12 @@ pub async fn list_contests(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    let mut contests: Vec<ContestResponse> = read
-        .contests
-        .list(query.after.as_deref(), cutoff)
-        .take(limit + 1)
-        .map(|contest| ContestResponse {
-            status: contest.status(),
-            version: read.stream_version_at(&contest_stream(&contest.contest_id), cutoff),
-            contest,
-        })
-        .collect();
-    let next_after = super::next_page(&mut contests, limit, |c| c.contest.contest_id.clone());
-    Ok(Json(ContestPage {
-        contests,
-        next_after,
-    }))
+    Ok(Json(contests::contests_page(
+        &read,
+        query.after.as_deref(),
+        cutoff,
+        limit,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/contests/{id}", tag = "contests", params(("id" = String, Path), KnownAtQuery),
@@ -152,8 +112,9 @@ pub async fn get_contest(
 ) -> ApiResult<Json<ContestResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    Ok(Json(contest_at(&state, &id, Some(cutoff))?))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(contests::contest(&read, &id, cutoff)?))
 }
 
 #[utoipa::path(get, path = "/v1/contests/{id}/standings", tag = "contests", params(("id" = String, Path), StandingsQuery),
@@ -206,13 +167,9 @@ pub async fn list_awards(
 ) -> ApiResult<Json<AwardList>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    let contest = contest_at(&state, &id, Some(cutoff))?.contest;
-    Ok(Json(AwardList {
-        contest_id: contest.contest_id.clone(),
-        currency: contest.currency.clone(),
-        awards: award_views(&contest)?,
-    }))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(contests::awards(&read, &id, cutoff)?))
 }
 
 #[utoipa::path(post, path = "/v1/contests/{id}/awards/{account_id}/paid", tag = "contests",
@@ -250,10 +207,14 @@ pub async fn mark_award_paid(
             meta,
         )
         .await?;
-    let contest = contest_at(&state, &id, outcome.last_position)?.contest;
-    award_views(&contest)?
-        .into_iter()
-        .find(|a| a.account_id == account_id)
-        .map(Json)
-        .ok_or_else(|| ApiError::internal("the paid award is missing from the contest"))
+    let read = state.engine.read();
+    let cutoff = outcome
+        .last_position
+        .unwrap_or_else(|| read.head_position());
+    Ok(Json(contests::award_marked(
+        &read,
+        &id,
+        &account_id,
+        cutoff,
+    )?))
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Right};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{parse_day, ApiBytes, ApiPath, ApiQuery, Today};
 use super::{json_write, parse_known_at, AppState};
 use crate::domain::incentives::Discount;
@@ -74,20 +74,9 @@ pub async fn grant_discount(
     Ok((StatusCode::CREATED, Json(discount_now(&state, &id)?)))
 }
 
-fn discount_now(state: &AppState, id: &str) -> Result<Discount, ApiError> {
-    let read = state.engine.read();
-    let found = read.incentives.discount(id).ok_or_else(|| {
-        ApiError::not_found(
-            "discount_not_found",
-            format!("no discount with id \"{id}\""),
-        )
-    })?;
-    Ok(read
-        .incentives
-        .discounts(&found.account_id, u64::MAX)
-        .into_iter()
-        .find(|d| d.discount_id == id)
-        .unwrap_or_else(|| found.clone()))
+/// The discount as it stands now.
+fn discount_now(state: &AppState, id: &str) -> ApiResult<Discount> {
+    Ok(queries::discounts::discount(&state.engine.read(), id)?)
 }
 
 #[utoipa::path(get, path = "/v1/discounts/{id}", tag = "discounts", params(("id" = String, Path)),

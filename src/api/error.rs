@@ -161,6 +161,7 @@ impl From<QueryError> for ApiError {
         match e {
             QueryError::NotFound { code, message } => ApiError::not_found(code, message),
             QueryError::Unprocessable { code, message } => ApiError::unprocessable(code, message),
+            QueryError::Invalid(errors) => DomainError::Validation(errors).into(),
             QueryError::Inconsistent(cause) => ApiError::internal(cause),
             QueryError::Ledger(e) => e.into(),
         }

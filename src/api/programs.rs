@@ -10,13 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Caller, Right};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
-use crate::domain::events::program_stream;
-use crate::domain::programs::{Enrollment, Program};
 use crate::domain::Command;
 use crate::input::programs::{DefineProgramRequest, EnrollRequest};
+use crate::queries::programs::{self, EnrollmentList, ProgramPage, ProgramResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,23 +33,6 @@ pub fn router() -> Router<AppState> {
             "/v1/rebate-programs/{id}/enrollments/{account_id}/end",
             post(unenroll),
         )
-}
-
-/// A program with its stream version.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProgramResponse {
-    #[serde(flatten)]
-    pub program: Program,
-    /// Accounts enrolled now (open enrollments).
-    pub enrolled_accounts: usize,
-    pub version: u64,
-}
-
-/// A page of programs.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProgramPage {
-    pub programs: Vec<ProgramResponse>,
-    pub next_after: Option<String>,
 }
 
 /// Body of `POST /v1/rebate-programs/{id}/end`.
@@ -72,37 +54,18 @@ pub struct UnenrollRequest {
     pub effective_to: NaiveDate,
 }
 
-/// A program's enrollments.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EnrollmentList {
-    pub program_id: String,
-    pub enrollments: Vec<Enrollment>,
-}
-
+/// The program just written (at `cutoff`, or the head).
 fn program_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<ProgramResponse> {
     let read = state.engine.read();
     let cutoff = cutoff.unwrap_or_else(|| read.head_position());
-    let program = read
-        .programs
-        .get(id)
-        .and_then(|p| p.at(cutoff))
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "program_not_found",
-                format!("no rebate program with id \"{id}\""),
-            )
-        })?;
-    let version = read.stream_version_at(&program_stream(id), cutoff);
-    let enrolled_accounts = program
-        .enrollments
-        .iter()
-        .filter(|e| e.effective_to.is_none())
-        .count();
-    Ok(ProgramResponse {
-        program,
-        enrolled_accounts,
-        version,
-    })
+    Ok(programs::program(&read, id, cutoff)?)
+}
+
+/// The enrollments just written (at `cutoff`, or the head).
+fn enrollments_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<EnrollmentList> {
+    let read = state.engine.read();
+    let cutoff = cutoff.unwrap_or_else(|| read.head_position());
+    Ok(programs::enrollments(&read, id, cutoff)?)
 }
 
 #[utoipa::path(post, path = "/v1/rebate-programs", tag = "rebates", request_body = DefineProgramRequest,
@@ -143,29 +106,12 @@ pub async fn list_programs(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    let mut programs: Vec<ProgramResponse> = read
-        .programs
-        .list(query.after.as_deref(), cutoff)
-        .take(limit + 1)
-        .map(|program| {
-            let version = read.stream_version_at(&program_stream(&program.program_id), cutoff);
-            let enrolled_accounts = program
-                .enrollments
-                .iter()
-                .filter(|e| e.effective_to.is_none())
-                .count();
-            ProgramResponse {
-                program,
-                enrolled_accounts,
-                version,
-            }
-        })
-        .collect();
-    let next_after = super::next_page(&mut programs, limit, |p| p.program.program_id.clone());
-    Ok(Json(ProgramPage {
-        programs,
-        next_after,
-    }))
+    Ok(Json(programs::programs_page(
+        &read,
+        query.after.as_deref(),
+        cutoff,
+        limit,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/rebate-programs/{id}", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
@@ -178,8 +124,9 @@ pub async fn get_program(
 ) -> ApiResult<Json<ProgramResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    Ok(Json(program_at(&state, &id, Some(cutoff))?))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(programs::program(&read, &id, cutoff)?))
 }
 
 #[utoipa::path(post, path = "/v1/rebate-programs/{id}/end", tag = "rebates", params(("id" = String, Path)), request_body = EndProgramRequest,
@@ -283,14 +230,6 @@ pub async fn unenroll(
     Ok(Json(enrollments_at(&state, &id, outcome.last_position)?))
 }
 
-fn enrollments_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<EnrollmentList> {
-    let program = program_at(state, id, cutoff)?.program;
-    Ok(EnrollmentList {
-        program_id: program.program_id,
-        enrollments: program.enrollments,
-    })
-}
-
 #[utoipa::path(get, path = "/v1/rebate-programs/{id}/enrollments", tag = "rebates", params(("id" = String, Path), KnownAtQuery),
     responses((status = 200, body = EnrollmentList), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
 pub async fn list_enrollments(
@@ -301,6 +240,7 @@ pub async fn list_enrollments(
 ) -> ApiResult<Json<EnrollmentList>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    Ok(Json(enrollments_at(&state, &id, Some(cutoff))?))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(programs::enrollments(&read, &id, cutoff)?))
 }

@@ -1,13 +1,10 @@
 //! Peak seasons and supply-priority allocation (DESIGN §5.6): planners declare seasons,
 //! record requests, review a what-if plan and commit it while it is still current.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,14 +13,13 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiBytes, ApiPath, ApiQuery};
 use super::{json_write, page_limit, parse_known_at, AppState, KnownAtQuery, PageQuery};
 use crate::domain::commands::{AllocationRequestInput, DeclareSeason};
-use crate::domain::decide_seasons::UNITS_MAX;
-use crate::domain::error::FieldError;
-use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
-use crate::domain::seasons::{Plan, RequestView, Season};
+use crate::domain::events::SeasonProduct;
+use crate::domain::seasons::RequestView;
 use crate::domain::Command;
 use crate::input::seasons::DeclareSeasonRequest;
-use crate::projections::ReadModel;
-use crate::queries;
+use crate::queries::seasons::{
+    self, Allocations, PlanResponse, RequestFilter, RequestList, SeasonPage, SeasonResponse,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,43 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/seasons/{id}/plan", post(plan_season))
         .route("/v1/seasons/{id}/commit", post(commit_plan))
         .route("/v1/seasons/{id}/allocations", get(get_allocations))
-}
-
-/// One product of a season as it stands.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductView {
-    pub sku: String,
-    /// The capacity now (after revisions).
-    pub capacity: u64,
-    pub declared_capacity: u64,
-    /// Σ of the active requests.
-    pub requested: u64,
-}
-
-/// A season as it stands.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SeasonResponse {
-    pub season_id: String,
-    pub name: String,
-    #[schema(value_type = String, format = Date)]
-    pub starts_on: NaiveDate,
-    #[schema(value_type = String, format = Date)]
-    pub ends_on: NaiveDate,
-    /// `open` (requests and revisions accepted) or `committed`.
-    pub status: String,
-    pub products: Vec<ProductView>,
-    pub reserves: Vec<SeasonReserve>,
-    pub active_requests: usize,
-    /// The hash of the committed plan, once committed.
-    pub plan_hash: Option<String>,
-    pub version: u64,
-}
-
-/// A page of seasons.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SeasonPage {
-    pub seasons: Vec<SeasonResponse>,
-    pub next_after: Option<String>,
 }
 
 /// Body of `PUT /v1/seasons/{id}/capacity`.
@@ -120,13 +79,6 @@ pub struct RequestListQuery {
     pub known_at: Option<String>,
 }
 
-/// A season's requests.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RequestList {
-    pub season_id: String,
-    pub requests: Vec<RequestView>,
-}
-
 /// Body of `POST /v1/seasons/{id}/requests/{request_id}/withdraw` (may be empty).
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,17 +94,6 @@ pub struct PlanRequest {
     /// overrides can be reviewed but not committed until the capacities are revised.
     #[serde(default)]
     pub capacities: Vec<SeasonProduct>,
-}
-
-/// A plan, computed now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlanResponse {
-    #[serde(flatten)]
-    pub plan: Plan,
-    /// True when capacity overrides were applied.
-    pub what_if: bool,
-    /// The log position the plan was computed at.
-    pub through_position: u64,
 }
 
 /// Body of `POST /v1/seasons/{id}/commit`.
@@ -173,64 +114,11 @@ pub struct AllocationQuery {
     pub known_at: Option<String>,
 }
 
-/// The committed plan of a season.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Allocations {
-    pub season_id: String,
-    pub plan_hash: String,
-    /// The log position of the AllocationCommitted event.
-    pub committed_position: u64,
-    pub skus: Vec<SkuPlan>,
-}
-
-fn not_found(id: &str) -> ApiError {
-    queries::seasons::not_found(id).into()
-}
-
-fn season_view(read: &ReadModel, season: &Season, cutoff: u64) -> SeasonResponse {
-    let requests = season.requests_at(cutoff);
-    let active: Vec<&RequestView> = requests.iter().filter(|r| r.status == "active").collect();
-    let committed = season.committed_at(cutoff);
-    SeasonResponse {
-        season_id: season.season_id.clone(),
-        name: season.name.clone(),
-        starts_on: season.starts_on,
-        ends_on: season.ends_on,
-        status: if committed.is_some() {
-            "committed"
-        } else {
-            "open"
-        }
-        .to_string(),
-        products: season
-            .products
-            .iter()
-            .map(|p| ProductView {
-                sku: p.sku.clone(),
-                capacity: p.capacity_at(cutoff),
-                declared_capacity: p.declared,
-                requested: active
-                    .iter()
-                    .filter(|r| r.sku == p.sku)
-                    .fold(0u64, |sum, r| sum.saturating_add(r.quantity)),
-            })
-            .collect(),
-        reserves: season.reserves.clone(),
-        active_requests: active.len(),
-        plan_hash: committed.map(|c| c.plan_hash.clone()),
-        version: read.stream_version_at(&season_stream(&season.season_id), cutoff),
-    }
-}
-
+/// The season just written (at `cutoff`, or the head).
 fn season_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<SeasonResponse> {
     let read = state.engine.read();
     let cutoff = cutoff.unwrap_or_else(|| read.head_position());
-    let season = read
-        .seasons
-        .get(id)
-        .filter(|s| s.declared_at <= cutoff)
-        .ok_or_else(|| not_found(id))?;
-    Ok(season_view(&read, season, cutoff))
+    Ok(seasons::season(&read, id, cutoff)?)
 }
 
 #[utoipa::path(post, path = "/v1/seasons", tag = "seasons", request_body = DeclareSeasonRequest,
@@ -278,17 +166,12 @@ pub async fn list_seasons(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    let mut seasons: Vec<SeasonResponse> = read
-        .seasons
-        .list(query.after.as_deref(), cutoff)
-        .take(limit + 1)
-        .map(|s| season_view(&read, s, cutoff))
-        .collect();
-    let next_after = super::next_page(&mut seasons, limit, |s| s.season_id.clone());
-    Ok(Json(SeasonPage {
-        seasons,
-        next_after,
-    }))
+    Ok(Json(seasons::seasons_page(
+        &read,
+        query.after.as_deref(),
+        cutoff,
+        limit,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/seasons/{id}", tag = "seasons", params(("id" = String, Path), KnownAtQuery),
@@ -301,8 +184,9 @@ pub async fn get_season(
 ) -> ApiResult<Json<SeasonResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    Ok(Json(season_at(&state, &id, Some(cutoff))?))
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(seasons::season(&read, &id, cutoff)?))
 }
 
 #[utoipa::path(put, path = "/v1/seasons/{id}/capacity", tag = "seasons", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
@@ -370,17 +254,7 @@ pub async fn request_allocation(
     // The ids recorded are those of the requests at the outcome's positions.
     let request_ids = match (outcome.first_position, outcome.last_position) {
         (Some(first), Some(last)) => {
-            let read = state.engine.read();
-            read.seasons
-                .get(&id)
-                .map(|s| {
-                    s.requests
-                        .iter()
-                        .filter(|r| (first..=last).contains(&r.position))
-                        .map(|r| r.request_id.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
+            seasons::request_ids_between(&state.engine.read(), &id, first, last)
         }
         _ => Vec::new(),
     };
@@ -416,21 +290,11 @@ pub async fn list_requests(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    let season = read
-        .seasons
-        .get(&id)
-        .filter(|s| s.declared_at <= cutoff)
-        .ok_or_else(|| not_found(&id))?;
-    let requests = season
-        .requests_at(cutoff)
-        .into_iter()
-        .filter(|r| query.account_id.as_ref().is_none_or(|a| &r.account_id == a))
-        .filter(|r| query.status.as_deref().is_none_or(|s| r.status == s))
-        .collect();
-    Ok(Json(RequestList {
-        season_id: id,
-        requests,
-    }))
+    let filter = RequestFilter {
+        account_id: query.account_id.as_deref(),
+        status: query.status.as_deref(),
+    };
+    Ok(Json(seasons::requests(&read, &id, &filter, cutoff)?))
 }
 
 #[utoipa::path(post, path = "/v1/seasons/{id}/requests/{request_id}/withdraw", tag = "seasons",
@@ -468,15 +332,12 @@ pub async fn withdraw_request(
     let cutoff = outcome
         .last_position
         .unwrap_or_else(|| read.head_position());
-    read.seasons
-        .get(&id)
-        .and_then(|s| {
-            s.requests_at(cutoff)
-                .into_iter()
-                .find(|r| r.request_id == request_id)
-        })
-        .map(Json)
-        .ok_or_else(|| ApiError::internal("the withdrawn request is missing from the season"))
+    Ok(Json(seasons::request_written(
+        &read,
+        &id,
+        &request_id,
+        cutoff,
+    )?))
 }
 
 #[utoipa::path(post, path = "/v1/seasons/{id}/plan", tag = "seasons", params(("id" = String, Path)),
@@ -493,42 +354,7 @@ pub async fn plan_season(
     let body: PlanRequest =
         super::extract::json_body(&headers, super::extract::or_empty_object(&raw))?;
     let read = state.engine.read();
-    let season = read.seasons.get(&id).ok_or_else(|| not_found(&id))?;
-    let mut errors = Vec::new();
-    let mut overrides = BTreeMap::new();
-    for (i, p) in body.capacities.iter().enumerate() {
-        if season.product(&p.sku).is_none() {
-            errors.push(FieldError::new(
-                None,
-                &format!("capacities[{i}].sku"),
-                "unknown_sku",
-                format!("season \"{id}\" has no product \"{}\"", p.sku),
-            ));
-        } else if p.capacity > UNITS_MAX {
-            errors.push(FieldError::new(
-                None,
-                &format!("capacities[{i}].capacity"),
-                "invalid_quantity",
-                format!("capacity {} is above {UNITS_MAX}", p.capacity),
-            ));
-        } else if overrides.insert(p.sku.clone(), p.capacity).is_some() {
-            errors.push(FieldError::new(
-                None,
-                &format!("capacities[{i}].sku"),
-                "duplicate_sku",
-                format!("sku \"{}\" is listed twice", p.sku),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(crate::domain::DomainError::Validation(errors).into());
-    }
-    let plan = queries::seasons::plan(&read, &id, &overrides)?;
-    Ok(Json(PlanResponse {
-        plan,
-        what_if: !overrides.is_empty(),
-        through_position: read.head_position(),
-    }))
+    Ok(Json(seasons::what_if_plan(&read, &id, &body.capacities)?))
 }
 
 #[utoipa::path(post, path = "/v1/seasons/{id}/commit", tag = "seasons", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
@@ -562,51 +388,15 @@ pub async fn commit_plan(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(allocations_at(&state, &id, outcome.last_position, None)?),
+        Json(allocations_at(&state, &id, outcome.last_position)?),
     ))
 }
 
-fn allocations_at(
-    state: &AppState,
-    id: &str,
-    cutoff: Option<u64>,
-    account_id: Option<&str>,
-) -> ApiResult<Allocations> {
+/// The allocations just committed (at `cutoff`, or the head).
+fn allocations_at(state: &AppState, id: &str, cutoff: Option<u64>) -> ApiResult<Allocations> {
     let read = state.engine.read();
     let cutoff = cutoff.unwrap_or_else(|| read.head_position());
-    let season = read
-        .seasons
-        .get(id)
-        .filter(|s| s.declared_at <= cutoff)
-        .ok_or_else(|| not_found(id))?;
-    let committed = season.committed_at(cutoff).ok_or_else(|| {
-        ApiError::not_found(
-            "not_committed",
-            format!("season \"{id}\" has no committed plan yet; POST /v1/seasons/{id}/plan, then /commit"),
-        )
-    })?;
-    let skus = committed
-        .skus
-        .iter()
-        .map(|sku| match account_id {
-            None => sku.clone(),
-            Some(account) => SkuPlan {
-                lines: sku
-                    .lines
-                    .iter()
-                    .filter(|l| l.account_id == account)
-                    .cloned()
-                    .collect(),
-                ..sku.clone()
-            },
-        })
-        .collect();
-    Ok(Allocations {
-        season_id: id.to_string(),
-        plan_hash: committed.plan_hash.clone(),
-        committed_position: committed.position,
-        skus,
-    })
+    Ok(seasons::allocations(&read, id, cutoff, None)?)
 }
 
 #[utoipa::path(get, path = "/v1/seasons/{id}/allocations", tag = "seasons", params(("id" = String, Path), AllocationQuery),
@@ -619,11 +409,12 @@ pub async fn get_allocations(
 ) -> ApiResult<Json<Allocations>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
-    Ok(Json(allocations_at(
-        &state,
+    let read = state.engine.read();
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(seasons::allocations(
+        &read,
         &id,
-        Some(cutoff),
+        cutoff,
         query.account_id.as_deref(),
     )?))
 }

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,9 +15,10 @@ use crate::domain::incentives::{Entitlement, TierOverride};
 use crate::domain::Command;
 use crate::input::tiers::{GrantOverrideRequest, PublishPolicyRequest};
 use crate::queries;
+use crate::queries::policy::{self, OverrideList, PolicyVersions};
 use crate::queries::sales::SalesSummary;
 use crate::rules::calendar::{month_index, Period, PeriodKind};
-use crate::rules::tiers::{policy_in_force, TierPolicy};
+use crate::rules::tiers::TierPolicy;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,16 +33,6 @@ pub fn router() -> Router<AppState> {
             "/v1/accounts/{id}/tier-overrides/{override_id}/revoke",
             post(revoke_override),
         )
-}
-
-/// All policy versions and the one in force.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PolicyVersions {
-    /// The version in force on `on` (null when none is).
-    pub current: Option<TierPolicy>,
-    #[schema(value_type = String, format = Date)]
-    pub on: NaiveDate,
-    pub versions: Vec<TierPolicy>,
 }
 
 /// Query of `GET /v1/tier-policy`.
@@ -71,13 +61,6 @@ pub struct EntitlementQuery {
 #[serde(deny_unknown_fields)]
 pub struct RevokeOverrideRequest {
     pub reason: Option<String>,
-}
-
-/// An account's tier overrides.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OverrideList {
-    pub account_id: String,
-    pub overrides: Vec<TierOverride>,
 }
 
 /// Query of `GET /v1/accounts/{id}/sales-summary`.
@@ -165,13 +148,7 @@ pub async fn publish_policy(
     };
     let outcome = state.engine.submit(command, meta).await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let policy = state
-        .engine
-        .read()
-        .incentives
-        .policies(cutoff)
-        .pop()
-        .ok_or_else(|| ApiError::internal("published policy vanished"))?;
+    let policy = policy::published_policy(&state.engine.read(), cutoff)?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -186,13 +163,8 @@ pub async fn get_policy(
     let on = parse_day("on", query.on.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let versions = read.incentives.policies(read.cutoff(known_at));
-    let current = policy_in_force(&versions, on).cloned();
-    Ok(Json(PolicyVersions {
-        current,
-        on,
-        versions,
-    }))
+    let cutoff = read.cutoff(known_at);
+    Ok(Json(policy::policy_versions(&read, on, cutoff)))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}/entitlements", tag = "tiers", params(("id" = String, Path), EntitlementQuery),
@@ -241,14 +213,7 @@ pub async fn grant_override(
     };
     let outcome = state.engine.submit(command, meta).await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let granted = state
-        .engine
-        .read()
-        .incentives
-        .overrides(&id, cutoff)
-        .into_iter()
-        .max_by_key(|o| o.granted_at)
-        .ok_or_else(|| ApiError::internal("granted override vanished"))?;
+    let granted = policy::granted_override(&state.engine.read(), &id, cutoff)?;
     Ok((StatusCode::CREATED, Json(granted)))
 }
 
@@ -264,16 +229,7 @@ pub async fn list_overrides(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
     let cutoff = read.cutoff(known_at);
-    if read.accounts.get(&id, cutoff).is_none() {
-        return Err(ApiError::not_found(
-            "account_not_found",
-            format!("account \"{id}\" does not exist"),
-        ));
-    }
-    Ok(Json(OverrideList {
-        overrides: read.incentives.overrides(&id, cutoff),
-        account_id: id,
-    }))
+    Ok(Json(policy::overrides(&read, &id, cutoff)?))
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/tier-overrides/{override_id}/revoke", tag = "tiers", params(("id" = String, Path), ("override_id" = String, Path)),
@@ -313,13 +269,6 @@ pub async fn revoke_override(
         )
         .await?;
     let cutoff = outcome.last_position.unwrap_or(u64::MAX);
-    let revoked = state
-        .engine
-        .read()
-        .incentives
-        .overrides(&id, cutoff)
-        .into_iter()
-        .find(|o| o.override_id == override_id)
-        .ok_or_else(|| ApiError::internal("revoked override vanished"))?;
+    let revoked = policy::revoked_override(&state.engine.read(), &id, &override_id, cutoff)?;
     Ok(Json(revoked))
 }

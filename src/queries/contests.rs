@@ -7,8 +7,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::QueryError;
+use super::{next_page, QueryError};
 use crate::domain::contests::{AwardPayment, Contest};
+use crate::domain::events::contest_stream;
 use crate::domain::money::round_to_minor_unit;
 use crate::domain::Command;
 use crate::projections::ReadModel;
@@ -133,6 +134,91 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
 /// 404 `contest_not_found`.
 pub fn not_found(id: &str) -> QueryError {
     QueryError::not_found("contest_not_found", format!("no contest with id \"{id}\""))
+}
+
+/// A contest with its stream version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContestResponse {
+    #[serde(flatten)]
+    pub contest: Contest,
+    /// `open` until closed, then `closed`.
+    pub status: &'static str,
+    pub version: u64,
+}
+
+/// A page of contests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContestPage {
+    pub contests: Vec<ContestResponse>,
+    pub next_after: Option<String>,
+}
+
+/// The contest with its status and stream version at `cutoff`.
+fn contest_view(read: &ReadModel, contest: Contest, cutoff: u64) -> ContestResponse {
+    ContestResponse {
+        status: contest.status(),
+        version: read.stream_version_at(&contest_stream(&contest.contest_id), cutoff),
+        contest,
+    }
+}
+
+/// The contest as known at `cutoff`, or 404 `contest_not_found`.
+fn contest_known(read: &ReadModel, id: &str, cutoff: u64) -> Result<Contest, QueryError> {
+    read.contests
+        .get(id)
+        .and_then(|c| c.at(cutoff))
+        .ok_or_else(|| not_found(id))
+}
+
+/// The contest as known at `cutoff`, or 404 `contest_not_found`.
+pub fn contest(read: &ReadModel, id: &str, cutoff: u64) -> Result<ContestResponse, QueryError> {
+    Ok(contest_view(read, contest_known(read, id, cutoff)?, cutoff))
+}
+
+/// Up to `limit` contests known at `cutoff` after the cursor `after`, in id order.
+pub fn contests_page(
+    read: &ReadModel,
+    after: Option<&str>,
+    cutoff: u64,
+    limit: usize,
+) -> ContestPage {
+    let mut contests: Vec<ContestResponse> = read
+        .contests
+        .list(after, cutoff)
+        .take(limit + 1)
+        .map(|contest| contest_view(read, contest, cutoff))
+        .collect();
+    let next_after = next_page(&mut contests, limit, |c| c.contest.contest_id.clone());
+    ContestPage {
+        contests,
+        next_after,
+    }
+}
+
+/// The awards of the contest as known at `cutoff` (none while it is open), or 404.
+pub fn awards(read: &ReadModel, id: &str, cutoff: u64) -> Result<AwardList, QueryError> {
+    let contest = contest_known(read, id, cutoff)?;
+    Ok(AwardList {
+        contest_id: contest.contest_id.clone(),
+        currency: contest.currency.clone(),
+        awards: award_views(&contest)?,
+    })
+}
+
+/// One account's award as known at `cutoff`, asked for after it was marked paid: its
+/// absence is a contradiction of the read model, not a 404.
+pub fn award_marked(
+    read: &ReadModel,
+    id: &str,
+    account_id: &str,
+    cutoff: u64,
+) -> Result<AwardView, QueryError> {
+    award_views(&contest_known(read, id, cutoff)?)?
+        .into_iter()
+        .find(|a| a.account_id == account_id)
+        .ok_or_else(|| {
+            QueryError::Inconsistent("the paid award is missing from the contest".into())
+        })
 }
 
 /// The standings of a contest (DESIGN §6).

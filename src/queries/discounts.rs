@@ -25,6 +25,22 @@ pub struct ApplicableDiscounts {
     pub all: Vec<Discount>,
 }
 
+/// The discount as it stands now (its revocation included), or 404 `discount_not_found`.
+pub fn discount(read: &ReadModel, id: &str) -> Result<Discount, QueryError> {
+    let found = read.incentives.discount(id).ok_or_else(|| {
+        QueryError::not_found(
+            "discount_not_found",
+            format!("no discount with id \"{id}\""),
+        )
+    })?;
+    Ok(read
+        .incentives
+        .discounts(&found.account_id, u64::MAX)
+        .into_iter()
+        .find(|d| d.discount_id == id)
+        .unwrap_or_else(|| found.clone()))
+}
+
 /// What is being priced: a sku, a category, or neither (discounts of every scope).
 #[derive(Debug, Default)]
 pub struct DiscountItem {

@@ -13,10 +13,13 @@ pub mod discounts;
 pub mod entitlements;
 pub mod liability;
 pub mod pareto;
+pub mod policy;
+pub mod programs;
 pub mod sales;
 pub mod seasons;
 pub mod settlements;
 
+use crate::domain::FieldError;
 use crate::ledger::LedgerError;
 use crate::projections::{AccountView, ReadModel};
 
@@ -30,6 +33,10 @@ pub enum QueryError {
     /// beyond decimal arithmetic): 422.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// The question's own inputs are refused, every bad field listed (rendered as the
+    /// domain's `validation_failed`): 422.
+    #[error("the request is invalid: {} field error(s)", .0.len())]
+    Invalid(Vec<FieldError>),
     /// The read models contradict each other (a bug, never the caller's doing): 500.
     #[error("{0}")]
     Inconsistent(String),
