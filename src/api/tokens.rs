@@ -14,7 +14,8 @@ use super::{json_write, AppState};
 use crate::domain::vocab::Role;
 use crate::domain::Command;
 use crate::kernel::token::new_token;
-use crate::projections::TokenView;
+use crate::queries;
+use crate::queries::tokens::{TokenList, TokenView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,12 +44,6 @@ pub struct CreatedToken {
 #[serde(deny_unknown_fields)]
 pub struct RevokeTokenRequest {
     pub reason: Option<String>,
-}
-
-/// All tokens.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenList {
-    pub tokens: Vec<TokenView>,
 }
 
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
@@ -97,8 +92,7 @@ pub async fn list_tokens(
     caller: Caller,
 ) -> ApiResult<Json<TokenList>> {
     caller.require(Right::ManageTokens)?;
-    let tokens = state.engine.read().tokens.list().cloned().collect();
-    Ok(Json(TokenList { tokens }))
+    Ok(Json(queries::tokens::tokens(&state.engine.read())))
 }
 
 #[utoipa::path(post, path = "/v1/tokens/{name}/revoke", tag = "tokens", params(("name" = String, Path)), request_body = RevokeTokenRequest,
@@ -129,12 +123,5 @@ pub async fn revoke_token(
             meta,
         )
         .await?;
-    let view = state
-        .engine
-        .read()
-        .tokens
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| ApiError::internal("revoked token vanished"))?;
-    Ok(Json(view))
+    Ok(Json(queries::tokens::revoked(&state.engine.read(), &name)?))
 }

@@ -18,6 +18,7 @@ pub mod programs;
 pub mod sales;
 pub mod seasons;
 pub mod settlements;
+pub mod tokens;
 
 use crate::domain::FieldError;
 use crate::ledger::LedgerError;
