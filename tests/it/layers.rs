@@ -195,3 +195,34 @@ fn no_resource_module_of_the_api_imports_another() {
         found.join("\n")
     );
 }
+
+#[test]
+fn no_rule_query_or_projection_reads_the_clock() {
+    // Proves "today" comes from the caller: the pure layers, the read models, the queries
+    // and the input forms never read the wall clock, and the API reads it in one place
+    // (`extract::Today`, once per request). Monotonic timers (`Instant`) are not a date.
+    let clock = ["Utc::now", "Local::now", "SystemTime::now"];
+    let mut found = Vec::new();
+    for layer in [
+        "kernel",
+        "rules",
+        "domain",
+        "projections",
+        "queries",
+        "input",
+        "api",
+    ] {
+        for (file, code) in sources(layer) {
+            if file.ends_with("api/extract.rs") {
+                continue;
+            }
+            for (number, line) in code.lines().enumerate() {
+                let line = line.split("//").next().unwrap_or("");
+                if clock.iter().any(|c| line.contains(c)) {
+                    found.push(format!("{file}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "clock reads:\n{}", found.join("\n"));
+}
