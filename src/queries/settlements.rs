@@ -66,21 +66,6 @@ pub fn settlement_at(read: &ReadModel, id: &str, cutoff: u64) -> Result<Settleme
         })
 }
 
-/// The settlement of (program, account, period) proposed by the event at `position`.
-pub fn proposed_at(
-    read: &ReadModel,
-    program_id: &str,
-    account_id: &str,
-    period: &str,
-    position: u64,
-) -> Result<Settlement, QueryError> {
-    read.settlements
-        .of(program_id, account_id, period, position)
-        .into_iter()
-        .find(|s| s.proposed_at == position)
-        .ok_or_else(|| QueryError::Inconsistent("the proposed settlement is missing".into()))
-}
-
 /// The basis of a settlement proposal: the entitlement of (program, account, period) from
 /// the accruals as of the head (recorded as `through_position`), with its eligibility on
 /// the period's end or `today`; the decider nets it against what is settled.
@@ -149,13 +134,16 @@ pub fn proposed(
     proposal: &ProposeSettlement,
     position: u64,
 ) -> Result<Settlement, QueryError> {
-    proposed_at(
-        read,
-        &proposal.program_id,
-        &proposal.account_id,
-        &proposal.period.label,
-        position,
-    )
+    read.settlements
+        .of(
+            &proposal.program_id,
+            &proposal.account_id,
+            &proposal.period.label,
+            position,
+        )
+        .into_iter()
+        .find(|s| s.proposed_at == position)
+        .ok_or_else(|| QueryError::Inconsistent("the proposed settlement is missing".into()))
 }
 
 /// Why a settlement is what it is, as known at `cutoff`: the program's terms, the
