@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::Deserializer;
 
-use crate::domain::commands::BATCH_LINES_MAX;
+use crate::domain::limits::BATCH_LINES_MAX;
 use crate::input::json::parse_json;
 
 use super::error::ApiError;
@@ -240,7 +240,7 @@ pub fn parse_day(
 ) -> Result<chrono::NaiveDate, ApiError> {
     match text {
         None => Ok(today),
-        Some(t) => crate::domain::decide::parse_date(t).ok_or_else(|| {
+        Some(t) => crate::kernel::date::parse_date(t).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_query",
                 format!("{name} \"{t}\" is not a date; expected YYYY-MM-DD"),

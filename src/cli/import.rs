@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::offline::cli_actor;
 use super::CliResult;
-use crate::domain::commands::{OpenAccount, ReturnLineInput, SaleLineInput, BATCH_LINES_MAX};
+use crate::domain::commands::{OpenAccount, ReturnLineInput, SaleLineInput};
+use crate::domain::limits::BATCH_LINES_MAX;
 use crate::domain::{Command, DomainError, FieldError};
 use crate::engine::{Engine, EngineError, WriteMeta};
 use crate::input::accounts::{account_from_row, OpenAccountRequest, ACCOUNT_COLUMNS};

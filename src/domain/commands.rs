@@ -12,9 +12,6 @@ use super::events::DiscountScope;
 use super::vocab::{Role, Scope, Segment, Stage};
 use crate::rules::tiers::TierDefinition;
 
-// Under its old path, `domain::commands::BATCH_LINES_MAX`.
-pub use super::limits::BATCH_LINES_MAX;
-
 /// One sale line as sent by a caller (JSON or CSV), before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SaleLineInput {

@@ -18,9 +18,6 @@ pub mod text;
 // The kernel's modules under their old names, for the domain's own `super::money` paths.
 pub use crate::kernel::{ids, money, stored, vocab};
 
-// The season decisions under their old path (`domain::decide_seasons::UNITS_MAX`).
-pub use decide::seasons as decide_seasons;
-
 pub use commands::Command;
 pub use decide::{decide, Decision};
 pub use error::{DomainError, FieldError};

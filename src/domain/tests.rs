@@ -308,7 +308,7 @@ fn batch_size_is_bounded() {
     given(vec![])
         .when(Command::RecordSales { lines: vec![] })
         .then_error("empty_batch");
-    let lines = vec![SaleLineInput::default(); commands::BATCH_LINES_MAX + 1];
+    let lines = vec![SaleLineInput::default(); crate::domain::limits::BATCH_LINES_MAX + 1];
     given(vec![])
         .when(Command::RecordSales { lines })
         .then_error("too_many_lines");
@@ -349,11 +349,11 @@ fn a_retried_line_of_a_closed_account_is_still_a_duplicate() {
 #[test]
 fn business_dates_outside_plausible_years_are_refused() {
     // Proves typo years (0026, 20266) are invalid dates, while 1900 and 2999 pass.
-    assert!(decide::parse_date("0026-03-01").is_none());
-    assert!(decide::parse_date("0000-01-01").is_none());
-    assert!(decide::parse_date("1900-01-01").is_some());
-    assert!(decide::parse_date("2999-12-31").is_some());
-    assert!(decide::parse_date("2026-02-29").is_none());
+    assert!(crate::kernel::date::parse_date("0026-03-01").is_none());
+    assert!(crate::kernel::date::parse_date("0000-01-01").is_none());
+    assert!(crate::kernel::date::parse_date("1900-01-01").is_some());
+    assert!(crate::kernel::date::parse_date("2999-12-31").is_some());
+    assert!(crate::kernel::date::parse_date("2026-02-29").is_none());
 }
 
 #[test]
@@ -669,7 +669,7 @@ proptest! {
     #[test]
     fn decimal_parser_never_panics(text in "\\PC{0,40}") {
         // Proves arbitrary text gives a decimal or None, never a panic.
-        let _ = decide::parse_plain_decimal(&text);
-        let _ = decide::parse_date(&text);
+        let _ = crate::kernel::decimal::parse_plain_decimal(&text);
+        let _ = crate::kernel::date::parse_date(&text);
     }
 }

@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::InputError;
-use crate::domain::commands::BATCH_LINES_MAX;
+use crate::domain::limits::BATCH_LINES_MAX;
 
 /// Parses JSON bytes: a syntax error is `malformed_json`, a body of the wrong shape
 /// (unknown field, wrong type, missing field) `invalid_body`, an array of lines longer

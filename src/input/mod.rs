@@ -19,7 +19,7 @@ pub mod seasons;
 pub mod settlements;
 pub mod tiers;
 
-use crate::domain::commands::BATCH_LINES_MAX;
+use crate::domain::limits::BATCH_LINES_MAX;
 
 /// Why an input cannot be read as its form (before any rule looks at its values).
 /// Displayed as its message followed by its code in brackets, as the command line prints it.

@@ -8,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{next_page, QueryError};
-use crate::domain::decide_seasons::UNITS_MAX;
 use crate::domain::error::FieldError;
 use crate::domain::events::{season_stream, SeasonProduct, SeasonReserve, SkuPlan};
 use crate::domain::seasons::{self, Plan, RequestView, Season};
+use crate::kernel::limits::UNITS_MAX;
 use crate::projections::ReadModel;
 
 /// One product of a season as it stands.

@@ -1332,7 +1332,7 @@ async fn concurrent_single_line_posts_get_gapless_positions() {
 /// elements of the wrong type that a parser reading the whole array would stumble on.
 fn one_line_too_many_then_garbage(key: &str, element: &str) -> Vec<u8> {
     let mut body = format!("{{\"{key}\":[");
-    for _ in 0..=kaledger::domain::commands::BATCH_LINES_MAX {
+    for _ in 0..=kaledger::domain::limits::BATCH_LINES_MAX {
         body.push_str(element);
         body.push(',');
     }
@@ -1372,7 +1372,7 @@ async fn oversized_batches_are_cut_at_line_10001_while_parsing() {
         assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "too_many_lines");
     }
     let mut csv = SALES_CSV_HEADER.as_bytes().to_vec();
-    for i in 0..=kaledger::domain::commands::BATCH_LINES_MAX {
+    for i in 0..=kaledger::domain::limits::BATCH_LINES_MAX {
         csv.extend_from_slice(
             format!("KA-1,INV-1,{},SKU-1,beverages,1,1.00,,,2026-03-15\n", i + 1).as_bytes(),
         );

@@ -5,9 +5,9 @@
 //! and approved: no accepted input can overflow a figure the ledger computes.
 
 use axum::http::StatusCode;
-use kaledger::domain::decide::LINE_VALUE_MAX;
 use kaledger::domain::limits::{LEDGER_TOTAL_MAX, PER_UNIT_RATE_MAX, THRESHOLD_MAX};
 use kaledger::domain::vocab::Role;
+use kaledger::kernel::limits::LINE_VALUE_MAX;
 use kaledger::rules::contests::PRIZE_AMOUNT_MAX;
 use proptest::prelude::*;
 use rust_decimal::Decimal;

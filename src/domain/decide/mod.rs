@@ -27,13 +27,7 @@ use crate::domain::error::{DomainError, FieldError};
 use crate::domain::events::{account_stream, Event};
 use crate::domain::limits::BATCH_LINES_MAX;
 use crate::domain::state::{AccountFacts, LedgerState};
-
-// Their old paths (`domain::decide::LINE_VALUE_MAX`, `domain::decide::parse_date`).
-pub use crate::kernel::date::parse_date;
-pub use crate::kernel::decimal::{parse_plain_decimal, written_places};
-pub use crate::kernel::limits::{
-    BUSINESS_YEAR_MAX, BUSINESS_YEAR_MIN, LINE_VALUE_MAX, QUANTITY_PLACES_MAX, TEXT_LENGTH_MAX,
-};
+use crate::kernel::limits::TEXT_LENGTH_MAX;
 
 /// The events a command produced, and how many of its lines were identical repeats.
 #[derive(Debug, Clone, PartialEq, Default)]

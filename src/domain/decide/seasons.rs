@@ -18,8 +18,7 @@ use crate::domain::seasons::{plan, Season};
 use crate::domain::state::LedgerState;
 use crate::rules::allocation::validate_reserves;
 
-// Under its old path, `domain::decide_seasons::UNITS_MAX` (read by the API's capacity check).
-pub use crate::kernel::limits::UNITS_MAX;
+use crate::kernel::limits::UNITS_MAX;
 
 /// Decides a season command.
 pub(super) fn decide(state: &LedgerState, command: &Command) -> Result<Decision, DomainError> {
