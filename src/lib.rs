@@ -11,6 +11,8 @@
 //! - [`rules`]: pure calculations over kernel types: calendar windows and periods
 //!   (`calendar`), tier evaluation (`tiers`), rebate maths (`rebates`), contest ranking
 //!   (`contests`), allocation (`allocation`), the Pareto report (`pareto`).
+//! - [`derived`]: on-disk stores derived from the log that grow with it (natural-key
+//!   records, line facts), each with the log position it reflects.
 //! - [`projections`]: read models fed by events; they apply facts, never decide, and
 //!   answer `known_at` (`projections::as_of`).
 //! - [`queries`]: one function per question (entitlement, accruals, liability, settlement
@@ -25,6 +27,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod derived;
 pub mod domain;
 pub mod engine;
 pub mod input;

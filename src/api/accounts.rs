@@ -164,7 +164,7 @@ pub async fn list_accounts(
     let cutoff = read.cutoff(known_at);
     Ok(Json(queries::accounts::accounts_page(
         &read, &filter, as_of, cutoff, limit,
-    )))
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path), KnownAtQuery),

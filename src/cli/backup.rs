@@ -13,7 +13,7 @@ use crate::engine::backup::BACKUP_POSITION_HEADER;
 use crate::engine::backup::{
     check_backup, restore_backup, write_backup, BackupPoint, CheckedBackup,
 };
-use crate::engine::replay;
+use crate::engine::{replay, LineHome};
 use crate::ledger::backup::{BackupCounts, BackupError, BackupHeader, BackupReader};
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::LogStore;
@@ -139,7 +139,7 @@ fn backup_offline(
 ) -> Result<(BackupHeader, BackupCounts), Box<dyn std::error::Error>> {
     existing_ledger(data)?;
     let store = LogStore::open(data)?;
-    let point = BackupPoint::of(&replay(&store)?);
+    let point = BackupPoint::of(&replay(&store, &LineHome::of_data_dir(&store)?)?);
     let mut file = BufWriter::new(create_private(staging)?);
     write_backup(&store, &point, &mut file)?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;

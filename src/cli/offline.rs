@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::CliResult;
 use crate::domain::vocab::Role;
 use crate::domain::Command;
-use crate::engine::{replay, replay_through, Engine, WriteMeta};
+use crate::engine::{replay, replay_through, Engine, LineHome, WriteMeta};
 use crate::kernel::token::new_token;
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Actor, Envelope, LogStore, VerifyReport};
@@ -76,9 +76,9 @@ pub fn rebuild(data: &Path, through: Option<u64>) -> CliResult {
     existing_ledger(data)?;
     let store = LogStore::open(data)?;
     let replayed = match through {
-        None => replay(&store)?,
+        None => replay(&store, &LineHome::temporary(data)?)?,
         Some(through) => {
-            let replayed = replay_through(&store, through)?;
+            let replayed = replay_through(&store, &LineHome::temporary(data)?, through)?;
             if replayed.head.position != through {
                 return Err(format!(
                     "--through {through} is past the end of the log ({}); give a position up to it",
@@ -209,7 +209,7 @@ pub fn report_pareto(
     }
     existing_ledger(data)?;
     let store = LogStore::open(data)?;
-    let replayed = replay(&store)?;
+    let replayed = replay(&store, &LineHome::of_data_dir(&store)?)?;
     let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let report =
         crate::queries::pareto::pareto_report(&replayed.read, as_of, window_months, currency)?;

@@ -1,5 +1,6 @@
 //! Events, commands and the rules that decide them. Pure: no IO, no sled, no axum, no clock.
 
+pub mod book;
 pub mod checks;
 pub mod commands;
 pub mod contests;

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::book::LineBook;
 use super::contests::Contests;
 use super::daily::DailySales;
 use super::events::{Event, LineEffect, SaleRecorded, SaleReturned};
@@ -124,8 +125,8 @@ pub struct TokenFacts {
 pub struct LedgerState {
     pub accounts: FastMap<String, AccountFacts>,
     pub stream_versions: FastMap<String, u64>,
-    pub sales: FastMap<SaleKey, SoldLine>,
-    pub returns: FastMap<ReturnKey, ReturnedLine>,
+    /// The natural-key records of sale and return lines at hand (see [`LineBook`]).
+    pub book: LineBook,
     pub tokens: FastMap<String, TokenFacts>,
     /// Interned sku and category names of the sold lines.
     pub names: Names,
@@ -160,12 +161,12 @@ pub fn fingerprint(fields: &[&str]) -> [u8; 16] {
 }
 
 impl LedgerState {
-    /// An empty state with room for about `events` sale lines, so a replay of a large log
-    /// does not rehash its biggest map over and over.
-    pub fn with_capacity(events: usize) -> LedgerState {
-        let mut state = LedgerState::default();
-        state.sales.reserve(events);
-        state
+    /// An empty state whose natural-key records live in a store (see [`LineBook::backed`]).
+    pub fn backed() -> LedgerState {
+        LedgerState {
+            book: LineBook::backed(),
+            ..LedgerState::default()
+        }
     }
 
     /// The version of a stream: the number of events in it (0 when it has none).
@@ -185,8 +186,8 @@ impl LedgerState {
             Event::SaleRecorded(e) => {
                 self.bump_stream(stream);
                 let sold = self.record_sale(&e);
-                self.sales
-                    .insert((e.account_id, e.invoice_id, e.line), sold);
+                self.book
+                    .record_sale((e.account_id, e.invoice_id, e.line), sold);
             }
             other => self.apply_in_stream(stream, &other),
         }
@@ -217,26 +218,7 @@ impl LedgerState {
     /// a repeat.
     fn record_return(&mut self, e: &SaleReturned) {
         self.add_line(&e.line_effect());
-        let key = (e.account_id.clone(), e.invoice_id.clone(), e.line);
-        if let Some(sold) = self.sales.get_mut(&key) {
-            sold.returned_quantity = sold.returned_quantity.saturating_add(e.quantity);
-            sold.returned_net = sold.returned_net.saturating_add(e.net_amount);
-            sold.returned_cost = sold.returned_cost.saturating_add(e.cost_amount);
-        }
-        self.returns.insert(
-            (
-                e.account_id.clone(),
-                e.return_id.clone(),
-                e.invoice_id.clone(),
-                e.line,
-            ),
-            ReturnedLine {
-                quantity: e.quantity,
-                net_amount: e.net_amount,
-                cost_amount: e.cost_amount,
-                occurred_on: e.occurred_on,
-            },
-        );
+        self.book.record_return(e);
     }
 
     /// Adds a sale or return line to its account's daily totals.
@@ -313,8 +295,8 @@ impl LedgerState {
             }
             Event::SaleRecorded(e) => {
                 let sold = self.record_sale(e);
-                self.sales
-                    .insert((e.account_id.clone(), e.invoice_id.clone(), e.line), sold);
+                self.book
+                    .record_sale((e.account_id.clone(), e.invoice_id.clone(), e.line), sold);
             }
             Event::SaleReturned(e) => self.record_return(e),
             Event::TierPolicyPublished(_)
@@ -357,19 +339,12 @@ impl LedgerState {
     /// A digest of the whole state, independent of hash-map order: equal digests mean a
     /// replay produced exactly the live state.
     pub fn digest(&self) -> String {
-        let mut lines: Vec<String> =
-            Vec::with_capacity(self.sales.len() + self.accounts.len() + 16);
+        let mut lines: Vec<String> = self.book.digest_lines();
         for (id, a) in &self.accounts {
             lines.push(format!("a|{id}|{a:?}"));
         }
         for (s, v) in &self.stream_versions {
             lines.push(format!("s|{s}|{v}"));
-        }
-        for (k, v) in &self.sales {
-            lines.push(format!("l|{k:?}|{v:?}"));
-        }
-        for (k, v) in &self.returns {
-            lines.push(format!("r|{k:?}|{v:?}"));
         }
         for (k, v) in &self.tokens {
             lines.push(format!("t|{k}|{v:?}"));

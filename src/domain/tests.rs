@@ -660,7 +660,7 @@ proptest! {
         }
         let mut state = LedgerState::default();
         history.iter().for_each(|e| state.apply(e));
-        let sold = &state.sales[&("KA-1".to_string(), "I-1".to_string(), 1)];
+        let sold = state.book.sold(&("KA-1".to_string(), "I-1".to_string(), 1)).expect("recorded");
         prop_assert!(sold.returned_quantity <= sold.quantity);
         prop_assert!(sold.returned_net <= sold.net_amount);
         prop_assert!(sold.returned_cost <= sold.cost_amount);

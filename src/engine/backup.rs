@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use super::idempotency::IdempotencyRecord;
-use super::{replay, replay_chunks, Engine, Replayed};
+use super::{replay, replay_chunks, Engine, LineHome, Replayed};
 use crate::ledger::backup::{
     write_backup as write_file, BackupCounts, BackupError, BackupHeader, BackupReader, BackupRecord,
 };
@@ -135,8 +135,8 @@ fn compare(header: &BackupHeader, replayed: &Replayed) -> Result<String, BackupE
 pub fn check_backup<R: Read + Send>(input: R) -> Result<CheckedBackup, BackupError> {
     let mut reader = BackupReader::open(input)?;
     let header = reader.header().clone();
-    let expected_events = usize::try_from(header.position).unwrap_or(0);
-    let replayed = replay_chunks(reader.chunks(), expected_events, u64::MAX);
+    let home = LineHome::temporary(&std::env::temp_dir())?;
+    let replayed = replay_chunks(reader.chunks(), &home, u64::MAX);
     // The reader's own error names the damage better than the replay's wrapper of it.
     if let Some(error) = reader.take_error() {
         return Err(error);
@@ -194,7 +194,7 @@ pub fn restore_backup<R: Read>(input: R, store: &LogStore) -> Result<CheckedBack
     }
     store.insert_raw(&chunks, &records)?;
     store.sync()?;
-    let replayed = replay(store)?;
+    let replayed = replay(store, &LineHome::of_data_dir(store)?)?;
     let digest = compare(&header, &replayed)?;
     Ok(CheckedBackup {
         header,

@@ -26,7 +26,7 @@ use crate::ledger::envelope::Actor;
 use crate::ledger::{Envelope, LedgerError, LogStore};
 use crate::projections::ReadModel;
 pub use metrics::Metrics;
-pub use replay::{replay, replay_chunks, replay_through, Replayed};
+pub use replay::{replay, replay_chunks, replay_through, LineHome, Replayed, DERIVED_DIR};
 pub use writer::GROUP_LINES_MAX;
 use writer::{WriteRequest, Writer, WriterMessage};
 
@@ -110,13 +110,15 @@ impl Engine {
     /// Opens the data directory, replays the log and starts the writer.
     pub fn open(path: &Path) -> Result<Engine, LedgerError> {
         let store = Arc::new(LogStore::open(path)?);
-        let replayed = replay(&store)?;
+        let home = LineHome::of_data_dir(&store)?;
+        let replayed = replay(&store, &home)?;
         let metrics = Arc::new(Metrics::new());
         metrics.head_position.set(replayed.head.position as i64);
         let read = Arc::new(RwLock::new(replayed.read));
         let (sender, receiver) = mpsc::channel(CHANNEL_DEPTH);
         let writer = Writer::new(
             store.clone(),
+            home,
             replayed.state,
             replayed.head,
             read.clone(),

@@ -1,10 +1,13 @@
 //! Replay: the log read from position 1, each envelope decoded once, applied to fresh
 //! decision state and read models.
 
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::derived::LineStore;
+use crate::domain::book::Needs;
 use crate::domain::{Event, LedgerState};
 use crate::ledger::envelope::EnvelopeRef;
 use crate::ledger::store::{chunk_entries, Head};
@@ -38,17 +41,58 @@ struct DecodedEvent {
 /// Decoded events handed over at once, shared by both appliers.
 type Batch = Arc<Vec<DecodedEvent>>;
 
-/// Replays the whole log into fresh state and read models. Two threads: one iterates
-/// sled and decodes envelopes and payloads, the other applies them in order.
-pub fn replay(store: &LogStore) -> Result<Replayed, LedgerError> {
-    let expected_events = usize::try_from(store.last_position()?).unwrap_or(0);
-    replay_chunks(store.chunks_from(1), expected_events, u64::MAX)
+/// Where replayed line records and facts go: kept in memory (a backup's replay, tests),
+/// or written to derived stores on disk, which are caught up from the marks they hold.
+#[derive(Clone)]
+pub enum LineHome {
+    Memory,
+    Store(Arc<LineStore>),
 }
 
-/// [`replay`] of the positions up to `through` only: the ledger as it stood then.
-pub fn replay_through(store: &LogStore, through: u64) -> Result<Replayed, LedgerError> {
-    let expected_events = usize::try_from(store.last_position()?.min(through)).unwrap_or(0);
-    replay_chunks(store.chunks_from(1), expected_events, through)
+impl LineHome {
+    /// The data directory's own derived stores (`<data>/derived`), emptied first when they
+    /// claim positions past the end of the log (a log restored or cut behind them).
+    pub fn of_data_dir(store: &LogStore) -> Result<LineHome, LedgerError> {
+        let dir = store.path().join(DERIVED_DIR);
+        let mut derived = LineStore::open(&dir)?;
+        let marks = derived.marks()?;
+        let head = store.last_position()?;
+        if marks.records > head || marks.facts > head {
+            tracing::warn!(
+                records = marks.records,
+                facts = marks.facts,
+                head,
+                "derived stores are ahead of the log; rebuilding them"
+            );
+            drop(derived);
+            derived = LineStore::open_empty(&dir)?;
+        }
+        Ok(LineHome::Store(Arc::new(derived)))
+    }
+
+    /// Fresh derived stores in a temporary directory under `parent`, removed when the
+    /// last handle is dropped (a rebuild that must not trust the data directory's own).
+    pub fn temporary(parent: &Path) -> Result<LineHome, LedgerError> {
+        Ok(LineHome::Store(Arc::new(LineStore::temporary(parent)?)))
+    }
+}
+
+/// The derived stores' folder inside a data directory.
+pub const DERIVED_DIR: &str = "derived";
+
+/// Replays the whole log into fresh state and read models, catching up `home`.
+pub fn replay(store: &LogStore, home: &LineHome) -> Result<Replayed, LedgerError> {
+    replay_chunks(store.chunks_from(1), home, u64::MAX)
+}
+
+/// [`replay`] of the positions up to `through` only: the ledger as it stood then (`home`
+/// must not be the data directory's own stores, which reflect the whole log).
+pub fn replay_through(
+    store: &LogStore,
+    home: &LineHome,
+    through: u64,
+) -> Result<Replayed, LedgerError> {
+    replay_chunks(store.chunks_from(1), home, through)
 }
 
 /// Decodes the event of the envelope at `position` from its type, schema version and
@@ -141,11 +185,125 @@ where
     Ok(())
 }
 
+/// Events applied between two writes of the derived stores during replay: bounds the
+/// records and facts waiting in memory.
+const REPLAY_WRITE_EVENTS: u64 = 65_536;
+
+/// The decision state's side of a replay into derived stores: records at or before the
+/// store's mark are there already; later ones are loaded before their events apply and
+/// written after.
+struct RecordSync {
+    store: Arc<LineStore>,
+    through: u64,
+}
+
+impl RecordSync {
+    /// Applies a batch of events to `state`, keeping the store's natural-key records.
+    fn apply(
+        &mut self,
+        state: &mut LedgerState,
+        batch: &[DecodedEvent],
+    ) -> Result<(), LedgerError> {
+        let split = batch.partition_point(|d| d.position <= self.through);
+        let (known, new) = batch.split_at(split);
+        for decoded in known {
+            state.apply_in_stream(&decoded.stream, &decoded.event);
+        }
+        // Records of events the store holds already: dropped, never written twice.
+        let _ = state.book.take_changes();
+        let Some(last) = new.last() else {
+            return Ok(());
+        };
+        let mut needs = Needs::default();
+        for decoded in new {
+            match &decoded.event {
+                Event::SaleRecorded(e) => needs.add_sale(e),
+                Event::SaleReturned(e) => needs.add_return(e),
+                _ => {}
+            }
+        }
+        self.store.load(&mut state.book, &needs)?;
+        for decoded in new {
+            state.apply_in_stream(&decoded.stream, &decoded.event);
+        }
+        self.store
+            .write_records(&state.book.take_changes(), last.position)?;
+        self.through = last.position;
+        Ok(())
+    }
+}
+
+/// Applies decoded batches to the decision state, in order.
+fn apply_state(
+    state: &mut LedgerState,
+    home: &LineHome,
+    batches: Receiver<Batch>,
+) -> Result<(), LedgerError> {
+    let mut sync = match home {
+        LineHome::Memory => None,
+        LineHome::Store(store) => {
+            *state = LedgerState::backed();
+            Some(RecordSync {
+                store: store.clone(),
+                through: store.marks()?.records,
+            })
+        }
+    };
+    for batch in batches {
+        match &mut sync {
+            Some(sync) => sync.apply(state, &batch)?,
+            None => {
+                for decoded in batch.iter() {
+                    state.apply_in_stream(&decoded.stream, &decoded.event);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies decoded batches to the read models, in order, writing their line facts to the
+/// derived store every [`REPLAY_WRITE_EVENTS`]. Returns the head.
+fn apply_read(
+    read: &mut ReadModel,
+    home: &LineHome,
+    batches: Receiver<Batch>,
+) -> Result<Head, LedgerError> {
+    if let LineHome::Store(store) = home {
+        read.attach_facts(store.clone(), store.marks()?.facts);
+    }
+    let mut head = Head::EMPTY;
+    let mut written = 0;
+    for batch in batches {
+        for decoded in batch.iter() {
+            let meta = EventMeta {
+                position: decoded.position,
+                stream: &decoded.stream,
+                recorded_at_micros: decoded.recorded_at_micros,
+                hash: decoded.hash,
+                actor_name: &decoded.actor_name,
+            };
+            read.apply(&meta, &decoded.event)?;
+            head = Head {
+                position: decoded.position,
+                hash: decoded.hash,
+                recorded_at_micros: decoded.recorded_at_micros,
+            };
+        }
+        if head.position >= written + REPLAY_WRITE_EVENTS {
+            read.write_facts()?;
+            written = head.position;
+        }
+    }
+    read.write_facts()?;
+    Ok(head)
+}
+
 /// [`replay`] of stored chunks (first position, bytes) from any source: a data directory
-/// or a backup file, up to position `through`. `expected_events` only pre-sizes the state.
+/// or a backup file, up to position `through`, with line records and facts kept in `home`.
 pub fn replay_chunks<I, B>(
     chunks: I,
-    expected_events: usize,
+    home: &LineHome,
     through: u64,
 ) -> Result<Replayed, LedgerError>
 where
@@ -153,46 +311,26 @@ where
     B: AsRef<[u8]>,
 {
     let started = Instant::now();
-    let mut state = LedgerState::with_capacity(expected_events);
-    let mut read = ReadModel::with_capacity(expected_events);
-    let mut head = Head::EMPTY;
-    std::thread::scope(|scope| -> Result<(), LedgerError> {
+    let mut state = LedgerState::default();
+    let mut read = ReadModel::default();
+    let head = std::thread::scope(|scope| -> Result<Head, LedgerError> {
         // The reader hands each decoded batch to two appliers: the decision state and the
         // read models are independent, so they apply on their own threads.
         let (sender, receiver) = sync_channel::<Batch>(4);
         let (state_sender, state_receiver) = sync_channel::<Batch>(4);
         let state = &mut state;
-        let state_applier = scope.spawn(move || {
-            for batch in state_receiver {
-                for decoded in batch.iter() {
-                    state.apply_in_stream(&decoded.stream, &decoded.event);
-                }
-            }
-        });
+        let state_applier = scope.spawn(move || apply_state(state, home, state_receiver));
         let reader = scope.spawn(move || read_batches(chunks, through, state_sender, sender));
-        for batch in receiver {
-            for decoded in batch.iter() {
-                let meta = EventMeta {
-                    position: decoded.position,
-                    stream: &decoded.stream,
-                    recorded_at_micros: decoded.recorded_at_micros,
-                    hash: decoded.hash,
-                    actor_name: &decoded.actor_name,
-                };
-                read.apply(&meta, &decoded.event);
-                head = Head {
-                    position: decoded.position,
-                    hash: decoded.hash,
-                    recorded_at_micros: decoded.recorded_at_micros,
-                };
-            }
-        }
-        let read_result = reader
+        let read_result = apply_read(&mut read, home, receiver);
+        // When an applier fails, the reader stops at its next hand-over.
+        let reader_result = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        state_applier
+        let state_result = state_applier
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        reader_result?;
+        state_result?;
         read_result
     })?;
     Ok(Replayed {

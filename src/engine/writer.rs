@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::idempotency::{scoped_key, GroupKeys};
-use super::{replay, EngineError, Metrics, WriteMeta, WriteOutcome};
+use super::{replay, EngineError, LineHome, Metrics, WriteMeta, WriteOutcome};
+use crate::domain::book::Needs;
 use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
 use crate::ledger::store::Head;
-use crate::ledger::{Envelope, LogStore};
+use crate::ledger::{Envelope, LedgerError, LogStore};
 use crate::projections::{EventMeta, ReadModel};
 
 /// Lines (events) one group gathers at most before it is committed: a few full batches,
@@ -52,6 +53,9 @@ impl WriterMessage {
 /// The single writer: owns the decision state and the chain head.
 pub(super) struct Writer {
     store: Arc<LogStore>,
+    /// Where the natural-key records and line facts are kept (the data directory's
+    /// derived stores).
+    home: LineHome,
     state: LedgerState,
     head: Head,
     read: Arc<RwLock<ReadModel>>,
@@ -113,6 +117,7 @@ impl Writer {
     /// A writer that continues the log at `head`, deciding against `state`.
     pub(super) fn new(
         store: Arc<LogStore>,
+        home: LineHome,
         state: LedgerState,
         head: Head,
         read: Arc<RwLock<ReadModel>>,
@@ -120,6 +125,7 @@ impl Writer {
     ) -> Writer {
         Writer {
             store,
+            home,
             state,
             head,
             read,
@@ -188,6 +194,15 @@ impl Writer {
             }
             return;
         }
+        if let Err(e) = self.load_records(&requests) {
+            tracing::error!(error = %e, "could not read the natural-key records; group refused");
+            for request in requests {
+                let _ = request
+                    .reply
+                    .send(Err(EngineError::Unavailable(e.to_string())));
+            }
+            return;
+        }
         let request_count = requests.len();
         let mut decided = Decided::default();
         let mut replies: Vec<Reply> = Vec::with_capacity(requests.len());
@@ -229,15 +244,50 @@ impl Writer {
                 }
             }
         }
-        if !applied.is_empty() {
-            let mut read = self.read.write().unwrap_or_else(|p| p.into_inner());
-            for (envelope, event) in &applied {
-                read.apply(&EventMeta::from(envelope), event);
-            }
+        if let Err(e) = self.apply_durable(&applied) {
+            // The group is on disk and is answered; what is derived from it is rebuilt from
+            // the log before the next write is decided.
+            tracing::error!(error = %e, "derived state not updated after a durable group; recovering");
+            self.metrics.writes_stopped.set(1);
+            self.stopped = Some(format!("derived state could not be updated ({e})"));
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
         }
+    }
+
+    /// Puts at hand in the decision state the natural-key records the group's commands
+    /// look up.
+    fn load_records(&mut self, requests: &[WriteRequest]) -> Result<(), LedgerError> {
+        let LineHome::Store(store) = &self.home else {
+            return Ok(());
+        };
+        let mut needs = Needs::default();
+        for request in requests {
+            needs.add_command(&request.command);
+        }
+        store.load(&mut self.state.book, &needs)?;
+        Ok(())
+    }
+
+    /// Applies a durable group to the read models, then writes what it changed in the
+    /// derived stores (records and facts, each marked with the head) and empties the book.
+    fn apply_durable(&mut self, applied: &[(Envelope, Event)]) -> Result<(), LedgerError> {
+        let changes = self.state.book.take_changes();
+        if applied.is_empty() {
+            return Ok(());
+        }
+        let mut read = self.read.write().unwrap_or_else(|p| p.into_inner());
+        for (envelope, event) in applied {
+            read.apply(&EventMeta::from(envelope), event)?;
+        }
+        read.write_facts()?;
+        if let LineHome::Store(store) = &self.home {
+            if !changes.is_empty() {
+                store.write_records(&changes, self.head.position)?;
+            }
+        }
+        Ok(())
     }
 
     /// Decides one request against the state as the group left it: answers a retry from
@@ -338,7 +388,7 @@ impl Writer {
             .store
             .remove(staged, &keys)
             .map_err(|e| e.to_string())
-            .and_then(|()| replay(&self.store).map_err(|e| e.to_string()))
+            .and_then(|()| replay(&self.store, &self.home).map_err(|e| e.to_string()))
             .and_then(|replayed| {
                 let expected = self.head.position - staged.len() as u64;
                 if replayed.head.position == expected {
@@ -383,7 +433,7 @@ impl Writer {
             .store
             .reopen()
             .and_then(|()| self.store.sync().map(|_| ()))
-            .and_then(|()| replay(&self.store));
+            .and_then(|()| replay(&self.store, &self.home));
         match reopened {
             Ok(replayed) => {
                 tracing::warn!(

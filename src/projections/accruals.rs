@@ -9,25 +9,15 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::facts::Facts;
 use crate::domain::events::Event;
 use crate::domain::programs::{Program, Programs};
 use crate::domain::state::{FastMap, Names};
+use crate::ledger::LedgerError;
 use crate::rules::calendar::{month_index, Period};
 use crate::rules::rebates::RebateBasis;
 
-/// One sale or return of an account, as accruals need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineFact {
-    pub position: u64,
-    /// The sale's date (for a return: the date of the sale it returns).
-    pub sale_date: NaiveDate,
-    pub sku: u32,
-    pub category: u32,
-    /// Signed: negative for returns.
-    pub net: Decimal,
-    pub cost: Decimal,
-    pub quantity: Decimal,
-}
+pub use crate::derived::LineFact;
 
 /// Totals of the counted lines of one (program, account, period).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,15 +64,22 @@ pub fn line_counts(program: &Program, names: &Names, account_id: &str, line: &Li
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accruals {
     names: Names,
-    lines: FastMap<String, Vec<LineFact>>,
+    /// Every account's line facts (on disk when a store is attached).
+    pub facts: Facts,
     /// program → account → period start month index → totals (nested so reads look up by
     /// `&str` without building keys).
     totals: FastMap<String, FastMap<String, BTreeMap<i32, AccrualTotals>>>,
 }
 
 impl Accruals {
-    /// Applies an event at `position`; `programs` must already include it.
-    pub fn apply(&mut self, position: u64, event: &Event, programs: &Programs) {
+    /// Applies an event at `position`; `programs` must already include it. Fails only when
+    /// a recomputation cannot read the account's stored lines.
+    pub fn apply(
+        &mut self,
+        position: u64,
+        event: &Event,
+        programs: &Programs,
+    ) -> Result<(), LedgerError> {
         match event {
             Event::SaleRecorded(_) | Event::SaleReturned(_) => {
                 if let Some(effect) = event.line_effect() {
@@ -98,8 +95,12 @@ impl Accruals {
                     self.add_line(effect.account_id, line, programs);
                 }
             }
-            Event::AccountEnrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),
-            Event::AccountUnenrolled(e) => self.recompute(&e.program_id, &e.account_id, programs),
+            Event::AccountEnrolled(e) => {
+                self.recompute(&e.program_id, &e.account_id, programs, position)?
+            }
+            Event::AccountUnenrolled(e) => {
+                self.recompute(&e.program_id, &e.account_id, programs, position)?
+            }
             Event::RebateProgramEnded(e) => {
                 if let Some(program) = programs.get(&e.program_id) {
                     let mut accounts: Vec<String> = program
@@ -110,12 +111,13 @@ impl Accruals {
                     accounts.sort();
                     accounts.dedup();
                     for account in accounts {
-                        self.recompute(&e.program_id, &account, programs);
+                        self.recompute(&e.program_id, &account, programs, position)?;
                     }
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn add_line(&mut self, account_id: &str, line: LineFact, programs: &Programs) {
@@ -128,21 +130,24 @@ impl Accruals {
                     .add(&line);
             }
         }
-        match self.lines.get_mut(account_id) {
-            Some(lines) => lines.push(line),
-            None => {
-                self.lines.insert(account_id.to_string(), vec![line]);
-            }
-        }
+        self.facts.push(account_id, line);
     }
 
-    /// Recomputes one (program, account) from the account's lines.
-    fn recompute(&mut self, program_id: &str, account_id: &str, programs: &Programs) {
+    /// Recomputes one (program, account) from the account's lines through `position` (the
+    /// event being applied: a store being caught up may hold later ones).
+    fn recompute(
+        &mut self,
+        program_id: &str,
+        account_id: &str,
+        programs: &Programs,
+        position: u64,
+    ) -> Result<(), LedgerError> {
         let Some(program) = programs.get(program_id) else {
-            return;
+            return Ok(());
         };
-        let totals = self.totals_of(program, account_id, u64::MAX);
+        let totals = self.totals_of(program, account_id, position)?;
         *self.totals_mut(program_id, account_id) = totals;
+        Ok(())
     }
 
     /// The live totals of (program, account), created on first use.
@@ -169,23 +174,17 @@ impl Accruals {
         program: &Program,
         account_id: &str,
         cutoff: u64,
-    ) -> BTreeMap<i32, AccrualTotals> {
+    ) -> Result<BTreeMap<i32, AccrualTotals>, LedgerError> {
         let mut totals: BTreeMap<i32, AccrualTotals> = BTreeMap::new();
-        for line in self
-            .lines
-            .get(account_id)
-            .into_iter()
-            .flatten()
-            .take_while(|l| l.position <= cutoff)
-        {
-            if line_counts(program, &self.names, account_id, line) {
+        for line in self.facts.through(account_id, cutoff)? {
+            if line_counts(program, &self.names, account_id, &line) {
                 totals
                     .entry(month_index(program_period(program, line.sale_date).start))
                     .or_default()
-                    .add(line);
+                    .add(&line);
             }
         }
-        totals
+        Ok(totals)
     }
 
     /// The live totals of (program, account) for the period starting in month `period_start`.
@@ -205,17 +204,13 @@ impl Accruals {
         account_id: &str,
         period_start: i32,
         cutoff: u64,
-    ) -> Vec<&LineFact> {
-        self.lines
-            .get(account_id)
-            .into_iter()
-            .flatten()
-            .take_while(|l| l.position <= cutoff)
-            .filter(|l| {
-                line_counts(program, &self.names, account_id, l)
-                    && month_index(program_period(program, l.sale_date).start) == period_start
-            })
-            .collect()
+    ) -> Result<Vec<LineFact>, LedgerError> {
+        let mut lines = self.facts.through(account_id, cutoff)?;
+        lines.retain(|l| {
+            line_counts(program, &self.names, account_id, l)
+                && month_index(program_period(program, l.sale_date).start) == period_start
+        });
+        Ok(lines)
     }
 
     /// Every live total, one line each, in a stable order (for the projections digest).
@@ -227,18 +222,19 @@ impl Accruals {
             }
         }
         let mut facts: Vec<String> = self
-            .lines
+            .facts
+            .counts()
             .iter()
-            .map(|(account, l)| format!("f|{account}|{}", l.len()))
+            .map(|(account, count)| format!("f|{account}|{count}"))
             .collect();
         lines.append(&mut facts);
         lines.sort_unstable();
         lines
     }
 
-    /// Every sale and return of an account, in log order.
-    pub fn lines(&self, account_id: &str) -> &[LineFact] {
-        self.lines.get(account_id).map(Vec::as_slice).unwrap_or(&[])
+    /// Every sale and return of an account at or before `cutoff`, in log order.
+    pub fn lines(&self, account_id: &str, cutoff: u64) -> Result<Vec<LineFact>, LedgerError> {
+        self.facts.through(account_id, cutoff)
     }
 
     /// The name of an interned sku or category id.

@@ -14,6 +14,7 @@ use super::sales::SalesBreakdown;
 use super::ReadModel;
 use crate::domain::daily::DailySales;
 use crate::domain::events::LineEffect;
+use crate::ledger::LedgerError;
 
 impl ReadModel {
     /// The last position recorded at or before `known_at_micros` (the whole log when None).
@@ -25,11 +26,8 @@ impl ReadModel {
     }
 
     /// An account's sales and returns recorded at or before `cutoff`, in log order.
-    pub fn lines_at(&self, account_id: &str, cutoff: u64) -> impl Iterator<Item = &LineFact> {
-        self.accruals
-            .lines(account_id)
-            .iter()
-            .take_while(move |l| l.position <= cutoff)
+    pub fn lines_at(&self, account_id: &str, cutoff: u64) -> Result<Vec<LineFact>, LedgerError> {
+        self.accruals.lines(account_id, cutoff)
     }
 
     /// A line fact read back as the effect its event had (`Event::line_effect`).
@@ -46,32 +44,40 @@ impl ReadModel {
     }
 
     /// An account's per-day totals as of `cutoff` (empty when it has none).
-    pub fn daily_at(&self, account_id: &str, cutoff: u64) -> Cow<'_, DailySales> {
+    pub fn daily_at(
+        &self,
+        account_id: &str,
+        cutoff: u64,
+    ) -> Result<Cow<'_, DailySales>, LedgerError> {
         if cutoff >= self.head_position() {
-            return match self.daily(account_id) {
+            return Ok(match self.daily(account_id) {
                 Some(daily) => Cow::Borrowed(daily),
                 None => Cow::Owned(DailySales::default()),
-            };
+            });
         }
         let mut daily = DailySales::default();
-        for line in self.lines_at(account_id, cutoff) {
-            daily.add_line(&self.effect_of(account_id, line));
+        for line in self.lines_at(account_id, cutoff)? {
+            daily.add_line(&self.effect_of(account_id, &line));
         }
-        Cow::Owned(daily)
+        Ok(Cow::Owned(daily))
     }
 
     /// An account's sales by month, sku and category as of `cutoff`.
-    pub fn breakdown_at(&self, account_id: &str, cutoff: u64) -> Cow<'_, SalesBreakdown> {
+    pub fn breakdown_at(
+        &self,
+        account_id: &str,
+        cutoff: u64,
+    ) -> Result<Cow<'_, SalesBreakdown>, LedgerError> {
         if cutoff >= self.head_position() {
-            return match self.breakdown.get(account_id) {
+            return Ok(match self.breakdown.get(account_id) {
                 Some(breakdown) => Cow::Borrowed(breakdown),
                 None => Cow::Owned(SalesBreakdown::default()),
-            };
+            });
         }
         let mut breakdown = SalesBreakdown::default();
-        for line in self.lines_at(account_id, cutoff) {
-            breakdown.add_line(&self.effect_of(account_id, line));
+        for line in self.lines_at(account_id, cutoff)? {
+            breakdown.add_line(&self.effect_of(account_id, &line));
         }
-        Cow::Owned(breakdown)
+        Ok(Cow::Owned(breakdown))
     }
 }

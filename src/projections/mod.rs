@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod accruals;
 mod as_of;
+pub mod facts;
 pub mod sales;
 pub mod tokens;
 
@@ -18,9 +19,13 @@ use crate::domain::incentives::Incentives;
 use crate::domain::programs::Programs;
 use crate::domain::seasons::Seasons;
 use crate::domain::settlements::Settlements;
+use std::sync::Arc;
+
+use crate::derived::LineStore;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
+use crate::ledger::LedgerError;
 
 pub use accounts::{AccountView, AccountsProjection};
 pub use tokens::{TokenView, TokensProjection};
@@ -96,8 +101,9 @@ impl ReadModel {
         }
     }
 
-    /// Applies one stored event. Positions must arrive gapless and in order.
-    pub fn apply(&mut self, envelope: &EventMeta<'_>, event: &Event) {
+    /// Applies one stored event. Positions must arrive gapless and in order. Fails only
+    /// when a recomputation cannot read the stored line facts.
+    pub fn apply(&mut self, envelope: &EventMeta<'_>, event: &Event) -> Result<(), LedgerError> {
         assert_eq!(
             envelope.position,
             self.recorded_at.len() as u64 + 1,
@@ -136,12 +142,26 @@ impl ReadModel {
             .apply(envelope.recorded_at_micros, envelope.actor_name, event);
         self.settlements.apply(envelope.position, event);
         self.accruals
-            .apply(envelope.position, event, &self.programs);
+            .apply(envelope.position, event, &self.programs)?;
         self.head = Some(Head {
             position: envelope.position,
             hash: envelope.hash,
             recorded_at_micros: envelope.recorded_at_micros,
         });
+        Ok(())
+    }
+
+    /// Keeps the line facts in `store` from now on; it reflects the log through
+    /// `stored_through` (facts at or before it are not written again).
+    pub fn attach_facts(&mut self, store: Arc<LineStore>, stored_through: u64) {
+        self.accruals.facts.attach(store, stored_through);
+    }
+
+    /// Writes the line facts applied since the last write to the store, which then
+    /// reflects the head.
+    pub fn write_facts(&mut self) -> Result<(), LedgerError> {
+        let head = self.head_position();
+        self.accruals.facts.write(head)
     }
 
     fn breakdown_mut(&mut self, account_id: &str) -> &mut sales::SalesBreakdown {

@@ -65,7 +65,7 @@ pub fn accounts_page(
     as_of: NaiveDate,
     cutoff: u64,
     limit: usize,
-) -> AccountPage {
+) -> Result<AccountPage, QueryError> {
     let mut accounts: Vec<AccountResponse> = read
         .accounts
         .list(filter.after, cutoff)
@@ -78,25 +78,26 @@ pub fn accounts_page(
         })
         .filter(|a| filter.status.is_none_or(|s| a.status == s))
         .filter_map(|account| match filter.tier {
-            None => Some((account, None)),
-            Some(wanted) => {
-                let tier = tier_of(read, &account, as_of, cutoff);
-                (tier == wanted).then_some((account, Some(tier)))
-            }
+            None => Some(Ok((account, None))),
+            Some(wanted) => match tier_of(read, &account, as_of, cutoff) {
+                Ok(tier) => (tier == wanted).then_some(Ok((account, Some(tier)))),
+                Err(e) => Some(Err(e)),
+            },
         })
         .take(limit + 1)
-        .map(|(account, tier)| {
+        .map(|found| {
+            let (account, tier) = found?;
             let version = read.stream_version_at(&account_stream(&account.account_id), cutoff);
-            AccountResponse {
+            Ok(AccountResponse {
                 account,
                 version,
                 tier,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, QueryError>>()?;
     let next_after = next_page(&mut accounts, limit, |a| a.account.account_id.clone());
-    AccountPage {
+    Ok(AccountPage {
         accounts,
         next_after,
-    }
+    })
 }

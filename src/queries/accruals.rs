@@ -138,7 +138,7 @@ pub fn accrue(
         read.accruals.live(&program.program_id, account_id, key)
     } else {
         read.accruals
-            .totals_of(program, account_id, cutoff)
+            .totals_of(program, account_id, cutoff)?
             .get(&key)
             .copied()
             .unwrap_or_default()
@@ -152,7 +152,7 @@ pub fn accrue(
         &program.currency,
     )
     .map_err(|e| QueryError::unprocessable(e.code(), e.to_string()))?;
-    let (eligible, reason) = eligibility(read, program, account_id, clipped.end, cutoff, today);
+    let (eligible, reason) = eligibility(read, program, account_id, clipped.end, cutoff, today)?;
     let entitlement = if eligible {
         computation.entitlement
     } else {
@@ -178,9 +178,9 @@ pub fn eligibility(
     period_end: NaiveDate,
     cutoff: u64,
     today: NaiveDate,
-) -> (bool, Option<String>) {
+) -> Result<(bool, Option<String>), QueryError> {
     if program.eligible_tiers.is_empty() {
-        return (true, None);
+        return Ok((true, None));
     }
     let on = period_end.min(today);
     let stage = read
@@ -188,19 +188,19 @@ pub fn eligibility(
         .get(account_id, cutoff)
         .map(|a| a.relationship_stage)
         .unwrap_or(Stage::Exploratory);
-    let daily = read.daily_at(account_id, cutoff);
+    let daily = read.daily_at(account_id, cutoff)?;
     let tier = read
         .incentives
         .entitlement(account_id, on, cutoff, Some(&daily), stage)
         .tier;
     if program.eligible_tiers.contains(&tier) {
-        (true, None)
+        Ok((true, None))
     } else {
         let reason = format!(
             "tier {tier} on {on} is not eligible (eligible: {})",
             program.eligible_tiers.join(", ")
         );
-        (false, Some(reason))
+        Ok((false, Some(reason)))
     }
 }
 

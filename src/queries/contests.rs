@@ -40,11 +40,11 @@ fn measure(
     account_id: &str,
     window: (NaiveDate, NaiveDate),
     baseline: (NaiveDate, NaiveDate),
-) -> (Decimal, Decimal, Decimal) {
+) -> Result<(Decimal, Decimal, Decimal), QueryError> {
     let (mut net, mut quantity, mut baseline_net) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     let scoped = !(contest.scope_skus.is_empty() && contest.scope_categories.is_empty());
     let within = |(from, to): (NaiveDate, NaiveDate), day: NaiveDate| from <= day && day <= to;
-    for line in read.accruals.lines(account_id) {
+    for line in read.accruals.lines(account_id, read.head_position())? {
         let (current, earlier) = (
             within(window, line.sale_date),
             within(baseline, line.sale_date),
@@ -67,13 +67,17 @@ fn measure(
             baseline_net = baseline_net.saturating_add(line.net);
         }
     }
-    (net, quantity, baseline_net)
+    Ok((net, quantity, baseline_net))
 }
 
 /// The standings of `contest` as of `as_of`, from the log as the read model holds it: every
 /// account of the contest's currency, measured over the window, its tier taken on the
 /// earlier of `as_of` and the contest's last day.
-pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<Standing> {
+pub fn standings(
+    read: &ReadModel,
+    contest: &Contest,
+    as_of: NaiveDate,
+) -> Result<Vec<Standing>, QueryError> {
     let cutoff = read.head_position();
     let (from, to) = window(contest, as_of);
     let baseline = baseline_window(from, to);
@@ -92,7 +96,7 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
                     ContestMetric::Quantity | ContestMetric::GrowthPct => Decimal::ZERO,
                 })
             } else {
-                let (net, quantity, previous) = measure(read, contest, id, (from, to), baseline);
+                let (net, quantity, previous) = measure(read, contest, id, (from, to), baseline)?;
                 match contest.metric {
                     ContestMetric::NetRevenue => Some(round_to_minor_unit(net, &contest.currency)),
                     ContestMetric::Quantity => Some(quantity.normalize()),
@@ -115,20 +119,20 @@ pub fn standings(read: &ReadModel, contest: &Contest, as_of: NaiveDate) -> Vec<S
             } else {
                 None
             };
-            Entrant {
+            Ok(Entrant {
                 account_id: account.account_id,
                 metric,
                 eligible: ineligible_reason.is_none(),
                 ineligible_reason,
-            }
+            })
         })
-        .collect();
-    rank(
+        .collect::<Result<_, QueryError>>()?;
+    Ok(rank(
         entrants,
         contest.min_metric,
         &contest.prizes,
         &contest.currency,
-    )
+    ))
 }
 
 /// 404 `contest_not_found`.
@@ -297,7 +301,7 @@ pub fn standings_of(
         window_start,
         window_end,
         through_position: read.head_position(),
-        standings: standings(read, contest, as_of),
+        standings: standings(read, contest, as_of)?,
     })
 }
 
@@ -307,7 +311,7 @@ pub fn close_command(read: &ReadModel, id: &str, today: NaiveDate) -> Result<Com
     let contest = read.contests.get(id).ok_or_else(|| not_found(id))?;
     Ok(Command::CloseContest {
         contest_id: id.to_string(),
-        standings: standings(read, contest, contest.ends_on),
+        standings: standings(read, contest, contest.ends_on)?,
         through_position: read.head_position(),
         today,
     })

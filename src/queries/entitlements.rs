@@ -17,7 +17,7 @@ pub fn entitlement(
     cutoff: u64,
 ) -> Result<Entitlement, QueryError> {
     let account = account_known(read, account_id, cutoff)?;
-    let daily = read.daily_at(account_id, cutoff);
+    let daily = read.daily_at(account_id, cutoff)?;
     let mut entitlement = read.incentives.entitlement(
         account_id,
         as_of,
@@ -47,14 +47,20 @@ pub fn entitlement(
 }
 
 /// The tier of an account on `as_of` as known at `cutoff` (unclassified when unknown).
-pub fn tier_of(read: &ReadModel, account: &AccountView, as_of: NaiveDate, cutoff: u64) -> String {
-    read.incentives
+pub fn tier_of(
+    read: &ReadModel,
+    account: &AccountView,
+    as_of: NaiveDate,
+    cutoff: u64,
+) -> Result<String, QueryError> {
+    Ok(read
+        .incentives
         .entitlement(
             &account.account_id,
             as_of,
             cutoff,
-            Some(&read.daily_at(&account.account_id, cutoff)),
+            Some(read.daily_at(&account.account_id, cutoff)?.as_ref()),
             account.relationship_stage,
         )
-        .tier
+        .tier)
 }

@@ -29,7 +29,7 @@ pub fn sales_summary(
 ) -> Result<SalesSummary, QueryError> {
     let account = account_known(read, account_id, cutoff)?;
     let months = read
-        .breakdown_at(account_id, cutoff)
+        .breakdown_at(account_id, cutoff)?
         .months(from, to, &account.currency);
     let label = |m: i32| month_first_day(m).format("%Y-%m").to_string();
     Ok(SalesSummary {

@@ -163,7 +163,7 @@ pub fn explain(read: &ReadModel, id: &str, cutoff: u64) -> Result<Explanation, Q
     let start = month_index(program.period_of(period.start.max(program.starts_on)).start);
     let lines = read
         .accruals
-        .contributing(&program, &settlement.account_id, start, through)
+        .contributing(&program, &settlement.account_id, start, through)?
         .into_iter()
         .map(|l| ContributingLine {
             position: l.position,

@@ -2,7 +2,7 @@
 //! monthly breakdown as of any position, folded from the line facts at or before it, equal
 //! the live read model of a replay stopped at that position.
 
-use kaledger::engine::replay_through;
+use kaledger::engine::{replay_through, LineHome};
 use serde_json::json;
 
 use crate::support::{give_back, sale_on, sell, TestApp};
@@ -34,13 +34,13 @@ async fn sales_as_of_every_position_equal_a_replay_stopped_there() {
     let live = app.engine.read();
     let head = live.head_position();
     for cutoff in 1..=head {
-        let stopped = replay_through(app.engine.store(), cutoff)
+        let stopped = replay_through(app.engine.store(), &LineHome::Memory, cutoff)
             .expect("replay")
             .read;
         for account in ["ACC-A", "ACC-B", "ACC-NONE"] {
             let expected_daily = stopped.daily(account).cloned().unwrap_or_default();
             assert_eq!(
-                *live.daily_at(account, cutoff),
+                *live.daily_at(account, cutoff).expect("daily"),
                 expected_daily,
                 "per-day totals of {account} at position {cutoff}"
             );
@@ -51,6 +51,7 @@ async fn sales_as_of_every_position_equal_a_replay_stopped_there() {
             assert_eq!(
                 Some(
                     live.breakdown_at(account, cutoff)
+                        .expect("breakdown")
                         .months(0, i32::MAX - 1, "EUR")
                 )
                 .filter(|m| !m.is_empty()),

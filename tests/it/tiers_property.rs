@@ -7,7 +7,7 @@ use kaledger::domain::commands::{OpenAccount, ReturnLineInput, SaleLineInput};
 use kaledger::domain::incentives::Entitlement;
 use kaledger::domain::vocab::{Scope, Stage};
 use kaledger::domain::Command;
-use kaledger::engine::{replay, Engine, WriteMeta};
+use kaledger::engine::{replay, Engine, LineHome, WriteMeta};
 use kaledger::ledger::Actor;
 use kaledger::rules::calendar::window_start;
 use kaledger::rules::tiers::{TierCriteria, TierDefinition, TierEntitlements};
@@ -704,7 +704,7 @@ proptest! {
         // Proves for random sales, returns, stages and policies that every entitlement equals a recomputation from the raw inputs, live and after replay.
         let dir = tempfile::tempdir().expect("temp dir");
         let Submitted { engine, sales, returns, policies, half, known_at } = run_scenario(dir.path(), &scenario);
-        let replayed = replay(engine.store()).expect("replay");
+        let replayed = replay(engine.store(), &LineHome::Memory).expect("replay");
         {
             let live = engine.read();
             prop_assert!(replayed.read == *live, "the replayed read model differs from the live one");

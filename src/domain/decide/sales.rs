@@ -291,8 +291,8 @@ pub fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Deci
         );
         let fingerprint = sale_fingerprint(&event);
         let recorded = state
-            .sales
-            .get(&key)
+            .book
+            .sold(&key)
             .map(|s| s.fingerprint)
             .or_else(|| in_batch.get(&key).copied());
         match recorded {
@@ -406,7 +406,7 @@ pub fn record_returns(
         let (account_id, return_id, invoice_id, line) =
             (&r.account_id, &r.return_id, &r.invoice_id, r.line);
         let sale_key = (account_id.clone(), invoice_id.clone(), line);
-        let Some(sold) = state.sales.get(&sale_key) else {
+        let Some(sold) = state.book.sold(&sale_key) else {
             check.fail(
                 "line",
                 "unknown_sale_line",
@@ -420,7 +420,7 @@ pub fn record_returns(
             invoice_id.clone(),
             line,
         );
-        if let Some(previous) = state.returns.get(&return_key) {
+        if let Some(previous) = state.book.returned(&return_key) {
             let a = r.amounts;
             if previous.same_as(a.quantity, a.net_amount, a.cost_amount, r.occurred_on) {
                 batch.duplicates += 1;
