@@ -188,7 +188,7 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, std::io::Error> {
             files.push((position, entry.path()));
         }
     }
-    files.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    files.sort_unstable_by_key(|(position, _)| std::cmp::Reverse(*position));
     Ok(files)
 }
 
