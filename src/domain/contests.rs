@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{ContestDefined, Event};
 use super::limits::{checked_sum, Overflow};
 use super::money::round_to_minor_unit;
+use super::stored::{self, checkpoint_form};
 use crate::rules::contests::{ContestMetric, Prize, PrizeKind, Standing};
 
 /// How a contest was closed.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ContestClose {
     #[schema(value_type = String, format = Date)]
     pub closed_on: NaiveDate,
@@ -26,7 +27,7 @@ pub struct ContestClose {
 }
 
 /// A cash award marked paid.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AwardPayment {
     pub account_id: String,
     #[serde(with = "rust_decimal::serde::str")]
@@ -152,9 +153,35 @@ impl Contest {
     }
 }
 
+/// The checkpoint form of a [`Contest`]: every field, the position included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Contest")]
+#[allow(dead_code)] // a mirror: serde reads and builds `Contest` through it
+struct ContestRecord {
+    contest_id: String,
+    name: String,
+    currency: String,
+    #[serde(with = "stored::date")]
+    starts_on: NaiveDate,
+    #[serde(with = "stored::date")]
+    ends_on: NaiveDate,
+    metric: ContestMetric,
+    scope_skus: Vec<String>,
+    scope_categories: Vec<String>,
+    eligible_tiers: Vec<String>,
+    #[serde(with = "stored::decimal_option")]
+    min_metric: Option<Decimal>,
+    prizes: Vec<Prize>,
+    close: Option<ContestClose>,
+    payments: Vec<AwardPayment>,
+    defined_at: u64,
+}
+checkpoint_form!(Contest, ContestRecord);
+
 /// Every contest, by id.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contests {
+    #[serde(with = "stored::checkpoint")]
     contests: BTreeMap<String, Contest>,
 }
 

@@ -6,22 +6,28 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::events::LineEffect;
+use super::stored;
 
 /// Totals of one day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayTotals {
     /// Net revenue: sales minus returns.
+    #[serde(with = "stored::decimal")]
     pub net: Decimal,
     /// Cost of those sales (net amount where the cost is unknown: zero margin).
+    #[serde(with = "stored::decimal")]
     pub cost: Decimal,
+    #[serde(with = "stored::decimal")]
     pub quantity: Decimal,
 }
 
 /// One account's totals by business day.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailySales {
+    #[serde(with = "stored::date_map")]
     days: BTreeMap<NaiveDate, DayTotals>,
 }
 

@@ -5,12 +5,13 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::daily::DailySales;
 use super::events::{DiscountScope, Event};
 use super::state::FastMap;
+use super::stored::{self, checkpoint_form};
 use super::vocab::Stage;
 use crate::rules::calendar::window_start;
 use crate::rules::tiers::{
@@ -94,12 +95,58 @@ impl Discount {
     }
 }
 
+/// The checkpoint form of a [`TierOverride`]: every field, the positions included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "TierOverride")]
+#[allow(dead_code)] // a mirror: serde reads and builds `TierOverride` through it
+struct TierOverrideRecord {
+    override_id: String,
+    tier: String,
+    #[serde(with = "stored::date")]
+    valid_from: NaiveDate,
+    #[serde(with = "stored::date_option")]
+    valid_to: Option<NaiveDate>,
+    reason: String,
+    granted_at: u64,
+    revoked_at: Option<u64>,
+    revoked: bool,
+}
+checkpoint_form!(TierOverride, TierOverrideRecord);
+
+/// The checkpoint form of a [`Discount`]: every field, the positions included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Discount")]
+#[allow(dead_code)] // a mirror: serde reads and builds `Discount` through it
+struct DiscountRecord {
+    discount_id: String,
+    account_id: String,
+    #[serde(with = "stored::decimal")]
+    percent: Decimal,
+    scope: DiscountScope,
+    scope_value: Option<String>,
+    #[serde(with = "stored::date")]
+    valid_from: NaiveDate,
+    #[serde(with = "stored::date_option")]
+    valid_to: Option<NaiveDate>,
+    reason: String,
+    tier: String,
+    #[serde(with = "stored::decimal")]
+    ceiling_pct: Decimal,
+    #[serde(with = "stored::date_option")]
+    revoked_from: Option<NaiveDate>,
+    granted_at: u64,
+    revoked_at: Option<u64>,
+}
+checkpoint_form!(Discount, DiscountRecord);
+
 /// Policies, overrides and discounts with their positions.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Incentives {
     /// (position, policy), in log order.
     policies: Vec<(u64, TierPolicy)>,
+    #[serde(with = "stored::checkpoint")]
     overrides: FastMap<String, Vec<TierOverride>>,
+    #[serde(with = "stored::checkpoint")]
     discounts: FastMap<String, Discount>,
     discounts_by_account: FastMap<String, Vec<String>>,
 }

@@ -36,9 +36,11 @@
 //! these limits may hold larger values, and such a figure is then an error, not a panic.
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::error::{DomainError, FieldError};
 use super::state::LedgerState;
+use super::stored;
 use crate::rules::rebates::{RebateBasis, RebateTier};
 use crate::rules::tiers::TierDefinition;
 
@@ -170,10 +172,13 @@ pub fn room_for_contest(state: &LedgerState) -> Result<(), DomainError> {
 }
 
 /// Net, cost and quantity of the sale lines of one currency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleTotals {
+    #[serde(with = "stored::decimal")]
     pub net: Decimal,
+    #[serde(with = "stored::decimal")]
     pub cost: Decimal,
+    #[serde(with = "stored::decimal")]
     pub quantity: Decimal,
 }
 

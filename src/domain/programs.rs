@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{Event, RebateProgramDefined};
+use super::stored::{self, checkpoint_form};
 use crate::rules::calendar::PeriodKind;
 use crate::rules::rebates::{RebateBasis, RebateMethod, RebateTier};
 
@@ -157,9 +158,56 @@ impl Program {
     }
 }
 
+/// The checkpoint form of an [`Enrollment`]: every field, the positions included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Enrollment")]
+#[allow(dead_code)] // a mirror: serde reads and builds `Enrollment` through it
+struct EnrollmentRecord {
+    account_id: String,
+    #[serde(with = "stored::date")]
+    effective_from: NaiveDate,
+    #[serde(with = "stored::date_option")]
+    effective_to: Option<NaiveDate>,
+    enrolled_at: u64,
+    unenrolled_at: Option<u64>,
+}
+checkpoint_form!(Enrollment, EnrollmentRecord);
+
+/// The checkpoint form of a [`Program`]: every field, positions and enrollments included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Program")]
+#[allow(dead_code)] // a mirror: serde reads and builds `Program` through it
+struct ProgramRecord {
+    program_id: String,
+    name: String,
+    currency: String,
+    period: PeriodKind,
+    #[serde(with = "stored::date")]
+    starts_on: NaiveDate,
+    #[serde(with = "stored::date")]
+    ends_on: NaiveDate,
+    #[serde(with = "stored::date")]
+    defined_ends_on: NaiveDate,
+    basis: RebateBasis,
+    method: RebateMethod,
+    tiers: Vec<RebateTier>,
+    #[serde(with = "stored::decimal_option")]
+    cap: Option<Decimal>,
+    scope_skus: Vec<String>,
+    scope_categories: Vec<String>,
+    eligible_tiers: Vec<String>,
+    ended_reason: Option<String>,
+    defined_at: u64,
+    ended_at: Option<u64>,
+    #[serde(with = "stored::checkpoint")]
+    enrollments: Vec<Enrollment>,
+}
+checkpoint_form!(Program, ProgramRecord);
+
 /// Every program by id.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Programs {
+    #[serde(with = "stored::checkpoint")]
     programs: BTreeMap<String, Program>,
 }
 

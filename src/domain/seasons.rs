@@ -6,17 +6,18 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::events::{Event, PlanLine, SeasonDeclared, SeasonReserve, SkuPlan};
 use super::state::FastMap;
+use super::stored;
 use crate::ledger::codec;
 use crate::rules::allocation::{allocate, fill_pct, Demand, SkuAllocation};
 
 /// A product of a season: its declared capacity and every revision.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductState {
     pub sku: String,
     pub declared: u64,
@@ -37,7 +38,7 @@ impl ProductState {
 }
 
 /// One allocation request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonRequest {
     pub request_id: String,
     pub account_id: String,
@@ -71,7 +72,7 @@ impl SeasonRequest {
 }
 
 /// The plan recorded by a commit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommittedPlan {
     pub plan_hash: String,
     pub skus: Vec<SkuPlan>,
@@ -79,11 +80,13 @@ pub struct CommittedPlan {
 }
 
 /// A season as declared and changed since.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Season {
     pub season_id: String,
     pub name: String,
+    #[serde(with = "stored::date")]
     pub starts_on: NaiveDate,
+    #[serde(with = "stored::date")]
     pub ends_on: NaiveDate,
     pub products: Vec<ProductState>,
     pub reserves: Vec<SeasonReserve>,
@@ -161,7 +164,7 @@ impl Season {
 }
 
 /// Every season, by id.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Seasons {
     seasons: BTreeMap<String, Season>,
 }

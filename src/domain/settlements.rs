@@ -2,12 +2,13 @@
 //! with the positions that recorded each step so reads can answer `known_at`.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{Event, SettlementComputation};
 use super::limits::Overflow;
 use super::state::FastMap;
+use super::stored::{self, checkpoint_form};
 use crate::rules::rebates::SettlementKind;
 
 /// A settlement and where it stands.
@@ -63,9 +64,33 @@ pub struct Settled {
     pub has_pending: bool,
 }
 
+/// The checkpoint form of a [`Settlement`]: every field, the positions included.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Settlement")]
+#[allow(dead_code)] // a mirror: serde reads and builds `Settlement` through it
+struct SettlementRecord {
+    settlement_id: String,
+    program_id: String,
+    account_id: String,
+    period: String,
+    kind: SettlementKind,
+    reference: String,
+    #[serde(with = "stored::decimal")]
+    amount: Decimal,
+    computation: SettlementComputation,
+    status: String,
+    proposed_by: String,
+    decided_by: Option<String>,
+    decision_note: Option<String>,
+    proposed_at: u64,
+    decided_at: Option<u64>,
+}
+checkpoint_form!(Settlement, SettlementRecord);
+
 /// Every settlement by id, and ids by (program, account, period).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settlements {
+    #[serde(with = "stored::checkpoint")]
     by_id: FastMap<String, Settlement>,
     by_key: FastMap<(String, String, String), Vec<String>>,
 }

@@ -3,6 +3,8 @@
 //! JSON ("1234.50", "2026-05-01"). The choice follows `is_human_readable()`, which bincode
 //! answers false and serde_json true. Parsing a decimal from text on every replayed event
 //! was the main cost of replay; the 16-byte form is also what DESIGN §4 recommends.
+//! Checkpoints of the in-memory state use the same forms (and [`checkpoint`] for types
+//! whose own serde form is an API body).
 
 /// `Decimal` as 16 bytes (binary) or a string (JSON).
 pub mod decimal {
@@ -122,6 +124,146 @@ pub mod date_option {
         Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
     }
 }
+
+/// A `BTreeMap` keyed by dates, with each key in the compact form of [`date`].
+pub mod date_map {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+    struct Day(#[serde(with = "super::date")] NaiveDate);
+
+    pub fn serialize<V: Serialize, S: Serializer>(
+        map: &BTreeMap<NaiveDate, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.iter().map(|(day, v)| (Day(*day), v)))
+    }
+
+    pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<NaiveDate, V>, D::Error> {
+        let days = BTreeMap::<Day, V>::deserialize(deserializer)?;
+        Ok(days.into_iter().map(|(day, v)| (day.0, v)).collect())
+    }
+}
+
+/// The checkpoint form of types whose own serde form is an API body that leaves fields out
+/// (the positions marked `#[serde(skip)]`). Such a type implements [`CheckpointForm`]
+/// through a full mirror (a `#[serde(remote = "…")]` derive, see [`checkpoint_form`]), and
+/// a field holding it, or a vector or map of it, takes
+/// `#[serde(with = "crate::kernel::stored::checkpoint")]`.
+pub mod checkpoint {
+    use std::collections::{BTreeMap, HashMap};
+    use std::hash::{BuildHasher, Hash};
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serde in the checkpoint form, next to the type's own (API) form.
+    pub trait CheckpointForm: Sized {
+        fn serialize_checkpoint<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+        fn deserialize_checkpoint<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error>;
+    }
+
+    /// A value serialized in its checkpoint form.
+    struct Out<'a, T>(&'a T);
+
+    impl<T: CheckpointForm> Serialize for Out<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_checkpoint(serializer)
+        }
+    }
+
+    /// A value deserialized from its checkpoint form.
+    struct In<T>(T);
+
+    impl<'de, T: CheckpointForm> Deserialize<'de> for In<T> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            T::deserialize_checkpoint(deserializer).map(In)
+        }
+    }
+
+    impl<T: CheckpointForm> CheckpointForm for Vec<T> {
+        fn serialize_checkpoint<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq(self.iter().map(Out))
+        }
+        fn deserialize_checkpoint<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            let items = Vec::<In<T>>::deserialize(deserializer)?;
+            Ok(items.into_iter().map(|i| i.0).collect())
+        }
+    }
+
+    impl<K: Serialize + DeserializeOwned + Ord, T: CheckpointForm> CheckpointForm for BTreeMap<K, T> {
+        fn serialize_checkpoint<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.iter().map(|(k, v)| (k, Out(v))))
+        }
+        fn deserialize_checkpoint<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            let map = BTreeMap::<K, In<T>>::deserialize(deserializer)?;
+            Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+        }
+    }
+
+    impl<K, T, H> CheckpointForm for HashMap<K, T, H>
+    where
+        K: Serialize + DeserializeOwned + Eq + Hash,
+        T: CheckpointForm,
+        H: BuildHasher + Default,
+    {
+        fn serialize_checkpoint<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.iter().map(|(k, v)| (k, Out(v))))
+        }
+        fn deserialize_checkpoint<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            let map = HashMap::<K, In<T>, H>::deserialize(deserializer)?;
+            Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+        }
+    }
+
+    pub fn serialize<T: CheckpointForm, S: Serializer>(
+        value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize_checkpoint(serializer)
+    }
+
+    pub fn deserialize<'de, T: CheckpointForm, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        T::deserialize_checkpoint(deserializer)
+    }
+}
+
+/// Implements [`checkpoint::CheckpointForm`] for `$type` through `$mirror`, a struct with
+/// `#[derive(Serialize, Deserialize)] #[serde(remote = "$type")]` that lists every field
+/// (the compiler checks the list against the type).
+macro_rules! checkpoint_form {
+    ($type:ty, $mirror:ident) => {
+        impl $crate::kernel::stored::checkpoint::CheckpointForm for $type {
+            fn serialize_checkpoint<S: ::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                $mirror::serialize(self, serializer)
+            }
+            fn deserialize_checkpoint<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                $mirror::deserialize(deserializer)
+            }
+        }
+    };
+}
+pub(crate) use checkpoint_form;
 
 #[cfg(test)]
 mod tests {

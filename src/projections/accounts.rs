@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::events::Event;
@@ -10,7 +10,7 @@ use crate::domain::vocab::{Scope, Segment, Stage};
 use crate::ledger::envelope::format_micros;
 
 /// An account as a reader sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AccountView {
     pub account_id: String,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct AccountView {
 
 /// One account's descriptive versions, and the positions of its sale and return lines
 /// (kept apart so a million sale lines cost 8 bytes each, not a version each).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct AccountHistory {
     versions: Vec<(u64, AccountView)>,
     sale_positions: Vec<u64>,
@@ -49,7 +49,7 @@ impl AccountHistory {
 }
 
 /// All versions of each account, by account id.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountsProjection {
     history: BTreeMap<String, AccountHistory>,
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::daily::DayTotals;
@@ -14,7 +14,7 @@ use crate::domain::state::FastMap;
 use crate::rules::calendar::{month_first_day, month_index};
 
 /// One account's totals by (month index, name) for skus and for categories.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesBreakdown {
     /// The account's sku and category names, interned: keys stay small and a sale on
     /// replay allocates nothing once its names are known.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::state::FastMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::events::Event;
@@ -12,7 +12,7 @@ use crate::domain::vocab::Role;
 use crate::ledger::envelope::format_micros;
 
 /// A token as listed to admins (never the token itself, which is not stored).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     pub name: String,
     pub role: Role,
@@ -22,7 +22,7 @@ pub struct TokenView {
 }
 
 /// Tokens by name, and names by token hash.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokensProjection {
     by_name: BTreeMap<String, TokenView>,
     by_hash: FastMap<String, String>,

@@ -4,6 +4,7 @@ mod support;
 
 mod as_of;
 mod backup;
+mod checkpoint_forms;
 mod cli;
 mod contests;
 mod crash;
