@@ -102,6 +102,10 @@ struct Open {
     data_file: File,
 }
 
+/// sled's page cache (its default is 1 GiB, which a replay of a large log fills): the log
+/// is read in order at start and by position afterwards, so a small cache serves it.
+pub const LOG_CACHE_BYTES: u64 = 64 << 20;
+
 /// Most envelopes in one sled entry: 16 × ~240 bytes keeps a full leaf (17 entries) near
 /// 64 KiB, under sled's 128 KiB blob threshold at the default segment size.
 pub const CHUNK_EVENTS_MAX: usize = 16;
@@ -217,6 +221,7 @@ impl LogStore {
             .path(path)
             // Durability comes from our explicit flush per group, never from the timer.
             .flush_every_ms(None)
+            .cache_capacity(LOG_CACHE_BYTES)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io)
