@@ -161,7 +161,7 @@ pub async fn list_accounts(
         tier: query.tier.as_deref(),
     };
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(queries::accounts::accounts_page(
         &read, &filter, as_of, cutoff, limit,
     )?))
@@ -177,7 +177,7 @@ pub async fn get_account(
 ) -> ApiResult<Json<AccountResponse>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
+    let cutoff = state.engine.read().cutoff(known_at)?;
     Ok(Json(account_at(&state, &id, Some(cutoff))?))
 }
 

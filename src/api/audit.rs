@@ -81,10 +81,10 @@ pub async fn list_events(
     // or below the cutoff never change).
     let positions = {
         let read = state.engine.read();
-        audit::event_positions(&read, &filter, read.cutoff(known_at), limit)
+        audit::event_positions(&read, &filter, read.cutoff(known_at)?, limit)?
     };
     let mut events = Vec::with_capacity(limit + 1);
-    for position in positions {
+    for position in positions.positions() {
         let envelope = state.engine.store().envelope_at(position)?;
         if filter.event_type.is_some_and(|t| t != envelope.event_type) {
             continue;

@@ -93,7 +93,7 @@ pub async fn list_contests(
     let limit = page_limit(query.limit)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(contests::contests_page(
         &read,
         query.after.as_deref(),
@@ -113,7 +113,7 @@ pub async fn get_contest(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(contests::contest(&read, &id, cutoff)?))
 }
 
@@ -168,7 +168,7 @@ pub async fn list_awards(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(contests::awards(&read, &id, cutoff)?))
 }
 

@@ -135,7 +135,7 @@ pub async fn account_discounts(
     let on = parse_day("on", query.on.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     let item = DiscountItem {
         sku: query.sku,
         category: query.category,

@@ -105,7 +105,7 @@ pub async fn list_programs(
     let limit = page_limit(query.limit)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(programs::programs_page(
         &read,
         query.after.as_deref(),
@@ -125,7 +125,7 @@ pub async fn get_program(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(programs::program(&read, &id, cutoff)?))
 }
 
@@ -241,6 +241,6 @@ pub async fn list_enrollments(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(programs::enrollments(&read, &id, cutoff)?))
 }

@@ -43,7 +43,7 @@ pub async fn program_accruals(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let period = query.period.as_deref().map(parse_period).transpose()?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(accruals::program_accruals(
         &read, &id, period, cutoff, today,
     )?))
@@ -62,7 +62,7 @@ pub async fn account_rebates(
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let asked = query.period.as_deref().map(parse_period).transpose()?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(accruals::account_rebates(
         &read, &id, asked, cutoff, today,
     )?))

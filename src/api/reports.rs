@@ -115,7 +115,7 @@ pub async fn get_liability(
     };
     let report = {
         let read = state.engine.read();
-        liability(&read, as_of, read.cutoff(known_at), today)?
+        liability(&read, as_of, read.cutoff(known_at)?, today)?
     };
     if csv {
         Ok((

@@ -165,7 +165,7 @@ pub async fn list_seasons(
     let limit = page_limit(query.limit)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(seasons::seasons_page(
         &read,
         query.after.as_deref(),
@@ -185,7 +185,7 @@ pub async fn get_season(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(seasons::season(&read, &id, cutoff)?))
 }
 
@@ -289,7 +289,7 @@ pub async fn list_requests(
     }
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     let filter = RequestFilter {
         account_id: query.account_id.as_deref(),
         status: query.status.as_deref(),
@@ -410,7 +410,7 @@ pub async fn get_allocations(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(seasons::allocations(
         &read,
         &id,

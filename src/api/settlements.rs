@@ -101,7 +101,7 @@ pub async fn get_settlement(
 ) -> ApiResult<Json<Settlement>> {
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
-    let cutoff = state.engine.read().cutoff(known_at);
+    let cutoff = state.engine.read().cutoff(known_at)?;
     Ok(Json(settlement_at(&state, &id, cutoff)?))
 }
 
@@ -197,6 +197,6 @@ pub async fn explain(
     Ok(Json(settlements::explain(
         &read,
         &id,
-        read.cutoff(known_at),
+        read.cutoff(known_at)?,
     )?))
 }

@@ -114,7 +114,7 @@ pub async fn sales_summary(
     }
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(queries::sales::sales_summary(
         &read, &id, from, to, cutoff,
     )?))
@@ -163,7 +163,7 @@ pub async fn get_policy(
     let on = parse_day("on", query.on.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(policy::policy_versions(&read, on, cutoff)))
 }
 
@@ -180,7 +180,7 @@ pub async fn get_entitlements(
     let as_of = parse_day("as_of", query.as_of.as_deref(), today)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(queries::entitlements::entitlement(
         &read, &id, as_of, cutoff,
     )?))
@@ -228,7 +228,7 @@ pub async fn list_overrides(
     caller.require(Right::Read)?;
     let known_at = parse_known_at(query.known_at.as_deref())?;
     let read = state.engine.read();
-    let cutoff = read.cutoff(known_at);
+    let cutoff = read.cutoff(known_at)?;
     Ok(Json(policy::overrides(&read, &id, cutoff)?))
 }
 

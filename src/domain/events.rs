@@ -560,9 +560,12 @@ pub fn season_stream(season_id: &str) -> String {
     format!("season/{season_id}")
 }
 
+/// What every account's stream name starts with.
+pub const ACCOUNT_STREAM_PREFIX: &str = "account/";
+
 /// The stream name of one account.
 pub fn account_stream(account_id: &str) -> String {
-    format!("account/{account_id}")
+    format!("{ACCOUNT_STREAM_PREFIX}{account_id}")
 }
 
 /// Applies `$body` to the payload struct inside any event variant.

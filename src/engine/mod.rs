@@ -114,7 +114,9 @@ impl Engine {
         let replayed = replay(&store, &home)?;
         let metrics = Arc::new(Metrics::new());
         metrics.head_position.set(replayed.head.position as i64);
-        let read = Arc::new(RwLock::new(replayed.read));
+        let mut read = replayed.read;
+        read.attach_log(store.clone());
+        let read = Arc::new(RwLock::new(read));
         let (sender, receiver) = mpsc::channel(CHANNEL_DEPTH);
         let writer = Writer::new(
             store.clone(),

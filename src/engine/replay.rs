@@ -271,6 +271,7 @@ fn apply_read(
 ) -> Result<Head, LedgerError> {
     if let LineHome::Store(store) = home {
         read.attach_facts(store.clone(), store.marks()?.facts);
+        read.keep_times_in_log();
     }
     let mut head = Head::EMPTY;
     let mut written = 0;

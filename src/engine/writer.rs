@@ -445,7 +445,9 @@ impl Writer {
                 self.metrics
                     .head_position
                     .set(replayed.head.position as i64);
-                *self.read.write().unwrap_or_else(|p| p.into_inner()) = replayed.read;
+                let mut read = replayed.read;
+                read.attach_log(self.store.clone());
+                *self.read.write().unwrap_or_else(|p| p.into_inner()) = read;
                 self.stopped = None;
                 self.metrics.writes_stopped.set(0);
                 true

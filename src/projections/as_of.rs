@@ -18,10 +18,11 @@ use crate::ledger::LedgerError;
 
 impl ReadModel {
     /// The last position recorded at or before `known_at_micros` (the whole log when None).
-    pub fn cutoff(&self, known_at_micros: Option<i64>) -> u64 {
+    /// Fails only when the log cannot be read.
+    pub fn cutoff(&self, known_at_micros: Option<i64>) -> Result<u64, LedgerError> {
         match known_at_micros {
-            None => self.head_position(),
-            Some(t) => self.recorded_at.partition_point(|r| *r <= t) as u64,
+            None => Ok(self.head_position()),
+            Some(t) => self.times.cutoff(t, self.head_position()),
         }
     }
 

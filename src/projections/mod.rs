@@ -25,7 +25,8 @@ use crate::derived::LineStore;
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
-use crate::ledger::LedgerError;
+use crate::domain::events::{account_stream, ACCOUNT_STREAM_PREFIX};
+use crate::ledger::{LedgerError, LogStore};
 
 pub use accounts::{AccountView, AccountsProjection};
 pub use tokens::{TokenView, TokensProjection};
@@ -34,10 +35,16 @@ pub use tokens::{TokenView, TokensProjection};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadModel {
     head: Option<Head>,
-    /// recorded_at of each position (index = position − 1); strictly increasing, so
-    /// `known_at` maps to a log prefix by binary search.
-    recorded_at: Vec<i64>,
+    /// recorded_at of position 1 (for the digest).
+    first_recorded_at: Option<i64>,
+    /// Where `known_at` times become positions (see [`Times`]).
+    times: Times,
+    /// Positions of each stream's events other than sale and return lines (whose positions
+    /// are their line facts').
     streams: FastMap<String, Vec<u64>>,
+    /// Events per stream, lines included.
+    stream_counts: FastMap<String, u64>,
+    /// Positions of each event type but sale and return lines (found by scanning the log).
     types: FastMap<String, Vec<u64>>,
     pub accounts: AccountsProjection,
     pub tokens: TokensProjection,
@@ -82,6 +89,66 @@ impl<'a> From<&'a Envelope> for EventMeta<'a> {
     }
 }
 
+/// The recorded_at of every position: in memory when no log is attached (replays of a
+/// backup or for tests), else read from the log itself, whose `recorded_at` strictly
+/// increases, by binary search.
+#[derive(Clone, Default)]
+struct Times {
+    /// True once the times are the log's to keep (read models of a data directory).
+    in_log: bool,
+    log: Option<Arc<LogStore>>,
+    /// recorded_at of each position (index = position − 1) while no log is attached.
+    in_memory: Vec<i64>,
+}
+
+impl std::fmt::Debug for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Times")
+            .field("from_log", &self.log.is_some())
+            .field("in_memory", &self.in_memory.len())
+            .finish()
+    }
+}
+
+/// Times are equal whatever holds them: the log's are the log's.
+impl PartialEq for Times {
+    fn eq(&self, other: &Times) -> bool {
+        self.in_log || other.in_log || self.in_memory == other.in_memory
+    }
+}
+
+impl Times {
+    fn push(&mut self, recorded_at_micros: i64) {
+        if !self.in_log {
+            self.in_memory.push(recorded_at_micros);
+        }
+    }
+
+    /// The last position at or before `head` recorded at or before `t`.
+    fn cutoff(&self, t: i64, head: u64) -> Result<u64, LedgerError> {
+        let Some(log) = &self.log else {
+            if self.in_log {
+                return Err(LedgerError::Storage(
+                    "known_at needs the log, which this read model was not given".to_string(),
+                ));
+            }
+            let through = (head as usize).min(self.in_memory.len());
+            return Ok(self.in_memory[..through].partition_point(|r| *r <= t) as u64);
+        };
+        // Invariant: positions below `low` are at or before t; those from `high` on after.
+        let (mut low, mut high) = (1, head + 1);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if log.envelope_at(middle)?.recorded_at_micros <= t {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(low - 1)
+    }
+}
+
 /// Appends a position to a keyed index without allocating the key when it exists.
 fn push_position(index: &mut FastMap<String, Vec<u64>>, key: &str, position: u64) {
     match index.get_mut(key) {
@@ -93,25 +160,27 @@ fn push_position(index: &mut FastMap<String, Vec<u64>>, key: &str, position: u64
 }
 
 impl ReadModel {
-    /// An empty read model with room for `events` positions.
-    pub fn with_capacity(events: usize) -> ReadModel {
-        ReadModel {
-            recorded_at: Vec::with_capacity(events),
-            ..ReadModel::default()
-        }
-    }
-
     /// Applies one stored event. Positions must arrive gapless and in order. Fails only
     /// when a recomputation cannot read the stored line facts.
     pub fn apply(&mut self, envelope: &EventMeta<'_>, event: &Event) -> Result<(), LedgerError> {
         assert_eq!(
             envelope.position,
-            self.recorded_at.len() as u64 + 1,
+            self.head_position() + 1,
             "read model positions must be gapless"
         );
-        self.recorded_at.push(envelope.recorded_at_micros);
-        push_position(&mut self.streams, envelope.stream, envelope.position);
-        push_position(&mut self.types, event.type_name(), envelope.position);
+        self.times.push(envelope.recorded_at_micros);
+        self.first_recorded_at
+            .get_or_insert(envelope.recorded_at_micros);
+        match self.stream_counts.get_mut(envelope.stream) {
+            Some(count) => *count += 1,
+            None => {
+                self.stream_counts.insert(envelope.stream.to_string(), 1);
+            }
+        }
+        if event.line_effect().is_none() {
+            push_position(&mut self.streams, envelope.stream, envelope.position);
+            push_position(&mut self.types, event.type_name(), envelope.position);
+        }
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
         if let Some(line) = event.line_effect() {
@@ -151,6 +220,25 @@ impl ReadModel {
         Ok(())
     }
 
+    /// Leaves the `recorded_at` of each position to the log (given later with
+    /// [`ReadModel::attach_log`]) instead of keeping them in memory.
+    pub fn keep_times_in_log(&mut self) {
+        self.times = Times {
+            in_log: true,
+            log: self.times.log.take(),
+            in_memory: Vec::new(),
+        };
+    }
+
+    /// Reads `known_at` times from `log` from now on instead of keeping them.
+    pub fn attach_log(&mut self, log: Arc<LogStore>) {
+        self.times = Times {
+            in_log: true,
+            log: Some(log),
+            in_memory: Vec::new(),
+        };
+    }
+
     /// Keeps the line facts in `store` from now on; it reflects the log through
     /// `stored_through` (facts at or before it are not written again).
     pub fn attach_facts(&mut self, store: Arc<LineStore>, stored_through: u64) {
@@ -187,7 +275,7 @@ impl ReadModel {
 
     /// The last applied position (0 for an empty log).
     pub fn head_position(&self) -> u64 {
-        self.recorded_at.len() as u64
+        self.head.map_or(0, |h| h.position)
     }
 
     /// The head: position, hash, recorded_at.
@@ -195,20 +283,55 @@ impl ReadModel {
         self.head.unwrap_or(Head::EMPTY)
     }
 
-    /// Positions of a stream's events, in order.
-    pub fn stream_positions(&self, stream: &str) -> &[u64] {
-        self.streams.get(stream).map(Vec::as_slice).unwrap_or(&[])
+    /// Positions of a stream's events at or before `cutoff`, in order, after `after`, at
+    /// most `limit` of them (an account's sales and returns are read from its line facts).
+    pub fn stream_positions(
+        &self,
+        stream: &str,
+        after: u64,
+        cutoff: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, LedgerError> {
+        let listed = self.streams.get(stream).map(Vec::as_slice).unwrap_or(&[]);
+        let mut positions: Vec<u64> = listed
+            .iter()
+            .copied()
+            .filter(|p| *p > after && *p <= cutoff)
+            .collect();
+        if let Some(account_id) = account_of_stream(stream) {
+            let facts = self.accruals.facts.through(account_id, cutoff)?;
+            positions.extend(facts.iter().map(|f| f.position).filter(|p| *p > after));
+            positions.sort_unstable();
+        }
+        positions.truncate(limit);
+        Ok(positions)
     }
 
-    /// Positions of all events of one type, in order.
-    pub fn type_positions(&self, type_name: &str) -> &[u64] {
-        self.types.get(type_name).map(Vec::as_slice).unwrap_or(&[])
+    /// Positions of all events of one type, in order: None for sale and return lines,
+    /// which are not listed (most of the log is lines: scan it).
+    pub fn type_positions(&self, type_name: &str) -> Option<&[u64]> {
+        if is_line_type(type_name) {
+            return None;
+        }
+        Some(self.types.get(type_name).map(Vec::as_slice).unwrap_or(&[]))
     }
 
-    /// A stream's version as of `cutoff`.
+    /// The version as of `cutoff` of a stream that holds no sale or return lines
+    /// (programs, contests, seasons); an account's is [`ReadModel::account_version_at`].
     pub fn stream_version_at(&self, stream: &str, cutoff: u64) -> u64 {
-        self.stream_positions(stream)
-            .partition_point(|p| *p <= cutoff) as u64
+        self.streams
+            .get(stream)
+            .map_or(0, |p| p.partition_point(|p| *p <= cutoff)) as u64
+    }
+
+    /// An account stream's version as of `cutoff`: its other events and its lines.
+    pub fn account_version_at(&self, account_id: &str, cutoff: u64) -> Result<u64, LedgerError> {
+        let stream = account_stream(account_id);
+        if cutoff >= self.head_position() {
+            return Ok(self.stream_counts.get(&stream).copied().unwrap_or(0));
+        }
+        let lines = self.accruals.facts.through(account_id, cutoff)?.len() as u64;
+        Ok(self.stream_version_at(&stream, cutoff) + lines)
     }
 
     /// A digest of every read model, to compare a live server with a rebuild from the log.
@@ -220,10 +343,10 @@ impl ReadModel {
             hasher.update(format!("{account:?}\n"));
             hasher.update(format!(
                 "v|{}\n",
-                self.stream_version_at(
-                    &crate::domain::events::account_stream(&account.account_id),
-                    cutoff
-                )
+                self.stream_counts
+                    .get(&account_stream(&account.account_id))
+                    .copied()
+                    .unwrap_or(0)
             ));
         }
         let mut daily: Vec<_> = self.daily.iter().collect();
@@ -250,9 +373,9 @@ impl ReadModel {
             hasher.update(b"\n");
         }
         let mut streams: Vec<_> = self
-            .streams
+            .stream_counts
             .iter()
-            .map(|(s, p)| (s.as_str(), p.len()))
+            .map(|(s, count)| (s.as_str(), *count))
             .collect();
         streams.sort_unstable();
         for (stream, count) in streams {
@@ -260,15 +383,23 @@ impl ReadModel {
         }
         hasher.update(format!(
             "recorded_at|{}|{}\n",
-            self.recorded_at
-                .first()
-                .map(|t| format_micros(*t))
+            self.first_recorded_at
+                .map(format_micros)
                 .unwrap_or_default(),
-            self.recorded_at
-                .last()
-                .map(|t| format_micros(*t))
+            self.head
+                .map(|h| format_micros(h.recorded_at_micros))
                 .unwrap_or_default()
         ));
         hex::encode(hasher.finalize())
     }
+}
+
+/// The account whose stream `stream` is, when it is an account's.
+fn account_of_stream(stream: &str) -> Option<&str> {
+    stream.strip_prefix(ACCOUNT_STREAM_PREFIX)
+}
+
+/// True for the event types of sale and return lines.
+fn is_line_type(type_name: &str) -> bool {
+    matches!(type_name, "SaleRecorded" | "SaleReturned")
 }

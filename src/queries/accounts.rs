@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 
 use super::entitlements::tier_of;
 use super::{account_known, next_page, QueryError};
-use crate::domain::events::account_stream;
 use crate::domain::vocab::{Scope, Segment};
 use crate::projections::{AccountView, ReadModel};
 
@@ -52,7 +51,7 @@ pub fn account(
 ) -> Result<AccountResponse, QueryError> {
     Ok(AccountResponse {
         account: account_known(read, account_id, cutoff)?,
-        version: read.stream_version_at(&account_stream(account_id), cutoff),
+        version: read.account_version_at(account_id, cutoff)?,
         tier: None,
     })
 }
@@ -87,7 +86,7 @@ pub fn accounts_page(
         .take(limit + 1)
         .map(|found| {
             let (account, tier) = found?;
-            let version = read.stream_version_at(&account_stream(&account.account_id), cutoff);
+            let version = read.account_version_at(&account.account_id, cutoff)?;
             Ok(AccountResponse {
                 account,
                 version,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::Event;
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Envelope, VerifyReport};
+use super::QueryError;
 use crate::projections::ReadModel;
 
 /// One stored event as the audit trail shows it.
@@ -107,30 +108,52 @@ pub struct EventFilter<'a> {
     pub after: u64,
 }
 
-/// The positions an audit page reads, in log order, as known at `cutoff`: at most
-/// `limit + 1` of them, except with both a stream and a type, where every position of the
-/// stream is returned (the type is checked on each envelope read).
+/// The positions an audit page may read, in log order, as known at `cutoff`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidates {
+    /// These positions (at most `limit + 1`, except with both a stream and a type, where
+    /// every position of the stream is listed and the type is checked on each envelope).
+    Listed(Vec<u64>),
+    /// Every position after `after` through `through`, each envelope read and checked
+    /// against the filter: sale and return lines, most of the log, are not listed.
+    Scan { after: u64, through: u64 },
+}
+
+impl Candidates {
+    /// The positions, in order.
+    pub fn positions(self) -> Box<dyn Iterator<Item = u64> + Send> {
+        match self {
+            Candidates::Listed(positions) => Box::new(positions.into_iter()),
+            Candidates::Scan { after, through } => Box::new(after.saturating_add(1)..=through),
+        }
+    }
+}
+
+/// The positions an audit page reads (see [`Candidates`]).
 pub fn event_positions(
     read: &ReadModel,
     filter: &EventFilter<'_>,
     cutoff: u64,
     limit: usize,
-) -> Vec<u64> {
-    let candidates: Box<dyn Iterator<Item = u64>> = match (filter.stream, filter.event_type) {
-        (Some(stream), _) => Box::new(read.stream_positions(stream).iter().copied()),
-        (None, Some(t)) => Box::new(read.type_positions(t).iter().copied()),
-        (None, None) => Box::new(1..=cutoff),
-    };
-    let by_stream_and_type = filter.stream.is_some() && filter.event_type.is_some();
-    let mut positions = Vec::with_capacity(limit + 1);
-    for position in candidates
-        .skip_while(|p| *p <= filter.after)
-        .take_while(|p| *p <= cutoff)
-    {
-        positions.push(position);
-        if !by_stream_and_type && positions.len() > limit {
-            break;
+) -> Result<Candidates, QueryError> {
+    let after = filter.after;
+    let page = limit.saturating_add(1);
+    Ok(match (filter.stream, filter.event_type) {
+        (Some(stream), Some(_)) => {
+            Candidates::Listed(read.stream_positions(stream, after, cutoff, usize::MAX)?)
         }
-    }
-    positions
+        (Some(stream), None) => Candidates::Listed(read.stream_positions(stream, after, cutoff, page)?),
+        (None, Some(t)) => match read.type_positions(t) {
+            Some(listed) => Candidates::Listed(
+                listed
+                    .iter()
+                    .copied()
+                    .filter(|p| *p > after && *p <= cutoff)
+                    .take(page)
+                    .collect(),
+            ),
+            None => Candidates::Scan { after, through: cutoff },
+        },
+        (None, None) => Candidates::Scan { after, through: cutoff },
+    })
 }
