@@ -254,7 +254,7 @@ pub fn chunk_entries(first: u64, chunk: &[u8]) -> Result<ChunkEntries<'_>, Ledge
         position: first,
         reason: format!("chunk: {reason}"),
     };
-    let body = chunk_body(chunk, &corrupt)?;
+    let body = chunk_body(chunk, corrupt)?;
     let mut spans = Vec::with_capacity(CHUNK_EVENTS_MAX);
     let mut at = 0;
     while at < body.len() {
