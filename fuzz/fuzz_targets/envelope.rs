@@ -60,7 +60,7 @@ fn envelope(bytes: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     envelope(data);
     if let Ok(entries) = chunk_entries(1, data) {
-        for (_, bytes) in entries {
+        for (_, bytes) in &entries {
             envelope(bytes);
         }
     }

@@ -6,7 +6,7 @@
 //! so a mark never claims what is not there.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use chrono::NaiveDate;
 use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle};
@@ -21,7 +21,10 @@ const FORMAT: u32 = 1;
 /// Block cache of the keyspace (named limit on the memory the stores may take).
 pub const CACHE_BYTES: u64 = 32 << 20;
 /// Memtables held before they are written out (named limit).
-pub const WRITE_BUFFER_BYTES: u64 = 32 << 20;
+pub const WRITE_BUFFER_BYTES: u64 = 16 << 20;
+/// Journal kept before memtables are flushed to segments: it is replayed at every open,
+/// so it bounds the stores' share of start time (fjall's least is 24 MiB).
+pub const JOURNAL_BYTES: u64 = 24 << 20;
 
 /// Why a derived store could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +76,36 @@ pub struct StoreMarks {
     pub facts: u64,
 }
 
-/// The derived stores of one data directory (or a temporary one).
+/// The derived stores of one data directory (or a temporary one). They can be opened
+/// again in place ([`LineStore::reopen`]): after a failed write fjall refuses every later
+/// one until then.
 pub struct LineStore {
+    /// None only while a reopen is in progress or failed.
+    inner: RwLock<Option<Open>>,
+    /// Facts stored per account (loaded on first use): the count a new run starts after.
+    fact_counts: Mutex<FastMap<String, u64>>,
+    path: PathBuf,
+    temporary: bool,
+}
+
+/// A read guard on open stores.
+struct OpenGuard<'a>(RwLockReadGuard<'a, Option<Open>>);
+
+impl std::ops::Deref for OpenGuard<'_> {
+    type Target = Open;
+    fn deref(&self) -> &Open {
+        // `LineStore::db` hands out guards only over `Some`.
+        self.0.as_ref().expect("checked open")
+    }
+}
+
+/// The open keyspace and its partitions.
+struct Open {
     keyspace: Keyspace,
     invoices: PartitionHandle,
     returns: PartitionHandle,
     facts: PartitionHandle,
     marks: PartitionHandle,
-    /// Facts stored per account (loaded on first use): the count a new run starts after.
-    fact_counts: Mutex<FastMap<String, u64>>,
-    path: PathBuf,
 }
 
 impl std::fmt::Debug for LineStore {
@@ -126,12 +149,34 @@ fn read_mark(marks: &PartitionHandle, name: &[u8]) -> Result<u64, DerivedError> 
     })
 }
 
+impl Open {
+    fn new(dir: &Path, temporary: bool) -> Result<Open, DerivedError> {
+        let keyspace = Config::new(dir)
+            .temporary(temporary)
+            .cache_size(CACHE_BYTES)
+            .max_write_buffer_size(WRITE_BUFFER_BYTES)
+            .max_journaling_size(JOURNAL_BYTES)
+            .flush_workers(1)
+            .compaction_workers(1)
+            .open()?;
+        let open = |name: &str| keyspace.open_partition(name, PartitionCreateOptions::default());
+        Ok(Open {
+            invoices: open("invoices")?,
+            returns: open("returns")?,
+            facts: open("facts")?,
+            marks: open("marks")?,
+            keyspace,
+        })
+    }
+}
+
 impl LineStore {
     /// Opens (or creates) the derived stores in `dir`; stores of another format are
     /// removed, to be rebuilt from the log.
     pub fn open(dir: &Path) -> Result<LineStore, DerivedError> {
-        let store = Self::open_with(Config::new(dir), dir)?;
-        match store.marks.get(MARK_FORMAT)? {
+        let store = Self::open_in(dir, false)?;
+        let format = store.db()?.marks.get(MARK_FORMAT)?;
+        match format {
             Some(format) if format.as_ref() == FORMAT.to_be_bytes() => Ok(store),
             Some(_) => {
                 tracing::warn!(path = %dir.display(), "derived stores of another format; rebuilding them from the log");
@@ -139,7 +184,10 @@ impl LineStore {
                 Self::open_empty(dir)
             }
             None => {
-                store.marks.insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
+                store
+                    .db()?
+                    .marks
+                    .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
                 Ok(store)
             }
         }
@@ -152,8 +200,11 @@ impl LineStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(DerivedError::Storage(format!("{}: {e}", dir.display()))),
         }
-        let store = Self::open_with(Config::new(dir), dir)?;
-        store.marks.insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
+        let store = Self::open_in(dir, false)?;
+        store
+            .db()?
+            .marks
+            .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
         Ok(store)
     }
 
@@ -165,28 +216,45 @@ impl LineStore {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let store = Self::open_with(Config::new(&dir).temporary(true), &dir)?;
-        store.marks.insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
+        let store = Self::open_in(&dir, true)?;
+        store
+            .db()?
+            .marks
+            .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
         Ok(store)
     }
 
-    fn open_with(config: Config, dir: &Path) -> Result<LineStore, DerivedError> {
-        let keyspace = config
-            .cache_size(CACHE_BYTES)
-            .max_write_buffer_size(WRITE_BUFFER_BYTES)
-            .flush_workers(1)
-            .compaction_workers(1)
-            .open()?;
-        let open = |name: &str| keyspace.open_partition(name, PartitionCreateOptions::default());
+    fn open_in(dir: &Path, temporary: bool) -> Result<LineStore, DerivedError> {
         Ok(LineStore {
-            invoices: open("invoices")?,
-            returns: open("returns")?,
-            facts: open("facts")?,
-            marks: open("marks")?,
-            keyspace,
+            inner: RwLock::new(Some(Open::new(dir, temporary)?)),
             fact_counts: Mutex::new(FastMap::default()),
             path: dir.to_path_buf(),
+            temporary,
         })
+    }
+
+    /// Opens the stores again from disk (what they hold is what fjall made durable; the
+    /// marks say how far, and the caller catches up from there).
+    pub fn reopen(&self) -> Result<(), DerivedError> {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        // The old keyspace is closed before the new one opens the same files.
+        drop(inner.take());
+        *inner = Some(Open::new(&self.path, self.temporary)?);
+        self.fact_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+
+    fn db(&self) -> Result<OpenGuard<'_>, DerivedError> {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(DerivedError::Storage(
+                "closed for reopening after a failed write; try again".to_string(),
+            ));
+        }
+        Ok(OpenGuard(guard))
     }
 
     pub fn path(&self) -> &Path {
@@ -195,15 +263,16 @@ impl LineStore {
 
     /// The positions the stores reflect.
     pub fn marks(&self) -> Result<StoreMarks, DerivedError> {
+        let db = self.db()?;
         Ok(StoreMarks {
-            records: read_mark(&self.marks, MARK_RECORDS)?,
-            facts: read_mark(&self.marks, MARK_FACTS)?,
+            records: read_mark(&db.marks, MARK_RECORDS)?,
+            facts: read_mark(&db.marks, MARK_FACTS)?,
         })
     }
 
     /// Bytes the stores take on disk.
     pub fn disk_space(&self) -> u64 {
-        self.keyspace.disk_space()
+        self.db().map_or(0, |db| db.keyspace.disk_space())
     }
 
     /// The stored lines of an invoice (empty when none is stored).
@@ -212,7 +281,11 @@ impl LineStore {
         account_id: &str,
         invoice_id: &str,
     ) -> Result<InvoiceLines, DerivedError> {
-        match self.invoices.get(text_key(&[account_id, invoice_id]))? {
+        match self
+            .db()?
+            .invoices
+            .get(text_key(&[account_id, invoice_id]))?
+        {
             Some(bytes) => decode_invoice(&bytes),
             None => Ok(InvoiceLines::new()),
         }
@@ -226,6 +299,7 @@ impl LineStore {
         invoice_id: &str,
     ) -> Result<ReturnLines, DerivedError> {
         match self
+            .db()?
             .returns
             .get(text_key(&[account_id, return_id, invoice_id]))?
         {
@@ -253,19 +327,20 @@ impl LineStore {
 
     /// Writes changed natural-key records and marks them as reflecting `position`.
     pub fn write_records(&self, changes: &BookChanges, position: u64) -> Result<(), DerivedError> {
-        let mut batch = self.keyspace.batch();
+        let db = self.db()?;
+        let mut batch = db.keyspace.batch();
         for (account, invoice, lines) in &changes.invoices {
             batch.insert(
-                &self.invoices,
+                &db.invoices,
                 text_key(&[account, invoice]),
                 encode_invoice(lines),
             );
         }
         for ((account, return_id, invoice), lines) in &changes.returns {
             let key = text_key(&[account, return_id, invoice]);
-            batch.insert(&self.returns, key, encode_returns(lines));
+            batch.insert(&db.returns, key, encode_returns(lines));
         }
-        batch.insert(&self.marks, MARK_RECORDS, position.to_be_bytes());
+        batch.insert(&db.marks, MARK_RECORDS, position.to_be_bytes());
         batch.commit()?;
         Ok(())
     }
@@ -277,26 +352,29 @@ impl LineStore {
         runs: &FastMap<String, Vec<LineFact>>,
         position: u64,
     ) -> Result<(), DerivedError> {
-        let mut batch: Batch = self.keyspace.batch();
         let mut counts = self.fact_counts.lock().unwrap_or_else(|p| p.into_inner());
-        let mut added = Vec::with_capacity(runs.len());
+        let mut runs_before = Vec::with_capacity(runs.len());
         for (account, facts) in runs {
             let Some(first) = facts.first() else { continue };
             let before = match counts.get(account) {
                 Some(count) => *count,
                 None => self.stored_fact_count(account)?,
             };
-            batch.insert(
-                &self.facts,
-                fact_key(account, first.position),
-                encode_facts(before, facts),
-            );
-            added.push((account, before + facts.len() as u64));
+            runs_before.push((account, first.position, before, facts));
         }
-        batch.insert(&self.marks, MARK_FACTS, position.to_be_bytes());
+        let db = self.db()?;
+        let mut batch: Batch = db.keyspace.batch();
+        for (account, first, before, facts) in &runs_before {
+            batch.insert(
+                &db.facts,
+                fact_key(account, *first),
+                encode_facts(*before, facts),
+            );
+        }
+        batch.insert(&db.marks, MARK_FACTS, position.to_be_bytes());
         batch.commit()?;
-        for (account, count) in added {
-            counts.insert(account.clone(), count);
+        for (account, _, before, facts) in runs_before {
+            counts.insert(account.clone(), before + facts.len() as u64);
         }
         Ok(())
     }
@@ -309,7 +387,7 @@ impl LineStore {
     /// The number of an account's stored facts at or before `cutoff`.
     pub fn fact_count_through(&self, account_id: &str, cutoff: u64) -> Result<u64, DerivedError> {
         let range = fact_key(account_id, 0)..=fact_key(account_id, cutoff);
-        let Some(last) = self.facts.range(range).next_back() else {
+        let Some(last) = self.db()?.facts.range(range).next_back() else {
             return Ok(0);
         };
         let (_, value) = last?;
@@ -325,7 +403,7 @@ impl LineStore {
     ) -> Result<Vec<LineFact>, DerivedError> {
         let mut out = Vec::new();
         let range = fact_key(account_id, 0)..=fact_key(account_id, cutoff);
-        for entry in self.facts.range(range) {
+        for entry in self.db()?.facts.range(range) {
             let (_, value) = entry?;
             let (_, facts) = decode_facts(&value)?;
             out.extend(facts.into_iter().filter(|f| f.position <= cutoff));

@@ -154,7 +154,7 @@ where
     let mut expected = 1;
     'chunks: for chunk in chunks {
         let (first, chunk) = chunk?;
-        for (position, bytes) in chunk_entries(first, chunk.as_ref())? {
+        for (position, bytes) in &chunk_entries(first, chunk.as_ref())? {
             if position > through {
                 break 'chunks;
             }

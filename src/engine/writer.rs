@@ -65,6 +65,9 @@ pub(super) struct Writer {
     /// the decision state may then hold events that are not on disk, so no write is decided
     /// until [`Writer::recover`] has reopened the store and replayed it.
     stopped: Option<String>,
+    /// True when only the derived state fell behind (the log itself is sound): recovery
+    /// then replays without reopening sled.
+    derived_only: bool,
     /// When recovery was last tried (at most once per [`RECOVERY_INTERVAL`]).
     last_recovery: Option<Instant>,
 }
@@ -131,6 +134,7 @@ impl Writer {
             read,
             metrics,
             stopped: None,
+            derived_only: false,
             last_recovery: None,
         }
     }
@@ -250,6 +254,7 @@ impl Writer {
             tracing::error!(error = %e, "derived state not updated after a durable group; recovering");
             self.metrics.writes_stopped.set(1);
             self.stopped = Some(format!("derived state could not be updated ({e})"));
+            self.derived_only = true;
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
@@ -429,11 +434,20 @@ impl Writer {
             return false;
         }
         self.last_recovery = Some(Instant::now());
-        let reopened = self
-            .store
-            .reopen()
-            .and_then(|()| self.store.sync().map(|_| ()))
-            .and_then(|()| replay(&self.store, &self.home));
+        // The derived stores are opened again either way (fjall refuses every write after
+        // a failed one); sled only when the log itself failed.
+        let derived = match &self.home {
+            LineHome::Store(store) => store.reopen().map_err(LedgerError::from),
+            LineHome::Memory => Ok(()),
+        };
+        let reopened = if self.derived_only {
+            derived.and_then(|()| replay(&self.store, &self.home))
+        } else {
+            derived
+                .and_then(|()| self.store.reopen())
+                .and_then(|()| self.store.sync().map(|_| ()))
+                .and_then(|()| replay(&self.store, &self.home))
+        };
         match reopened {
             Ok(replayed) => {
                 tracing::warn!(
@@ -449,6 +463,7 @@ impl Writer {
                 read.attach_log(self.store.clone());
                 *self.read.write().unwrap_or_else(|p| p.into_inner()) = read;
                 self.stopped = None;
+                self.derived_only = false;
                 self.metrics.writes_stopped.set(0);
                 true
             }

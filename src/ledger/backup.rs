@@ -12,6 +12,7 @@
 //! header   "KLBACKUP" ‖ version u16 = 1 ‖ position u64 ‖ head hash [32] ‖
 //!          created_at µs i64 ‖ digest length u8 ‖ projections digest (ASCII hex, or none)
 //! records  0x01 ‖ first position u64 ‖ length u32 ‖ chunk bytes exactly as stored
+//!          (chunk format 1 or 2, see ledger::store)
 //!          0x02 ‖ key length u32 ‖ key ‖ value length u32 ‖ value   (idempotency record)
 //! trailer  0xFF ‖ chunks u64 ‖ events u64 ‖ idempotency records u64 ‖
 //!          SHA-256 of every byte of the file before these 32 [32]
@@ -25,9 +26,8 @@ use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::codec::DECODE_BYTES_MAX;
 use super::envelope::{hash_hex, Envelope, GENESIS_HASH, HASH_BYTES};
-use super::store::{chunk_entries, next_link, Head, LedgerError, LogStore, CHUNK_EVENTS_MAX};
+use super::store::{chunk_entries, next_link, Head, LedgerError, LogStore, CHUNK_BODY_BYTES_MAX};
 
 /// The first bytes of every backup file.
 pub const BACKUP_MAGIC: &[u8; 8] = b"KLBACKUP";
@@ -36,9 +36,10 @@ pub const BACKUP_FORMAT_V1: u16 = 1;
 const TAG_CHUNK: u8 = 0x01;
 const TAG_IDEMPOTENCY: u8 = 0x02;
 const TAG_TRAILER: u8 = 0xFF;
-/// Longest chunk record a reader accepts: a full chunk of envelopes at the decode limit
-/// (a longer length prefix is damage, and must not make the reader allocate it).
-const CHUNK_RECORD_BYTES_MAX: u64 = CHUNK_EVENTS_MAX as u64 * (DECODE_BYTES_MAX + 4) + 1;
+/// Longest chunk record a reader accepts: a full format-1 chunk of envelopes at the decode
+/// limit (a format-2 chunk is written only when smaller; a longer length prefix is damage,
+/// and must not make the reader allocate it).
+const CHUNK_RECORD_BYTES_MAX: u64 = CHUNK_BODY_BYTES_MAX + 1;
 /// Longest idempotency key or value a reader accepts: keys are a token name and a key of
 /// at most 255 bytes, values a fingerprint and an outcome, both far below this.
 const IDEMPOTENCY_PART_BYTES_MAX: u64 = 64 * 1024;
@@ -153,7 +154,7 @@ pub fn write_backup<W: Write>(
             if first != counts.events + 1 {
                 return Err(corrupt(format!("missing; the log holds {first} next")).into());
             }
-            let &(last, last_bytes) = entries.last().expect("chunk_entries is never empty");
+            let (last, last_bytes) = entries.last();
             if last > header.position {
                 return Err(corrupt(format!(
                     "the chunk runs past the backup position {} (to {last})",
@@ -470,7 +471,7 @@ impl<R: Read> BackupReader<R> {
         let entries =
             chunk_entries(first, &bytes).map_err(|e| self.broken(expected, e.to_string()))?;
         let mut prev = self.prev;
-        for (position, envelope) in entries {
+        for (position, envelope) in &entries {
             if position > self.header.position {
                 return Err(self.broken(
                     position,

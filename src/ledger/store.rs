@@ -11,13 +11,19 @@
 //! blobs to separate files it does not fsync). A chunk never spans two groups, so an
 //! append never rewrites an earlier chunk.
 //!
-//! Chunk format 1: `[0x01] ‖ (len u32 LE ‖ envelope bytes)*`.
+//! Chunk format 1: `[0x01] ‖ body`, body = `(len u32 LE ‖ envelope bytes)*`.
+//! Chunk format 2: `[0x02] ‖ body length u32 LE ‖ LZ4 block of the body` (docs/decisions.md:
+//! envelopes in a chunk repeat their type, stream, actor and each other's hashes, and LZ4
+//! cuts a chunk to ~0.43 of its size). Appends write format 2 unless it is not smaller;
+//! both are read forever (data directories and backups carry chunks as stored).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use super::codec::DECODE_BYTES_MAX;
 use super::envelope::{Envelope, GENESIS_HASH, HASH_BYTES};
 
 /// Why the log could not be read or written.
@@ -109,10 +115,20 @@ pub const LOG_CACHE_BYTES: u64 = 64 << 20;
 /// Most envelopes in one sled entry: 16 × ~240 bytes keeps a full leaf (17 entries) near
 /// 64 KiB, under sled's 128 KiB blob threshold at the default segment size.
 pub const CHUNK_EVENTS_MAX: usize = 16;
-/// The format byte of a chunk.
+/// Longest body (the `(len u32 LE ‖ envelope bytes)*` part) a chunk may hold: a full chunk
+/// of envelopes at the decode limit. A compressed chunk claiming more is refused before
+/// anything is allocated.
+pub const CHUNK_BODY_BYTES_MAX: u64 = CHUNK_EVENTS_MAX as u64 * (DECODE_BYTES_MAX + 4);
+/// The format byte of an uncompressed chunk.
 const CHUNK_FORMAT_V1: u8 = 1;
+/// The format byte of an LZ4-compressed chunk.
+const CHUNK_FORMAT_LZ4: u8 = 2;
+/// An LZ4 block expands at most 255× (one length byte adds at most 255 bytes of match):
+/// a claimed body length beyond this many times the compressed bytes is damage.
+const LZ4_EXPANSION_MAX: u64 = 256;
 
-/// Encodes consecutive envelopes as one chunk.
+/// Encodes consecutive envelopes as one chunk: format 2 (LZ4) when that is smaller than
+/// format 1, which it is for all but tiny or incompressible chunks.
 fn encode_chunk(envelopes: &[(u64, Vec<u8>)]) -> Vec<u8> {
     let mut chunk =
         Vec::with_capacity(1 + envelopes.iter().map(|(_, b)| b.len() + 4).sum::<usize>());
@@ -121,37 +137,146 @@ fn encode_chunk(envelopes: &[(u64, Vec<u8>)]) -> Vec<u8> {
         chunk.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         chunk.extend_from_slice(bytes);
     }
-    chunk
+    let body = &chunk[1..];
+    let compressed = lz4_flex::block::compress(body);
+    if 1 + 4 + compressed.len() >= chunk.len() {
+        return chunk;
+    }
+    let mut packed = Vec::with_capacity(1 + 4 + compressed.len());
+    packed.push(CHUNK_FORMAT_LZ4);
+    packed.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    packed.extend_from_slice(&compressed);
+    packed
 }
 
-/// The envelopes of a chunk stored under `first`, as (position, bytes) borrowed from it.
-pub fn chunk_entries(first: u64, chunk: &[u8]) -> Result<Vec<(u64, &[u8])>, LedgerError> {
+/// The body of a chunk: borrowed from a format-1 chunk, decompressed from a format-2 one
+/// (after checking its claimed length against [`CHUNK_BODY_BYTES_MAX`] and what LZ4 can
+/// expand to).
+fn chunk_body(
+    chunk: &[u8],
+    corrupt: impl Fn(&str) -> LedgerError,
+) -> Result<Cow<'_, [u8]>, LedgerError> {
+    let (&format, rest) = chunk.split_first().ok_or_else(|| corrupt("empty"))?;
+    match format {
+        CHUNK_FORMAT_V1 => Ok(Cow::Borrowed(rest)),
+        CHUNK_FORMAT_LZ4 => {
+            let (len, compressed) = match rest.split_first_chunk::<4>() {
+                Some((len, compressed)) => (u64::from(u32::from_le_bytes(*len)), compressed),
+                None => return Err(corrupt("compressed body without its length")),
+            };
+            if len > CHUNK_BODY_BYTES_MAX || len > compressed.len() as u64 * LZ4_EXPANSION_MAX {
+                return Err(corrupt(&format!(
+                    "claims a body of {len} bytes from {} compressed",
+                    compressed.len()
+                )));
+            }
+            let mut body = vec![0; len as usize];
+            match lz4_flex::block::decompress_into(compressed, &mut body) {
+                Ok(n) if n == body.len() => Ok(Cow::Owned(body)),
+                Ok(n) => Err(corrupt(&format!("body of {n} bytes, {len} claimed"))),
+                Err(e) => Err(corrupt(&format!(
+                    "compressed body does not decompress: {e}"
+                ))),
+            }
+        }
+        other => Err(corrupt(&format!("unknown format byte {other}"))),
+    }
+}
+
+/// The envelopes of one chunk, framing checked: its body (borrowed from the stored chunk, or
+/// decompressed) and where each envelope lies in it. Never empty.
+#[derive(Debug)]
+pub struct ChunkEntries<'a> {
+    first: u64,
+    body: Cow<'a, [u8]>,
+    /// Start and end of each envelope in `body`, in position order.
+    spans: Vec<(usize, usize)>,
+}
+
+impl ChunkEntries<'_> {
+    /// The envelopes as (position, bytes), in position order.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter {
+            position: self.first,
+            body: &self.body,
+            spans: self.spans.iter(),
+        }
+    }
+
+    /// The last envelope as (position, bytes).
+    pub fn last(&self) -> (u64, &[u8]) {
+        let &(start, end) = self.spans.last().expect("a chunk is never empty");
+        (
+            self.first + self.spans.len() as u64 - 1,
+            &self.body[start..end],
+        )
+    }
+
+    /// How many envelopes the chunk holds (1 to [`CHUNK_EVENTS_MAX`]).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Always false: a chunk that holds no envelope does not decode.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+impl<'b> IntoIterator for &'b ChunkEntries<'_> {
+    type Item = (u64, &'b [u8]);
+    type IntoIter = ChunkIter<'b>;
+    fn into_iter(self) -> ChunkIter<'b> {
+        self.iter()
+    }
+}
+
+/// The envelopes of a [`ChunkEntries`] as (position, bytes), in position order.
+pub struct ChunkIter<'b> {
+    position: u64,
+    body: &'b [u8],
+    spans: std::slice::Iter<'b, (usize, usize)>,
+}
+
+impl<'b> Iterator for ChunkIter<'b> {
+    type Item = (u64, &'b [u8]);
+    fn next(&mut self) -> Option<(u64, &'b [u8])> {
+        let &(start, end) = self.spans.next()?;
+        self.position += 1;
+        Some((self.position - 1, &self.body[start..end]))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+/// The envelopes of a chunk stored under `first` (format 1 or 2), framing checked; iterate
+/// `&chunk_entries(..)?` for (position, bytes). Damage is [`LedgerError::Corrupt`].
+pub fn chunk_entries(first: u64, chunk: &[u8]) -> Result<ChunkEntries<'_>, LedgerError> {
     let corrupt = |reason: &str| LedgerError::Corrupt {
         position: first,
         reason: format!("chunk: {reason}"),
     };
-    let (&format, mut rest) = chunk.split_first().ok_or_else(|| corrupt("empty"))?;
-    if format != CHUNK_FORMAT_V1 {
-        return Err(corrupt(&format!("unknown format byte {format}")));
-    }
-    let mut entries = Vec::with_capacity(CHUNK_EVENTS_MAX);
-    while !rest.is_empty() {
-        if rest.len() < 4 || entries.len() >= CHUNK_EVENTS_MAX {
+    let body = chunk_body(chunk, corrupt)?;
+    let mut spans = Vec::with_capacity(CHUNK_EVENTS_MAX);
+    let mut at = 0;
+    while at < body.len() {
+        if body.len() - at < 4 || spans.len() >= CHUNK_EVENTS_MAX {
             return Err(corrupt("bad framing"));
         }
-        let (len, tail) = rest.split_at(4);
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        if tail.len() < len {
+        let len = u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+        let start = at + 4;
+        if body.len() - start < len as usize {
             return Err(corrupt("entry runs past the end"));
         }
-        let (bytes, tail) = tail.split_at(len);
-        entries.push((first + entries.len() as u64, bytes));
-        rest = tail;
+        at = start + len as usize;
+        spans.push((start, at));
     }
-    if entries.is_empty() {
+    if spans.is_empty() {
         return Err(corrupt("no entries"));
     }
-    Ok(entries)
+    Ok(ChunkEntries { first, body, spans })
 }
 
 /// Splits a group's envelopes into chunk (key position, chunk bytes) pairs.
@@ -289,9 +414,7 @@ impl LogStore {
             None => Ok(Head::EMPTY),
             Some((k, v)) => {
                 let entries = chunk_entries(position_of(&k)?, &v)?;
-                let Some(&(position, bytes)) = entries.last() else {
-                    return Ok(Head::EMPTY);
-                };
+                let (position, bytes) = entries.last();
                 let envelope = Envelope::open(bytes).map_err(|e| LedgerError::Corrupt {
                     position,
                     reason: e.to_string(),
@@ -310,10 +433,7 @@ impl LogStore {
         let last = self.db()?.log.last()?;
         match last {
             None => Ok(0),
-            Some((k, v)) => Ok(chunk_entries(position_of(&k)?, &v)?
-                .last()
-                .map(|e| e.0)
-                .unwrap_or(0)),
+            Some((k, v)) => Ok(chunk_entries(position_of(&k)?, &v)?.last().0),
         }
     }
 
@@ -370,7 +490,7 @@ impl LogStore {
         };
         let entries = chunk_entries(position_of(&k)?, &chunk)?;
         Ok(entries
-            .into_iter()
+            .iter()
             .find(|(p, _)| *p == position)
             .map(|(_, bytes)| bytes.to_vec()))
     }
@@ -439,7 +559,7 @@ impl LogStore {
                 Ok((first, bytes)) => match chunk_entries(first, &bytes) {
                     Err(e) => vec![Err(e)],
                     Ok(entries) => entries
-                        .into_iter()
+                        .iter()
                         .filter(|(p, _)| *p >= from)
                         .map(|(p, b)| Ok((p, b.to_vec())))
                         .collect(),
@@ -535,7 +655,7 @@ impl LogStore {
                 Ok(entries) => entries,
                 Err(e) => return broken(expected, e.to_string(), prev.position),
             };
-            for (position, bytes) in entries {
+            for (position, bytes) in &entries {
                 if position > through {
                     break;
                 }
@@ -577,6 +697,7 @@ impl LogStore {
 mod tests {
     use super::*;
     use crate::ledger::Actor;
+    use sha2::Digest;
 
     /// A sealed envelope that says it is at `says`, and its stored bytes.
     fn sealed(says: u64) -> (Envelope, Vec<u8>) {
@@ -652,31 +773,155 @@ mod tests {
         assert!(reason.starts_with("envelope does not decode"));
     }
 
+    /// A format-1 chunk of `envelopes`, built by hand (what earlier versions stored).
+    fn format_1_chunk(envelopes: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let mut chunk = vec![CHUNK_FORMAT_V1];
+        for (_, bytes) in envelopes {
+            chunk.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            chunk.extend_from_slice(bytes);
+        }
+        chunk
+    }
+
+    /// Every envelope of the chunks, copied out, in order.
+    fn read_back(chunks: &[(u64, Vec<u8>)]) -> Vec<(u64, Vec<u8>)> {
+        let mut back = Vec::new();
+        for (first, bytes) in chunks {
+            let entries = chunk_entries(*first, bytes).unwrap();
+            assert_eq!(entries.last(), entries.iter().last().unwrap());
+            back.extend(entries.iter().map(|(p, b)| (p, b.to_vec())));
+        }
+        back
+    }
+
+    /// The `Corrupt` reason of a chunk that must not decode.
+    fn refused(first: u64, chunk: &[u8]) -> String {
+        match chunk_entries(first, chunk) {
+            Err(LedgerError::Corrupt { position, reason }) => {
+                assert_eq!(position, first);
+                reason
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
     #[test]
     fn chunks_round_trip_and_refuse_bad_framing() {
         // Proves a group splits into chunks of at most CHUNK_EVENTS_MAX that give back every
-        // envelope at its position, and that broken framing is an error, not a panic.
+        // envelope at its position, that format-1 chunks (written by earlier versions) still
+        // read, and that broken framing is an error, not a panic.
         let entries: Vec<(u64, Vec<u8>)> = (10..50)
             .map(|p| (p, vec![p as u8; (p % 7) as usize + 1]))
             .collect();
         let chunks = chunks_of(&entries);
         assert_eq!(chunks.len(), 3);
-        let mut back = Vec::new();
-        for (first, bytes) in &chunks {
-            back.extend(
-                chunk_entries(*first, bytes)
-                    .unwrap()
-                    .into_iter()
-                    .map(|(p, b)| (p, b.to_vec())),
-            );
-        }
-        assert_eq!(back, entries);
-        let (first, bytes) = &chunks[0];
+        assert_eq!(read_back(&chunks), entries);
+        let format_1: Vec<(u64, Vec<u8>)> = entries
+            .chunks(CHUNK_EVENTS_MAX)
+            .map(|c| (c[0].0, format_1_chunk(c)))
+            .collect();
+        assert_eq!(read_back(&format_1), entries);
+        let (first, bytes) = &format_1[0];
+        assert_eq!(
+            chunk_entries(*first, bytes).unwrap().len(),
+            CHUNK_EVENTS_MAX
+        );
         for cut in 0..bytes.len() {
             let _ = chunk_entries(*first, &bytes[..cut]);
         }
         assert!(chunk_entries(1, &[]).is_err());
-        assert!(chunk_entries(1, &[2]).is_err());
+        assert!(chunk_entries(1, &[3]).is_err());
+        assert!(chunk_entries(1, &[1]).is_err());
         assert!(chunk_entries(1, &[1, 9, 0, 0, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn compressed_chunks_round_trip_and_refuse_damage() {
+        // Proves real envelopes are stored as format-2 chunks under 2/3 of their format-1
+        // size and read back exactly; incompressible ones stay format 1; and a damaged
+        // format-2 chunk (cut short, a changed byte, a claimed length that is wrong or
+        // beyond the limits) is `Corrupt` or other bytes, never a panic or a huge
+        // allocation.
+        let entries: Vec<(u64, Vec<u8>)> = (1..=40).map(|p| (p, sealed(p).1)).collect();
+        let chunks = chunks_of(&entries);
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|(_, c)| c[0] == CHUNK_FORMAT_LZ4));
+        let plain: usize = entries.iter().map(|(_, b)| b.len() + 4).sum::<usize>() + 3;
+        let packed: usize = chunks.iter().map(|(_, c)| c.len()).sum();
+        assert!(packed * 3 < plain * 2, "{packed} of {plain} bytes");
+        assert_eq!(read_back(&chunks), entries);
+
+        let noise: Vec<(u64, Vec<u8>)> = (1..=16)
+            .map(|p| (p, sha2::Sha256::digest([p as u8]).to_vec()))
+            .collect();
+        let noisy = chunks_of(&noise);
+        assert_eq!(noisy[0].1[0], CHUNK_FORMAT_V1);
+        assert_eq!(read_back(&noisy), noise);
+
+        let (first, chunk) = &chunks[0];
+        for cut in 0..chunk.len() {
+            refused(*first, &chunk[..cut]);
+        }
+        for at in 0..chunk.len() {
+            let mut damaged = chunk.clone();
+            damaged[at] ^= 0x5a;
+            if let Ok(read) = chunk_entries(*first, &damaged) {
+                assert!(read.len() <= CHUNK_EVENTS_MAX);
+            }
+        }
+        let claim = |len: u32| {
+            let mut damaged = chunk.clone();
+            damaged[1..5].copy_from_slice(&len.to_le_bytes());
+            damaged
+        };
+        let body_len = u32::from_le_bytes(chunk[1..5].try_into().unwrap());
+        assert!(refused(*first, &claim(u32::MAX)).contains("claims a body of"));
+        let beyond_lz4 = (chunk.len() - 5) as u32 * LZ4_EXPANSION_MAX as u32 + 1;
+        assert!(refused(*first, &claim(beyond_lz4)).contains("claims a body of"));
+        refused(*first, &claim(body_len - 1));
+        refused(*first, &claim(body_len + 1));
+        assert!(u64::from(u32::MAX) > CHUNK_BODY_BYTES_MAX);
+        assert!(refused(1, &[CHUNK_FORMAT_LZ4, 0, 0, 0]).contains("without its length"));
+        refused(1, &[CHUNK_FORMAT_LZ4, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_log_mixing_chunk_formats_reads_and_verifies() {
+        // Proves a data directory whose first chunks are format 1 (stored by an earlier
+        // version) and whose later ones are format 2 verifies, and reads every envelope.
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::open(dir.path()).unwrap();
+        let mut prev = Head::EMPTY;
+        let mut entries = Vec::new();
+        for position in 1..=40 {
+            let (mut envelope, _) = sealed(position);
+            envelope.prev_hash = prev.hash;
+            let bytes = envelope.seal();
+            prev = next_link(&prev, position, &bytes).unwrap();
+            entries.push((position, bytes));
+        }
+        let (old, new) = entries.split_at(20);
+        let old_chunks: Vec<(u64, Vec<u8>)> = old
+            .chunks(CHUNK_EVENTS_MAX)
+            .map(|c| (c[0].0, format_1_chunk(c)))
+            .collect();
+        store.insert_raw(&old_chunks, &[]).unwrap();
+        store.append(new, &[]).unwrap();
+        let formats: Vec<u8> = store.chunks_from(1).map(|c| c.unwrap().1[0]).collect();
+        assert_eq!(formats, [1, 1, 2, 2]);
+        assert_eq!(
+            store.verify().unwrap(),
+            VerifyReport::Ok {
+                verified_through: 40,
+                head_hash: prev.hash
+            }
+        );
+        assert_eq!(store.head().unwrap(), prev);
+        assert_eq!(store.last_position().unwrap(), 40);
+        let all: Vec<(u64, Vec<u8>)> = store.iter_from(1).map(Result::unwrap).collect();
+        assert_eq!(all, entries);
+        for (position, bytes) in &entries {
+            assert_eq!(store.get(*position).unwrap().as_ref(), Some(bytes));
+        }
     }
 }

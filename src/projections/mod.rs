@@ -22,10 +22,10 @@ use crate::domain::settlements::Settlements;
 use std::sync::Arc;
 
 use crate::derived::LineStore;
+use crate::domain::events::{account_stream, ACCOUNT_STREAM_PREFIX};
 use crate::ledger::envelope::{format_micros, hash_hex};
 use crate::ledger::store::Head;
 use crate::ledger::Envelope;
-use crate::domain::events::{account_stream, ACCOUNT_STREAM_PREFIX};
 use crate::ledger::{LedgerError, LogStore};
 
 pub use accounts::{AccountView, AccountsProjection};

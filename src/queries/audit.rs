@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::QueryError;
 use crate::domain::Event;
 use crate::ledger::envelope::hash_hex;
 use crate::ledger::{Envelope, VerifyReport};
-use super::QueryError;
 use crate::projections::ReadModel;
 
 /// One stored event as the audit trail shows it.
@@ -142,7 +142,9 @@ pub fn event_positions(
         (Some(stream), Some(_)) => {
             Candidates::Listed(read.stream_positions(stream, after, cutoff, usize::MAX)?)
         }
-        (Some(stream), None) => Candidates::Listed(read.stream_positions(stream, after, cutoff, page)?),
+        (Some(stream), None) => {
+            Candidates::Listed(read.stream_positions(stream, after, cutoff, page)?)
+        }
         (None, Some(t)) => match read.type_positions(t) {
             Some(listed) => Candidates::Listed(
                 listed
@@ -152,8 +154,14 @@ pub fn event_positions(
                     .take(page)
                     .collect(),
             ),
-            None => Candidates::Scan { after, through: cutoff },
+            None => Candidates::Scan {
+                after,
+                through: cutoff,
+            },
         },
-        (None, None) => Candidates::Scan { after, through: cutoff },
+        (None, None) => Candidates::Scan {
+            after,
+            through: cutoff,
+        },
     })
 }

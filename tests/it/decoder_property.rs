@@ -42,7 +42,7 @@ fn decode_everything(bytes: &[u8]) {
         ),
     }
     if let Ok(entries) = chunk_entries(7, bytes) {
-        for (_, entry) in entries {
+        for (_, entry) in &entries {
             let _ = Envelope::open(entry);
             let _ = EnvelopeRef::open(entry);
         }
@@ -148,7 +148,7 @@ proptest! {
         apply(&mut bytes, &edits);
         decode_everything(&bytes);
         if let Ok(entries) = chunk_entries(41, &bytes) {
-            for (_, entry) in entries {
+            for (_, entry) in &entries {
                 prop_assert!(entry == original.as_slice() || !Envelope::hash_matches(entry, &GENESIS_HASH, 41));
             }
         }

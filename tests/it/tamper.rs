@@ -86,7 +86,7 @@ fn edit_stored_envelope(data: &Path, position: u64, edit: impl FnOnce(&mut Vec<u
     // Rebuild the chunk with the one envelope edited (format 1: [1] ‖ (len u32 LE ‖ bytes)*).
     let mut rebuilt = vec![1u8];
     let mut edited = false;
-    for (p, bytes) in entries {
+    for (p, bytes) in &entries {
         let mut bytes = bytes.to_vec();
         if p == position {
             let before = bytes.clone();
