@@ -55,6 +55,8 @@ pub struct AppState {
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The header that makes a write safe to retry.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// The whole API.
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -146,7 +148,7 @@ pub fn write_meta(
     path: &str,
     canonical_body: &[u8],
 ) -> Result<WriteMeta, ApiError> {
-    let key = match headers.get("idempotency-key") {
+    let key = match headers.get(&IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {
             let key = v.to_str().ok().map(str::trim).filter(|k| {
@@ -178,6 +180,26 @@ pub fn write_meta(
     ))
 }
 
+/// True when the request carries an Idempotency-Key: only then is its fingerprint compared
+/// (with a retry's), so only then is the canonical body worth serializing.
+pub fn is_retry_keyed(headers: &HeaderMap) -> bool {
+    headers.contains_key(&IDEMPOTENCY_KEY)
+}
+
+/// The canonical form of a write's body for its fingerprint; empty when the request is not
+/// [`is_retry_keyed`] (the fingerprint then covers the method and path alone, and nothing
+/// reads it).
+pub fn canonical_for_retry<T: serde::Serialize>(
+    keyed: bool,
+    body: &T,
+) -> Result<Vec<u8>, ApiError> {
+    if keyed {
+        serde_json::to_vec(body).map_err(ApiError::internal)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// The shared start of a JSON write: the caller's right first (a role without it gets 403
 /// whatever it sent), then the body, then the write metadata with the body's canonical
 /// form as the fingerprint (so whitespace does not make a retry look different).
@@ -191,7 +213,7 @@ pub fn json_write<T: serde::de::DeserializeOwned + serde::Serialize>(
 ) -> Result<(T, WriteMeta), ApiError> {
     caller.require(right)?;
     let body: T = extract::json_body(headers, raw)?;
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let canonical = canonical_for_retry(is_retry_keyed(headers), &body)?;
     let meta = write_meta(caller, headers, method, path, &canonical)?;
     Ok((body, meta))
 }

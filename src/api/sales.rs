@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::auth::{Caller, Right};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiBytes;
-use super::{write_meta, AppState};
+use super::{canonical_for_retry, is_retry_keyed, write_meta, AppState};
 use crate::domain::commands::{ReturnLineInput, SaleLineInput};
 use crate::domain::limits::BATCH_LINES_MAX;
 use crate::domain::Command;
@@ -188,12 +188,13 @@ async fn ingest<L: Serialize + Send + 'static>(
 ) -> ApiResult<Response> {
     caller.require(Right::Ingest)?;
     let format = body_format(headers)?;
+    let keyed = is_retry_keyed(headers);
     let (lines, canonical) = super::extract::off_runtime(body.len(), move || {
         let lines = match format {
             BodyFormat::Json => from_json(&body)?,
             BodyFormat::Csv => from_csv(&body)?,
         };
-        let canonical = serde_json::to_vec(&lines).map_err(ApiError::internal)?;
+        let canonical = canonical_for_retry(keyed, &lines)?;
         Ok((lines, canonical))
     })
     .await?;

@@ -136,22 +136,63 @@ pub fn import_file(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(path.display().to_string());
-    let mut source = Source::open(path, jsonl, kind)?;
+    let source = Source::open(path, jsonl, kind)?;
     let mut summary = ImportSummary::default();
     let mut first_row = 1usize;
-    loop {
-        let chunk = source
-            .next_chunk(kind)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let Some((command, rows)) = chunk else { break };
-        let outcome = submit(engine, kind, command, path, first_row)?;
-        summary.recorded += outcome.recorded;
-        summary.duplicates += outcome.duplicates;
-        first_row += rows;
-        bar.set_position(source.bytes_read());
-    }
+    std::thread::scope(|scope| -> Result<(), Box<dyn std::error::Error>> {
+        // One chunk is parsed while the one before it is written; chunks are still
+        // submitted one at a time, in file order, each after the previous one's answer.
+        let (sender, chunks) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || read_ahead(source, kind, path, sender));
+        for parsed in chunks {
+            let Parsed {
+                chunk,
+                rows,
+                bytes_read,
+            } = parsed?;
+            let outcome = submit(engine, kind, chunk, path, first_row)?;
+            summary.recorded += outcome.recorded;
+            summary.duplicates += outcome.duplicates;
+            first_row += rows;
+            bar.set_position(bytes_read);
+        }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// One chunk as the reader thread hands it over, with how far into the file it ends.
+struct Parsed {
+    chunk: Chunk,
+    rows: usize,
+    bytes_read: u64,
+}
+
+/// The reader thread: parses `source` chunk by chunk into `sender` until the file ends, a
+/// chunk does not parse (sent as the error that stops the import) or the importer stopped
+/// listening (a refused chunk).
+fn read_ahead(
+    mut source: Source,
+    kind: Kind,
+    path: &Path,
+    sender: std::sync::mpsc::SyncSender<Result<Parsed, String>>,
+) {
+    loop {
+        let parsed = match source.next_chunk(kind) {
+            Ok(None) => return,
+            Ok(Some((chunk, rows))) => Ok(Parsed {
+                chunk,
+                rows,
+                bytes_read: source.bytes_read(),
+            }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        };
+        let stop = parsed.is_err();
+        if sender.send(parsed).is_err() || stop {
+            return;
+        }
+    }
 }
 
 fn meta() -> WriteMeta {

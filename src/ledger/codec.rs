@@ -50,6 +50,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
         .expect("storage types always serialize")
 }
 
+/// Appends a value in the frozen storage form to `buf` (the same bytes as [`encode`]).
+pub fn encode_into<T: Serialize>(buf: &mut Vec<u8>, value: &T) {
+    // As in `encode`: writing plain storage types into a Vec cannot fail.
+    options()
+        .serialize_into(buf, value)
+        .expect("storage types always serialize")
+}
+
 /// Decodes a value that borrows strings and bytes from `bytes` (no copies).
 pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     options()

@@ -41,6 +41,51 @@ struct EnvelopeBodyV1 {
     prev_hash: [u8; HASH_BYTES],
 }
 
+/// Format-1 body written from borrowed fields: serializes to the same bytes as
+/// [`EnvelopeBodyV1`] (a `&str` as a `String`, the payload's bytes as its `Vec<u8>`).
+#[derive(Serialize)]
+struct EnvelopeBodyV1Out<'a> {
+    event_type: &'a str,
+    schema_version: u16,
+    position: u64,
+    stream: &'a str,
+    stream_version: u64,
+    event_id: [u8; 16],
+    recorded_at_micros: i64,
+    actor_name: &'a str,
+    actor_role: &'a str,
+    idempotency_key: Option<&'a str>,
+    request_id: &'a str,
+    payload: PayloadBytes<'a>,
+    prev_hash: [u8; HASH_BYTES],
+}
+
+impl EnvelopeBodyV1Out<'_> {
+    /// Bytes the stored envelope takes at most: the variable parts plus a bound on the
+    /// fixed ones (format byte, varint integers and lengths, id, hashes).
+    fn size_hint(&self) -> usize {
+        const FIXED_MAX: usize = 1 + 3 + 9 + 9 + 16 + 9 + 1 + 7 * 9 + 2 * HASH_BYTES;
+        FIXED_MAX
+            + self.event_type.len()
+            + self.stream.len()
+            + self.actor_name.len()
+            + self.actor_role.len()
+            + self.idempotency_key.map_or(0, str::len)
+            + self.request_id.len()
+            + self.payload.0.len()
+    }
+}
+
+/// A payload serialized as one byte string. bincode writes a byte string exactly as it
+/// writes a `Vec<u8>` (the length, then the bytes), without a call per byte.
+struct PayloadBytes<'a>(&'a [u8]);
+
+impl Serialize for PayloadBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
 /// Format-1 body read in place: the same layout as [`EnvelopeBodyV1`], borrowing its
 /// strings and payload from the stored bytes (replay reads a million of them).
 #[derive(Deserialize)]
@@ -145,27 +190,27 @@ pub fn chain_hash(prev_hash: &[u8; HASH_BYTES], position: u64, body: &[u8]) -> [
 
 impl Envelope {
     /// Encodes the envelope, computing and filling in its hash; returns the stored bytes.
+    /// The body is serialized from borrowed fields straight after the format byte, in the
+    /// one buffer that is hashed and returned (no copies of the strings or the payload).
     pub fn seal(&mut self) -> Vec<u8> {
-        let body = EnvelopeBodyV1 {
-            event_type: self.event_type.clone(),
+        let body = EnvelopeBodyV1Out {
+            event_type: &self.event_type,
             schema_version: self.schema_version,
             position: self.position,
-            stream: self.stream.clone(),
+            stream: &self.stream,
             stream_version: self.stream_version,
             event_id: *self.event_id.as_bytes(),
             recorded_at_micros: self.recorded_at_micros,
-            actor_name: self.actor.name.clone(),
-            actor_role: self.actor.role.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            request_id: self.request_id.clone(),
-            payload: std::mem::take(&mut self.payload),
+            actor_name: &self.actor.name,
+            actor_role: &self.actor.role,
+            idempotency_key: self.idempotency_key.as_deref(),
+            request_id: &self.request_id,
+            payload: PayloadBytes(&self.payload),
             prev_hash: self.prev_hash,
         };
-        let encoded = codec::encode(&body);
-        self.payload = body.payload;
-        let mut bytes = Vec::with_capacity(1 + encoded.len() + HASH_BYTES);
+        let mut bytes = Vec::with_capacity(body.size_hint());
         bytes.push(FORMAT_V1);
-        bytes.extend_from_slice(&encoded);
+        codec::encode_into(&mut bytes, &body);
         self.hash = chain_hash(&self.prev_hash, self.position, &bytes);
         bytes.extend_from_slice(&self.hash);
         bytes
@@ -228,4 +273,67 @@ pub fn format_micros(micros: i64) -> String {
 /// Lowercase hex of a hash.
 pub fn hash_hex(hash: &[u8; HASH_BYTES]) -> String {
     hex::encode(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope as the owned format-1 body encodes it.
+    fn sealed_from_owned(envelope: &Envelope) -> Vec<u8> {
+        let body = EnvelopeBodyV1 {
+            event_type: envelope.event_type.clone(),
+            schema_version: envelope.schema_version,
+            position: envelope.position,
+            stream: envelope.stream.clone(),
+            stream_version: envelope.stream_version,
+            event_id: *envelope.event_id.as_bytes(),
+            recorded_at_micros: envelope.recorded_at_micros,
+            actor_name: envelope.actor.name.clone(),
+            actor_role: envelope.actor.role.clone(),
+            idempotency_key: envelope.idempotency_key.clone(),
+            request_id: envelope.request_id.clone(),
+            payload: envelope.payload.clone(),
+            prev_hash: envelope.prev_hash,
+        };
+        let mut bytes = vec![FORMAT_V1];
+        bytes.extend_from_slice(&codec::encode(&body));
+        let hash = chain_hash(&envelope.prev_hash, envelope.position, &bytes);
+        bytes.extend_from_slice(&hash);
+        bytes
+    }
+
+    #[test]
+    fn seal_writes_the_bytes_of_the_owned_body() {
+        // Proves the borrowed body encodes exactly like `EnvelopeBodyV1`, with and without
+        // an idempotency key, and for payloads whose length takes one or several bytes.
+        for (key, payload_len) in [
+            (None, 0),
+            (Some("k-1"), 250),
+            (None, 251),
+            (Some(""), 70_000),
+        ] {
+            let mut envelope = Envelope {
+                event_type: "SaleRecorded".into(),
+                schema_version: 1,
+                position: 300_000,
+                stream: "account/KA-1".into(),
+                stream_version: 65_536,
+                event_id: uuid::Uuid::from_u128(7),
+                recorded_at_micros: 1_777_622_400_123_456,
+                actor: Actor {
+                    name: "erp-feed".into(),
+                    role: "ingest".into(),
+                },
+                idempotency_key: key.map(str::to_string),
+                request_id: "req-1".into(),
+                payload: (0..payload_len).map(|i| (i % 251) as u8).collect(),
+                prev_hash: [9; HASH_BYTES],
+                hash: [0; HASH_BYTES],
+            };
+            let expected = sealed_from_owned(&envelope);
+            assert_eq!(envelope.seal(), expected);
+            assert_eq!(envelope.hash[..], expected[expected.len() - HASH_BYTES..]);
+        }
+    }
 }
