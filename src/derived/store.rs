@@ -17,7 +17,7 @@ use crate::domain::book::{BookChanges, InvoiceLines, LineBook, Needs, ReturnLine
 use crate::domain::state::{FastMap, ReturnedLine, SoldLine};
 
 /// The format of the derived stores; a store of another format is emptied and rebuilt.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Block cache of the keyspace (named limit on the memory the stores may take).
 pub const CACHE_BYTES: u64 = 32 << 20;
 /// Memtables held before they are written out (named limit).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 /// short keys and still seeded per process, so crafted ids cannot degrade it.
 pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -147,12 +147,13 @@ pub struct LedgerState {
     pub sale_totals: FastMap<String, SaleTotals>,
 }
 
-/// A content digest of the fields of a line, in order, as 16 bytes.
-pub fn fingerprint(fields: &[&str]) -> [u8; 16] {
+/// A content digest of the fields of a line, in order, as 16 bytes (each field
+/// length-prefixed, so no two field lists run together into the same input).
+pub fn fingerprint_bytes(fields: &[&[u8]]) -> [u8; 16] {
     let mut hasher = Sha256::new();
     for field in fields {
         hasher.update((field.len() as u64).to_le_bytes());
-        hasher.update(field.as_bytes());
+        hasher.update(field);
     }
     let digest = hasher.finalize();
     let mut out = [0u8; 16];
@@ -360,19 +361,26 @@ impl LedgerState {
 }
 
 /// The fingerprint of a recorded sale: every field but the natural key, numbers normalized
-/// so that "10" and "10.00" are the same quantity.
+/// so that "10" and "10.00" are the same quantity (each decimal as the 16 bytes of its
+/// normalized form, the date as its day number: no text is formatted per line).
 pub fn sale_fingerprint(e: &SaleRecorded) -> [u8; 16] {
-    let cost = e
-        .cost_amount
-        .map(|c| c.normalize().to_string())
-        .unwrap_or_else(|| "-".to_string());
-    fingerprint(&[
-        &e.sku,
-        &e.category,
-        &e.quantity.normalize().to_string(),
-        &e.net_amount.normalize().to_string(),
-        &cost,
-        &e.currency,
-        &e.occurred_on.to_string(),
+    let number = |d: Decimal| {
+        let normalized = d.normalize();
+        if normalized.is_zero() {
+            Decimal::ZERO.serialize()
+        } else {
+            normalized.serialize()
+        }
+    };
+    let cost = e.cost_amount.map(number);
+    let day = e.occurred_on.num_days_from_ce().to_le_bytes();
+    fingerprint_bytes(&[
+        e.sku.as_bytes(),
+        e.category.as_bytes(),
+        &number(e.quantity),
+        &number(e.net_amount),
+        cost.as_ref().map_or(&b"-"[..], |c| &c[..]),
+        e.currency.as_bytes(),
+        &day,
     ])
 }

@@ -276,7 +276,7 @@ pub fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Deci
     check_batch_size(lines.len())?;
     let mut batch = Batch::with_capacity(lines.len());
     // Keys recorded earlier in this same batch, with their fingerprints.
-    let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::new();
+    let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::with_capacity(lines.len());
     // Running sale totals per currency, bounded by `limits::LEDGER_TOTAL_MAX`.
     let mut totals = BatchTotals::default();
     for (index, input) in lines.iter().enumerate() {
