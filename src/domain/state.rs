@@ -9,6 +9,7 @@ pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::book::LineBook;
@@ -23,7 +24,7 @@ use super::settlements::Settlements;
 use super::vocab::{Role, Scope, Segment, Stage};
 
 /// What the decider knows of an account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountFacts {
     pub name: String,
     pub scope: Scope,
@@ -86,7 +87,7 @@ impl ReturnedLine {
 
 /// Interned short names (skus, categories): a million sold lines share a few hundred of
 /// them, so each line keeps a u32 instead of two strings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Names {
     ids: FastMap<String, u32>,
     names: Vec<String>,
@@ -114,18 +115,20 @@ impl Names {
 }
 
 /// What the decider knows of a token.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenFacts {
     pub role: Role,
     pub active: bool,
 }
 
-/// The decision state of the whole ledger.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The decision state of the whole ledger. Checkpoints hold all of it but the book (the
+/// records at hand while a group is decided, empty between groups).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LedgerState {
     pub accounts: FastMap<String, AccountFacts>,
     pub stream_versions: FastMap<String, u64>,
     /// The natural-key records of sale and return lines at hand (see [`LineBook`]).
+    #[serde(skip)]
     pub book: LineBook,
     pub tokens: FastMap<String, TokenFacts>,
     /// Interned sku and category names of the sold lines.

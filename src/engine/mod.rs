@@ -7,6 +7,7 @@
 //! retried requests), [`backup`] and [`metrics`].
 
 pub mod backup;
+pub mod checkpoint;
 mod idempotency;
 pub mod metrics;
 mod replay;
@@ -26,7 +27,7 @@ use crate::ledger::envelope::Actor;
 use crate::ledger::{Envelope, LedgerError, LogStore};
 use crate::projections::ReadModel;
 pub use metrics::Metrics;
-pub use replay::{replay, replay_chunks, replay_through, LineHome, Replayed, DERIVED_DIR};
+pub use replay::{replay, replay_chunks, replay_through, restore, LineHome, Replayed, DERIVED_DIR};
 pub use writer::GROUP_LINES_MAX;
 use writer::{WriteRequest, Writer, WriterMessage};
 
@@ -111,13 +112,19 @@ impl Engine {
     pub fn open(path: &Path) -> Result<Engine, LedgerError> {
         let store = Arc::new(LogStore::open(path)?);
         let home = LineHome::of_data_dir(&store)?;
-        let replayed = replay(&store, &home)?;
+        let replayed = restore(&store, &home)?;
         let metrics = Arc::new(Metrics::new());
         metrics.head_position.set(replayed.head.position as i64);
         let mut read = replayed.read;
         read.attach_log(store.clone());
         let read = Arc::new(RwLock::new(read));
         let (sender, receiver) = mpsc::channel(CHANNEL_DEPTH);
+        let checkpointer =
+            checkpoint::Checkpointer::start(checkpoint::dir_of(path), replayed.checkpoint)
+                .map_err(|source| LedgerError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         let writer = Writer::new(
             store.clone(),
             home,
@@ -125,6 +132,7 @@ impl Engine {
             replayed.head,
             read.clone(),
             metrics.clone(),
+            checkpointer,
         );
         let handle = writer.spawn(receiver).map_err(|source| LedgerError::Io {
             path: path.to_path_buf(),

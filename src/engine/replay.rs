@@ -6,8 +6,9 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::checkpoint::{self, Start};
 use crate::derived::LineStore;
-use crate::domain::book::Needs;
+use crate::domain::book::{LineBook, Needs};
 use crate::domain::{Event, LedgerState};
 use crate::ledger::envelope::EnvelopeRef;
 use crate::ledger::store::{chunk_entries, Head};
@@ -19,7 +20,10 @@ pub struct Replayed {
     pub state: LedgerState,
     pub read: ReadModel,
     pub head: Head,
+    /// Events replayed (after the checkpoint, when one was loaded).
     pub events: u64,
+    /// The position of the checkpoint the replay started from (0: the log's start).
+    pub checkpoint: u64,
     pub elapsed: Duration,
 }
 
@@ -142,6 +146,7 @@ fn decode_stored(position: u64, bytes: &[u8]) -> Result<DecodedEvent, LedgerErro
 /// when an applier is gone.
 fn read_batches<I, B>(
     chunks: I,
+    mut expected: u64,
     through: u64,
     state_sender: SyncSender<Batch>,
     sender: SyncSender<Batch>,
@@ -151,12 +156,15 @@ where
     B: AsRef<[u8]>,
 {
     let mut batch = Vec::with_capacity(REPLAY_BATCH_EVENTS);
-    let mut expected = 1;
     'chunks: for chunk in chunks {
         let (first, chunk) = chunk?;
         for (position, bytes) in &chunk_entries(first, chunk.as_ref())? {
             if position > through {
                 break 'chunks;
+            }
+            if position < expected {
+                // The first chunk may begin before a checkpoint's position.
+                continue;
             }
             if position != expected {
                 return Err(LedgerError::Corrupt {
@@ -242,7 +250,7 @@ fn apply_state(
     let mut sync = match home {
         LineHome::Memory => None,
         LineHome::Store(store) => {
-            *state = LedgerState::backed();
+            state.book = LineBook::backed();
             Some(RecordSync {
                 store: store.clone(),
                 through: store.marks()?.records,
@@ -273,8 +281,8 @@ fn apply_read(
         read.attach_facts(store.clone(), store.marks()?.facts);
         read.keep_times_in_log();
     }
-    let mut head = Head::EMPTY;
-    let mut written = 0;
+    let mut head = read.head();
+    let mut written = head.position;
     for batch in batches {
         for decoded in batch.iter() {
             let meta = EventMeta {
@@ -311,9 +319,36 @@ where
     I: Iterator<Item = Result<(u64, B), LedgerError>> + Send,
     B: AsRef<[u8]>,
 {
+    replay_after(chunks, home, through, None)
+}
+
+/// The state at the data directory's head: its newest usable checkpoint (when its derived
+/// stores are in `home`) and the log after it, or the whole log.
+pub fn restore(store: &LogStore, home: &LineHome) -> Result<Replayed, LedgerError> {
+    let start = match home {
+        LineHome::Store(derived) => checkpoint::load(store, derived.marks()?),
+        LineHome::Memory => None,
+    };
+    let from = start.as_ref().map_or(1, |s| s.head.position + 1);
+    replay_after(store.chunks_from(from), home, u64::MAX, start)
+}
+
+/// [`replay_chunks`] from `start` (a checkpoint's state) when given, else from scratch.
+fn replay_after<I, B>(
+    chunks: I,
+    home: &LineHome,
+    through: u64,
+    start: Option<Start>,
+) -> Result<Replayed, LedgerError>
+where
+    I: Iterator<Item = Result<(u64, B), LedgerError>> + Send,
+    B: AsRef<[u8]>,
+{
     let started = Instant::now();
-    let mut state = LedgerState::default();
-    let mut read = ReadModel::default();
+    let (mut state, mut read, first) = match start {
+        Some(start) => (start.state, start.read, start.head.position + 1),
+        None => (LedgerState::default(), ReadModel::default(), 1),
+    };
     let head = std::thread::scope(|scope| -> Result<Head, LedgerError> {
         // The reader hands each decoded batch to two appliers: the decision state and the
         // read models are independent, so they apply on their own threads.
@@ -321,7 +356,8 @@ where
         let (state_sender, state_receiver) = sync_channel::<Batch>(4);
         let state = &mut state;
         let state_applier = scope.spawn(move || apply_state(state, home, state_receiver));
-        let reader = scope.spawn(move || read_batches(chunks, through, state_sender, sender));
+        let reader =
+            scope.spawn(move || read_batches(chunks, first, through, state_sender, sender));
         let read_result = apply_read(&mut read, home, receiver);
         // When an applier fails, the reader stops at its next hand-over.
         let reader_result = reader
@@ -338,7 +374,8 @@ where
         state,
         read,
         head,
-        events: head.position,
+        events: head.position + 1 - first,
+        checkpoint: first - 1,
         elapsed: started.elapsed(),
     })
 }

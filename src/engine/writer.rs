@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpointer;
 use super::idempotency::{scoped_key, GroupKeys};
-use super::{replay, EngineError, LineHome, Metrics, WriteMeta, WriteOutcome};
+use super::{restore, EngineError, LineHome, Metrics, WriteMeta, WriteOutcome};
 use crate::domain::book::Needs;
 use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
@@ -68,6 +69,8 @@ pub(super) struct Writer {
     /// True when only the derived state fell behind (the log itself is sound): recovery
     /// then replays without reopening sled.
     derived_only: bool,
+    /// Writes checkpoints of the state in the background.
+    checkpointer: Checkpointer,
     /// When recovery was last tried (at most once per [`RECOVERY_INTERVAL`]).
     last_recovery: Option<Instant>,
 }
@@ -125,6 +128,7 @@ impl Writer {
         head: Head,
         read: Arc<RwLock<ReadModel>>,
         metrics: Arc<Metrics>,
+        checkpointer: Checkpointer,
     ) -> Writer {
         Writer {
             store,
@@ -135,6 +139,7 @@ impl Writer {
             metrics,
             stopped: None,
             derived_only: false,
+            checkpointer,
             last_recovery: None,
         }
     }
@@ -178,6 +183,10 @@ impl Writer {
         }
         if let Err(e) = self.store.sync() {
             tracing::error!(error = %e, "final sync at shutdown failed");
+        }
+        if self.stopped.is_none() {
+            let read = self.read.read().unwrap_or_else(|p| p.into_inner());
+            self.checkpointer.finish(&self.state, &read);
         }
         if let Some(done) = shutdown {
             let _ = done.send(());
@@ -292,6 +301,10 @@ impl Writer {
                 store.write_records(&changes, self.head.position)?;
             }
         }
+        if self.checkpointer.due(self.head.position) {
+            self.checkpointer
+                .hand_over(self.state.clone(), read.clone());
+        }
         Ok(())
     }
 
@@ -393,7 +406,7 @@ impl Writer {
             .store
             .remove(staged, &keys)
             .map_err(|e| e.to_string())
-            .and_then(|()| replay(&self.store, &self.home).map_err(|e| e.to_string()))
+            .and_then(|()| restore(&self.store, &self.home).map_err(|e| e.to_string()))
             .and_then(|replayed| {
                 let expected = self.head.position - staged.len() as u64;
                 if replayed.head.position == expected {
@@ -441,12 +454,12 @@ impl Writer {
             LineHome::Memory => Ok(()),
         };
         let reopened = if self.derived_only {
-            derived.and_then(|()| replay(&self.store, &self.home))
+            derived.and_then(|()| restore(&self.store, &self.home))
         } else {
             derived
                 .and_then(|()| self.store.reopen())
                 .and_then(|()| self.store.sync().map(|_| ()))
-                .and_then(|()| replay(&self.store, &self.home))
+                .and_then(|()| restore(&self.store, &self.home))
         };
         match reopened {
             Ok(replayed) => {

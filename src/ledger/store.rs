@@ -53,7 +53,7 @@ impl From<sled::Error> for LedgerError {
 }
 
 /// The last entry of the log: where the next append continues the chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Head {
     pub position: u64,
     pub hash: [u8; HASH_BYTES],

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::facts::Facts;
 use crate::domain::events::Event;
@@ -20,10 +21,13 @@ use crate::rules::rebates::RebateBasis;
 pub use crate::derived::LineFact;
 
 /// Totals of the counted lines of one (program, account, period).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccrualTotals {
+    #[serde(with = "crate::kernel::stored::decimal")]
     pub net: Decimal,
+    #[serde(with = "crate::kernel::stored::decimal")]
     pub cost: Decimal,
+    #[serde(with = "crate::kernel::stored::decimal")]
     pub quantity: Decimal,
     pub lines: u64,
 }
@@ -61,7 +65,7 @@ pub fn line_counts(program: &Program, names: &Names, account_id: &str, line: &Li
 }
 
 /// Line facts of every account and the live accrual totals.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Accruals {
     names: Names,
     /// Every account's line facts (on disk when a store is attached).

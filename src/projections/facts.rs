@@ -5,19 +5,25 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::derived::{LineFact, LineStore};
 use crate::domain::state::FastMap;
 use crate::ledger::LedgerError;
 
-/// Line facts by account: counts in memory, the facts themselves on disk.
-#[derive(Debug, Clone, Default)]
+/// Line facts by account: counts in memory, the facts themselves on disk. A checkpoint
+/// holds the counts only: it is taken when nothing is pending.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Facts {
+    #[serde(skip)]
     store: Option<Arc<LineStore>>,
     /// Facts not yet in the store (every fact when there is no store), by account.
+    #[serde(skip)]
     pending: FastMap<String, Vec<LineFact>>,
     /// Every fact of an account, stored or pending.
     counts: FastMap<String, u64>,
     /// The position the store reflects: facts at or before it are stored already.
+    #[serde(skip)]
     stored_through: u64,
 }
 

@@ -10,6 +10,7 @@ pub mod tokens;
 
 use crate::domain::state::FastMap;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::contests::Contests;
@@ -32,12 +33,14 @@ pub use accounts::{AccountView, AccountsProjection};
 pub use tokens::{TokenView, TokensProjection};
 
 /// Everything the API reads, kept in memory and updated after each durable group.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Checkpoints hold all of it but what is on disk (line facts, times).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReadModel {
     head: Option<Head>,
     /// recorded_at of position 1 (for the digest).
     first_recorded_at: Option<i64>,
     /// Where `known_at` times become positions (see [`Times`]).
+    #[serde(skip)]
     times: Times,
     /// Positions of each stream's events other than sale and return lines (whose positions
     /// are their line facts').
