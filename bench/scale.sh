@@ -5,11 +5,13 @@
 # 1. `kaledger fixtures generate --lines N --seed 7` (500 accounts, 24 months, ~2% returns)
 #    into a temporary directory, then `kaledger import` of accounts.csv, sales.csv and
 #    returns.csv into a fresh data directory, timed (import lines/s = sale lines / seconds);
-#    disk bytes per line = `du -sb` of the data directory / sale lines;
+#    disk bytes per line = bytes the data directory takes on disk (`du -s --block-size=1`:
+#    allocated blocks, so the derived stores' preallocated, sparse journal files count for what
+#    they hold) / sale lines;
 # 2. `kaledger token create`, then `kaledger serve` on 127.0.0.1 and a free port: time from
 #    process start to the first successful `GET /healthz` (listen, cold) and VmRSS then;
 #    publishes the demo tier policy and a quarterly program every account is enrolled in;
-# 3. SCALE_QUERIES (2000) sequential queries from one curl (one kept-alive connection),
+# 3. SCALE_QUERIES (10000) sequential queries from one curl (one kept-alive connection),
 #    alternating `GET /v1/accounts/{id}/entitlements?as_of=2026-10-31` and
 #    `GET /v1/accounts/{id}/rebates?period=2026-Q2` for random accounts, while
 #    SCALE_INGESTERS (4) curl loops post SCALE_BATCH_LINES (10) line batches to /v1/sales;
@@ -25,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 sizes=${SCALE_LINES:-1000000,5000000,20000000}
-queries=${SCALE_QUERIES:-2000}
+queries=${SCALE_QUERIES:-10000}
 ingesters=${SCALE_INGESTERS:-4}
 batch_lines=${SCALE_BATCH_LINES:-10}
 start_timeout=${SCALE_START_TIMEOUT:-600}
@@ -125,7 +127,7 @@ for n in ${sizes//,/ }; do
     || { cat "$work/import.err" >&2; exit 1; }
   import_ms=$(( $(now_ms) - began ))
   grep '^imported' "$work/import.err"
-  disk=$(du -sb "$data" | cut -f1)
+  disk=$(du -s --block-size=1 "$data" | cut -f1)
   mapfile -t accounts < <(tail -n +2 "$fixtures/accounts.csv" | cut -d, -f1)
   rm -rf "$fixtures"
   echo "import: $import_ms ms; data directory $disk bytes"
