@@ -58,11 +58,12 @@ fn offences(layer: &str, forbidden: &[&str]) -> Vec<String> {
 fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
     // Proves kernel/ takes nothing from another layer and rules/ nothing but the kernel, and
     // neither (nor domain/) reaches for storage, HTTP or the async runtime.
-    let runtime = ["sled", "axum", "tokio", "hyper"];
+    let runtime = ["sled", "fjall", "axum", "tokio", "hyper"];
     let upper = [
         "crate::domain",
         "crate::rules",
         "crate::projections",
+        "crate::derived",
         "crate::engine",
         "crate::api",
         "crate::cli",
@@ -73,7 +74,7 @@ fn the_kernel_imports_nothing_of_ours_and_the_rules_only_the_kernel() {
         "rules",
         &[&upper[..1], &upper[2..], &runtime[..]].concat(),
     ));
-    found.extend(offences("domain", &[&upper[2..6], &runtime[..]].concat()));
+    found.extend(offences("domain", &[&upper[2..7], &runtime[..]].concat()));
     assert!(
         found.is_empty(),
         "imports against the layers:\n{}",
@@ -88,18 +89,33 @@ fn lower_layers_never_import_upper_ones() {
     // engine never reaches queries, HTTP or the CLI, the API never touches sled or the read
     // models (it reads through queries/), the CLI never imports the API (the binary's
     // `main` wires the server in), and the input forms reach neither the API, the CLI, the
-    // writer, the read models, storage, HTTP nor the async runtime.
+    // writer, the read models, storage, HTTP nor the async runtime. The derived stores
+    // know the domain's records but no read model, query, writer, HTTP or CLI.
     let mut found = offences(
         "ledger",
         &[
             "crate::domain",
             "crate::rules",
             "crate::projections",
+            "crate::derived",
             "crate::engine",
             "crate::api",
             "crate::cli",
         ],
     );
+    found.extend(offences(
+        "derived",
+        &[
+            "crate::projections",
+            "crate::queries",
+            "crate::engine",
+            "crate::api",
+            "crate::cli",
+            "sled",
+            "axum",
+            "tokio",
+        ],
+    ));
     found.extend(offences(
         "projections",
         &[
@@ -138,7 +154,9 @@ fn lower_layers_never_import_upper_ones() {
             "crate::cli",
             "crate::engine",
             "crate::projections",
+            "crate::derived",
             "sled",
+            "fjall",
             "axum",
             "tokio",
             "hyper",
