@@ -5,6 +5,7 @@
 //! format). Each write is one atomic fjall batch holding a store's records and its mark,
 //! so a mark never claims what is not there.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
@@ -286,7 +287,7 @@ impl LineStore {
             .invoices
             .get(text_key(&[account_id, invoice_id]))?
         {
-            Some(bytes) => decode_invoice(&bytes),
+            Some(bytes) => decode_by_line(&bytes, decode_sold),
             None => Ok(InvoiceLines::new()),
         }
     }
@@ -303,7 +304,7 @@ impl LineStore {
             .returns
             .get(text_key(&[account_id, return_id, invoice_id]))?
         {
-            Some(bytes) => decode_returns(&bytes),
+            Some(bytes) => decode_by_line(&bytes, decode_return),
             None => Ok(ReturnLines::new()),
         }
     }
@@ -333,12 +334,12 @@ impl LineStore {
             batch.insert(
                 &db.invoices,
                 text_key(&[account, invoice]),
-                encode_invoice(lines),
+                encode_by_line(lines, encode_sold),
             );
         }
         for ((account, return_id, invoice), lines) in &changes.returns {
             let key = text_key(&[account, return_id, invoice]);
-            batch.insert(&db.returns, key, encode_returns(lines));
+            batch.insert(&db.returns, key, encode_by_line(lines, encode_return));
         }
         batch.insert(&db.marks, MARK_RECORDS, position.to_be_bytes());
         batch.commit()?;
@@ -459,23 +460,29 @@ fn decode_sold(r: &mut Reader<'_>) -> Result<SoldLine, DecodeError> {
     })
 }
 
-fn encode_invoice(lines: &InvoiceLines) -> Vec<u8> {
+/// Records by line number (an invoice's lines, a return's lines): the count, then each
+/// line number and its record.
+fn encode_by_line<T>(lines: &BTreeMap<u32, T>, one: fn(&mut Vec<u8>, &T)) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + lines.len() * 40);
     put_varint(&mut out, lines.len() as u128);
-    for (line, sold) in lines {
+    for (line, record) in lines {
         put_varint(&mut out, (*line).into());
-        encode_sold(&mut out, sold);
+        one(&mut out, record);
     }
     out
 }
 
-fn decode_invoice(bytes: &[u8]) -> Result<InvoiceLines, DerivedError> {
+/// Reads what [`encode_by_line`] wrote.
+fn decode_by_line<T>(
+    bytes: &[u8],
+    one: fn(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<BTreeMap<u32, T>, DerivedError> {
     let mut r = Reader::new(bytes);
     let count = r.u64()?;
-    let mut lines = InvoiceLines::new();
+    let mut lines = BTreeMap::new();
     for _ in 0..count {
         let line = r.u32()?;
-        lines.insert(line, decode_sold(&mut r)?);
+        lines.insert(line, one(&mut r)?);
     }
     Ok(lines)
 }
@@ -494,27 +501,6 @@ fn decode_return(r: &mut Reader<'_>) -> Result<ReturnedLine, DecodeError> {
         cost_amount: r.decimal()?,
         occurred_on: r.date()?,
     })
-}
-
-fn encode_returns(lines: &ReturnLines) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + lines.len() * 20);
-    put_varint(&mut out, lines.len() as u128);
-    for (line, record) in lines {
-        put_varint(&mut out, (*line).into());
-        encode_return(&mut out, record);
-    }
-    out
-}
-
-fn decode_returns(bytes: &[u8]) -> Result<ReturnLines, DerivedError> {
-    let mut r = Reader::new(bytes);
-    let count = r.u64()?;
-    let mut lines = ReturnLines::new();
-    for _ in 0..count {
-        let line = r.u32()?;
-        lines.insert(line, decode_return(&mut r)?);
-    }
-    Ok(lines)
 }
 
 /// A run: the account's fact count before it, the facts, positions as deltas.
