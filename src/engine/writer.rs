@@ -297,9 +297,9 @@ impl Writer {
         }
         read.write_facts()?;
         if let LineHome::Store(store) = &self.home {
-            if !changes.is_empty() {
-                store.write_records(&changes, self.head.position)?;
-            }
+            // Written even when no record changed: the mark says the records reflect the
+            // head (a checkpoint past it would otherwise be passed over).
+            store.write_records(&changes, self.head.position)?;
         }
         if self.checkpointer.due(self.head.position) {
             // The one stall a checkpoint costs the writer: copying the state.
