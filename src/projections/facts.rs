@@ -95,6 +95,18 @@ impl Facts {
         Ok(facts)
     }
 
+    /// The number of an account's facts at or before `cutoff` (one stored run read).
+    pub fn count_through(&self, account_id: &str, cutoff: u64) -> Result<u64, LedgerError> {
+        let stored = match &self.store {
+            Some(store) => store.fact_count_through(account_id, cutoff.min(self.stored_through))?,
+            None => 0,
+        };
+        let pending = self.pending.get(account_id).map_or(0, |facts| {
+            facts.iter().take_while(|f| f.position <= cutoff).count() as u64
+        });
+        Ok(stored + pending)
+    }
+
     /// The number of an account's facts.
     pub fn count(&self, account_id: &str) -> u64 {
         self.counts.get(account_id).copied().unwrap_or(0)

@@ -333,7 +333,7 @@ impl ReadModel {
         if cutoff >= self.head_position() {
             return Ok(self.stream_counts.get(&stream).copied().unwrap_or(0));
         }
-        let lines = self.accruals.facts.through(account_id, cutoff)?.len() as u64;
+        let lines = self.accruals.facts.count_through(account_id, cutoff)?;
         Ok(self.stream_version_at(&stream, cutoff) + lines)
     }
 
