@@ -516,6 +516,12 @@ impl TestApp {
     /// An in-process app over an existing ledger directory `ledger` (e.g. one made by
     /// `kaledger demo`), with fresh tokens `test-tiers-{role}`; `dir` is kept alive with it.
     pub async fn open_at(dir: tempfile::TempDir, ledger: &Path) -> TestApp {
+        TestApp::open_with_tokens(dir, ledger, "test-tiers").await
+    }
+
+    /// [`TestApp::open_at`] with tokens named `{prefix}-{role}` (a ledger opened again
+    /// needs new names: token names are unique).
+    pub async fn open_with_tokens(dir: tempfile::TempDir, ledger: &Path, prefix: &str) -> TestApp {
         let engine = Arc::new(Engine::open(ledger).expect("open engine"));
         let mut tokens = HashMap::new();
         for role in Role::ALL {
@@ -527,7 +533,7 @@ impl TestApp {
             engine
                 .submit(
                     LedgerCommand::IssueToken {
-                        name: format!("test-tiers-{role}"),
+                        name: format!("{prefix}-{role}"),
                         role: *role,
                         token_sha256,
                     },
