@@ -282,8 +282,10 @@ async fn a_checkpoint_and_the_log_after_it_give_the_digest_of_a_full_replay() {
 
 // ---- 2. Unusable checkpoints fall back to a full replay ----
 
-/// Ways to spoil the newest checkpoint: its name, and the bytes to write in its place
-/// given the good bytes (None: remove it and put `other` in).
+/// A checkpoint file to put in place: its path and bytes.
+type CheckpointFile = (PathBuf, Vec<u8>);
+
+/// The good bytes of a checkpoint spoiled the way `name` says.
 fn spoil(name: &str, good: &[u8]) -> Vec<u8> {
     let mut bytes = good.to_vec();
     match name {
@@ -328,7 +330,7 @@ async fn corrupt_truncated_foreign_format_and_other_log_checkpoints_fall_back_to
     assert!(other_position < head);
 
     let dir = ledger.join(CHECKPOINT_DIR);
-    let reset = |files: &[(PathBuf, Vec<u8>)]| {
+    let reset = |files: &[CheckpointFile]| {
         fs::remove_dir_all(&dir).expect("remove checkpoints");
         fs::create_dir_all(&dir).expect("create checkpoints");
         for (path, bytes) in files {
@@ -344,7 +346,7 @@ async fn corrupt_truncated_foreign_format_and_other_log_checkpoints_fall_back_to
     engine.shutdown().await;
     drop(engine);
 
-    let mut cases: Vec<(&str, Vec<(PathBuf, Vec<u8>)>)> = [
+    let mut cases: Vec<(&str, Vec<CheckpointFile>)> = [
         "corrupt payload byte",
         "corrupt magic",
         "truncated in half",
