@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support::{
     assert_problem, cli_token, give_back, http_client, http_get, http_post, run_cli, sale_on, sell,
-    Server, TestApp,
+    until_unlocked, Server, TestApp, UNLOCK_SECONDS_MAX,
 };
 
 // ---- Helpers ----
@@ -82,26 +82,44 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The log store of a stopped ledger.
+fn open_log(ledger: &Path) -> LogStore {
+    until_unlocked(ledger, || LogStore::open(ledger)).expect("open log")
+}
+
+/// An engine over a stopped ledger (no tokens issued: its digest is the start's).
+fn open_engine(ledger: &Path) -> Engine {
+    until_unlocked(ledger, || Engine::open(ledger)).expect("open engine")
+}
+
 /// The log's last position of a stopped ledger.
 fn log_head(ledger: &Path) -> u64 {
-    LogStore::open(ledger)
-        .expect("open log")
-        .last_position()
-        .expect("head")
+    open_log(ledger).last_position().expect("head")
 }
 
 /// The projections digest of a full in-memory replay of a stopped ledger's log.
 fn full_replay_digest(ledger: &Path) -> String {
-    let store = LogStore::open(ledger).expect("open log");
+    let store = open_log(ledger);
     let replayed = replay(&store, &LineHome::Memory).expect("replay");
     replayed.read.digest()
 }
 
-/// `kaledger rebuild --data LEDGER` as JSON.
+/// `kaledger rebuild --data LEDGER` as JSON; tried again while the directory is locked
+/// (see [`until_unlocked`]).
 fn rebuild(ledger: &Path) -> Value {
-    let out = run_cli(["rebuild".as_ref(), "--data".as_ref(), ledger.as_os_str()]);
-    assert!(out.success(), "rebuild failed: {}", out.stderr);
-    out.json()
+    for _ in 0..UNLOCK_SECONDS_MAX * 10 {
+        let out = run_cli(["rebuild".as_ref(), "--data".as_ref(), ledger.as_os_str()]);
+        if out.success() {
+            return out.json();
+        }
+        assert!(
+            out.stderr.contains("in use"),
+            "rebuild failed: {}",
+            out.stderr
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} stayed locked", ledger.display());
 }
 
 /// Now, RFC 3339 with microseconds, with a pause on both sides so that events before and
@@ -257,7 +275,7 @@ async fn a_checkpoint_and_the_log_after_it_give_the_digest_of_a_full_replay() {
 
     // Back to the first session's checkpoint: the next start must replay the tail after it.
     copy_dir(&saved, &ledger.join(CHECKPOINT_DIR));
-    let engine = Engine::open(&ledger).expect("open from the older checkpoint");
+    let engine = open_engine(&ledger);
     assert_eq!(
         engine.replayed.0,
         head - first_head,
@@ -340,7 +358,7 @@ async fn corrupt_truncated_foreign_format_and_other_log_checkpoints_fall_back_to
 
     // The control: the good checkpoint is used, nothing is replayed.
     reset(&[(path.clone(), good.clone())]);
-    let engine = Engine::open(&ledger).expect("open");
+    let engine = open_engine(&ledger);
     assert_eq!(engine.replayed.0, 0, "the good checkpoint is used");
     assert_eq!(engine.read().digest(), expected);
     engine.shutdown().await;
@@ -366,7 +384,7 @@ async fn corrupt_truncated_foreign_format_and_other_log_checkpoints_fall_back_to
     ));
     for (name, files) in cases {
         reset(&files);
-        let engine = Engine::open(&ledger).unwrap_or_else(|e| panic!("{name}: open: {e}"));
+        let engine = open_engine(&ledger);
         assert_eq!(engine.replayed.0, head, "{name}: the whole log is replayed");
         assert_eq!(engine.read().head_position(), head, "{name}");
         assert_eq!(engine.read().digest(), expected, "{name}");
