@@ -5,6 +5,7 @@ mod support;
 mod as_of;
 mod backup;
 mod checkpoint_forms;
+mod checkpoints;
 mod cli;
 mod contests;
 mod crash;

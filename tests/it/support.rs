@@ -15,7 +15,7 @@ use kaledger::domain::vocab::Role;
 use kaledger::domain::Command as LedgerCommand;
 use kaledger::engine::{Engine, WriteMeta};
 use kaledger::kernel::token::new_token;
-use kaledger::ledger::Actor;
+use kaledger::ledger::{Actor, LedgerError};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -516,7 +516,14 @@ impl TestApp {
     /// An in-process app over an existing ledger directory `ledger` (e.g. one made by
     /// `kaledger demo`), with fresh tokens `test-tiers-{role}`; `dir` is kept alive with it.
     pub async fn open_at(dir: tempfile::TempDir, ledger: &Path) -> TestApp {
-        let engine = Arc::new(Engine::open(ledger).expect("open engine"));
+        TestApp::open_with_tokens(dir, ledger, "test-tiers").await
+    }
+
+    /// [`TestApp::open_at`] with tokens named `{prefix}-{role}` (a ledger opened again
+    /// needs new names: token names are unique).
+    pub async fn open_with_tokens(dir: tempfile::TempDir, ledger: &Path, prefix: &str) -> TestApp {
+        let engine =
+            Arc::new(until_unlocked(ledger, || Engine::open(ledger)).expect("open engine"));
         let mut tokens = HashMap::new();
         for role in Role::ALL {
             let (token, token_sha256) = new_token().expect("randomness");
@@ -527,7 +534,7 @@ impl TestApp {
             engine
                 .submit(
                     LedgerCommand::IssueToken {
-                        name: format!("test-tiers-{role}"),
+                        name: format!("{prefix}-{role}"),
                         role: *role,
                         token_sha256,
                     },
@@ -543,6 +550,34 @@ impl TestApp {
             engine,
             router,
             tokens,
+        }
+    }
+}
+
+/// How long [`until_unlocked`] waits for a data directory's lock.
+pub const UNLOCK_SECONDS_MAX: u64 = 10;
+
+/// Runs `open` on the data directory `ledger` again while it answers `Locked`, for up to
+/// [`UNLOCK_SECONDS_MAX`]. A ledger closed in this process can stay locked for a moment:
+/// the tests run in parallel, and a child process another test is starting holds a copy
+/// of every open file (the lock's included) until it executes its program.
+pub fn until_unlocked<T>(
+    ledger: &Path,
+    mut open: impl FnMut() -> Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(UNLOCK_SECONDS_MAX);
+    loop {
+        match open() {
+            Err(LedgerError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(LedgerError::Locked { .. }) => {
+                panic!(
+                    "{} stayed locked for {UNLOCK_SECONDS_MAX} s",
+                    ledger.display()
+                )
+            }
+            other => return other,
         }
     }
 }
