@@ -120,7 +120,7 @@ kill -TERM "$kpid"
 wait "$kpid" || true
 kpid=
 {
-  echo -e "meta\tdisk_bytes\t$(du -sb "$work/ledger" | cut -f1)"
+  echo -e "meta\tdisk_bytes\t$(du -s --block-size=1 "$work/ledger" | cut -f1)"
   echo -e "meta\tvmhwm_kib\t$khwm"
   echo -e "meta\tpeak_pss_kib\t$(cut -d' ' -f1 "$work/k.mem" 2>/dev/null || echo n/a)"
 } >> "$work/kaledger.tsv"
@@ -155,8 +155,8 @@ stop_sampler
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop > /dev/null
 ppid=
 {
-  echo -e "meta\tdisk_bytes\t$(du -sb "$work/pg" | cut -f1)"
-  echo -e "meta\twal_bytes\t$(du -sb "$work/pg/pg_wal" | cut -f1)"
+  echo -e "meta\tdisk_bytes\t$(du -s --block-size=1 "$work/pg" | cut -f1)"
+  echo -e "meta\twal_bytes\t$(du -s --block-size=1 "$work/pg/pg_wal" | cut -f1)"
   echo -e "meta\tvmhwm_kib\t$phwm"
   read -r peak backend < "$work/p.mem" || true
   echo -e "meta\tpeak_pss_kib\t${peak:-n/a}"

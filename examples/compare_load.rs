@@ -793,12 +793,12 @@ fn report(kaledger_path: &str, postgres_path: &str) {
         get(&p_meta, "events_total")
     );
     println!(
-        "| data directory (`du -sb`) | {} B | {} B |",
+        "| data directory (`du -s --block-size=1`, allocated blocks) | {} B | {} B |",
         get(&k_meta, "disk_bytes"),
         get(&p_meta, "disk_bytes")
     );
     println!(
-        "| disk bytes per event (`du -sb` ÷ events) | {} | {} |",
+        "| disk bytes per event (allocated blocks ÷ events) | {} | {} |",
         per_event(&k_meta, "disk_bytes"),
         per_event(&p_meta, "disk_bytes")
     );
