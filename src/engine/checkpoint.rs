@@ -6,7 +6,7 @@
 //! is replayed. The log stays the only truth.
 //!
 //! The writer takes one every [`CHECKPOINT_EVENTS`] events: it clones the state (a copy
-//! in memory, measured in BENCHMARKS.md) and a background thread encodes and writes it.
+//! in memory; its length is logged) and a background thread encodes and writes it.
 //! A clean stop writes one at the head, so the next start replays nothing.
 
 use std::path::{Path, PathBuf};
