@@ -11,8 +11,61 @@
 use std::collections::BTreeMap;
 
 use super::events::{SaleRecorded, SaleReturned};
-use super::state::{FastMap, ReturnKey, ReturnedLine, SaleKey, SoldLine};
-use super::Command;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::commands::Command;
+use crate::kernel::fast::FastMap;
+
+/// Natural key of a sale line: (account, invoice, line).
+pub type SaleKey = (String, String, u32);
+/// Natural key of a return line: (account, return, invoice, line).
+pub type ReturnKey = (String, String, String, u32);
+
+/// A recorded sale line and what has been returned of it so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoldLine {
+    /// Digest of the line's content, to tell an identical repeat from a conflicting one.
+    pub fingerprint: [u8; 16],
+    pub quantity: Decimal,
+    pub net_amount: Decimal,
+    /// The cost that counts for margin: the stated cost, or the net amount when unknown.
+    pub cost_amount: Decimal,
+    pub occurred_on: NaiveDate,
+    /// Interned sku and category (see [`Names`]).
+    pub sku: u32,
+    pub category: u32,
+    pub returned_quantity: Decimal,
+    pub returned_net: Decimal,
+    pub returned_cost: Decimal,
+}
+
+/// A recorded return, kept to tell an identical repeat from a conflicting one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnedLine {
+    pub quantity: Decimal,
+    pub net_amount: Decimal,
+    /// The resolved cost (stated, or prorated from the sale).
+    pub cost_amount: Decimal,
+    pub occurred_on: NaiveDate,
+}
+
+impl ReturnedLine {
+    /// True when a repeat states the same return; a repeat that leaves the cost out
+    /// matches whatever cost was resolved the first time.
+    pub fn same_as(
+        &self,
+        quantity: Decimal,
+        net: Decimal,
+        stated_cost: Option<Decimal>,
+        occurred_on: NaiveDate,
+    ) -> bool {
+        self.quantity == quantity
+            && self.net_amount == net
+            && self.occurred_on == occurred_on
+            && stated_cost.is_none_or(|c| c == self.cost_amount)
+    }
+}
 
 /// The lines of one invoice of one account, by line number.
 pub type InvoiceLines = BTreeMap<u32, SoldLine>;

@@ -1,13 +1,9 @@
 //! The state commands are decided against: what must be known to accept or refuse a
 //! command. `apply` only records facts; every rule lives in `decide`.
 
-use std::collections::HashMap;
+pub use crate::kernel::fast::FastMap;
 
-/// Hash maps of the in-memory state: foldhash is several times faster than SipHash on
-/// short keys and still seeded per process, so crafted ids cannot degrade it.
-pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,55 +31,7 @@ pub struct AccountFacts {
     pub closed: bool,
 }
 
-/// Natural key of a sale line: (account, invoice, line).
-pub type SaleKey = (String, String, u32);
-/// Natural key of a return line: (account, return, invoice, line).
-pub type ReturnKey = (String, String, String, u32);
-
-/// A recorded sale line and what has been returned of it so far.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SoldLine {
-    /// Digest of the line's content, to tell an identical repeat from a conflicting one.
-    pub fingerprint: [u8; 16],
-    pub quantity: Decimal,
-    pub net_amount: Decimal,
-    /// The cost that counts for margin: the stated cost, or the net amount when unknown.
-    pub cost_amount: Decimal,
-    pub occurred_on: NaiveDate,
-    /// Interned sku and category (see [`Names`]).
-    pub sku: u32,
-    pub category: u32,
-    pub returned_quantity: Decimal,
-    pub returned_net: Decimal,
-    pub returned_cost: Decimal,
-}
-
-/// A recorded return, kept to tell an identical repeat from a conflicting one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReturnedLine {
-    pub quantity: Decimal,
-    pub net_amount: Decimal,
-    /// The resolved cost (stated, or prorated from the sale).
-    pub cost_amount: Decimal,
-    pub occurred_on: NaiveDate,
-}
-
-impl ReturnedLine {
-    /// True when a repeat states the same return; a repeat that leaves the cost out
-    /// matches whatever cost was resolved the first time.
-    pub fn same_as(
-        &self,
-        quantity: Decimal,
-        net: Decimal,
-        stated_cost: Option<Decimal>,
-        occurred_on: NaiveDate,
-    ) -> bool {
-        self.quantity == quantity
-            && self.net_amount == net
-            && self.occurred_on == occurred_on
-            && stated_cost.is_none_or(|c| c == self.cost_amount)
-    }
-}
+pub use super::book::{ReturnKey, ReturnedLine, SaleKey, SoldLine};
 
 /// Interned short names (skus, categories): a million sold lines share a few hundred of
 /// them, so each line keeps a u32 instead of two strings.
