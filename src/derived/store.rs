@@ -258,10 +258,6 @@ impl LineStore {
         Ok(OpenGuard(guard))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The positions the stores reflect.
     pub fn marks(&self) -> Result<StoreMarks, DerivedError> {
         let db = self.db()?;
@@ -269,11 +265,6 @@ impl LineStore {
             records: read_mark(&db.marks, MARK_RECORDS)?,
             facts: read_mark(&db.marks, MARK_FACTS)?,
         })
-    }
-
-    /// Bytes the stores take on disk.
-    pub fn disk_space(&self) -> u64 {
-        self.db().map_or(0, |db| db.keyspace.disk_space())
     }
 
     /// The stored lines of an invoice (empty when none is stored).

@@ -5,7 +5,7 @@
 //! derived store on disk and, before deciding, loads into this book the records its
 //! commands name ([`Needs`]). Applying events adds to the book; the engine writes the
 //! changed records to the store after each durable group and empties the book. A book that
-//! is not backed by a store ([`LineBook::in_memory`]) keeps everything, as replays of a
+//! is not backed by a store (`LineBook::default()`) keeps everything, as replays of a
 //! backup and unit tests need.
 
 use std::collections::BTreeMap;
@@ -123,10 +123,6 @@ impl Needs {
             .push((e.account_id.clone(), e.invoice_id.clone()));
         self.returns.push(return_of_invoice(e));
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.invoices.is_empty() && self.returns.is_empty()
-    }
 }
 
 /// The key a return event's line is kept under.
@@ -150,12 +146,6 @@ pub struct BookChanges {
     pub returns: Vec<(ReturnOfInvoice, ReturnLines)>,
 }
 
-impl BookChanges {
-    pub fn is_empty(&self) -> bool {
-        self.invoices.is_empty() && self.returns.is_empty()
-    }
-}
-
 /// The records at hand: loaded from the store, or recorded since.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineBook {
@@ -168,21 +158,12 @@ pub struct LineBook {
 }
 
 impl LineBook {
-    /// A book that holds every record itself (no store behind it).
-    pub fn in_memory() -> LineBook {
-        LineBook::default()
-    }
-
     /// A book over a store: records are loaded before they are consulted.
     pub fn backed() -> LineBook {
         LineBook {
             backed: true,
             ..LineBook::default()
         }
-    }
-
-    pub fn is_backed(&self) -> bool {
-        self.backed
     }
 
     /// The recorded sale line under `key`, when there is one.
@@ -290,24 +271,6 @@ impl LineBook {
             }
         }
         changes
-    }
-
-    /// Records at hand (lines and returns), for the named limit on a book's size.
-    pub fn len(&self) -> usize {
-        self.invoices
-            .values()
-            .flat_map(|i| i.values())
-            .map(|(lines, _)| lines.len().max(1))
-            .sum::<usize>()
-            + self
-                .returns
-                .values()
-                .map(|(l, _)| l.len().max(1))
-                .sum::<usize>()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.invoices.is_empty() && self.returns.is_empty()
     }
 
     /// Every record held, in a stable order (for the state digest of an in-memory book).

@@ -113,14 +113,6 @@ pub fn fingerprint_bytes(fields: &[&[u8]]) -> [u8; 16] {
 }
 
 impl LedgerState {
-    /// An empty state whose natural-key records live in a store (see [`LineBook::backed`]).
-    pub fn backed() -> LedgerState {
-        LedgerState {
-            book: LineBook::backed(),
-            ..LedgerState::default()
-        }
-    }
-
     /// The version of a stream: the number of events in it (0 when it has none).
     pub fn stream_version(&self, stream: &str) -> u64 {
         self.stream_versions.get(stream).copied().unwrap_or(0)

@@ -63,11 +63,6 @@ impl Facts {
         }
     }
 
-    /// Facts waiting to be written.
-    pub fn pending_len(&self) -> usize {
-        self.pending.values().map(Vec::len).sum()
-    }
-
     /// Writes the pending facts to the store, which then reflects `position`. Without a
     /// store, nothing to do.
     pub fn write(&mut self, position: u64) -> Result<(), LedgerError> {
@@ -105,11 +100,6 @@ impl Facts {
             facts.iter().take_while(|f| f.position <= cutoff).count() as u64
         });
         Ok(stored + pending)
-    }
-
-    /// The number of an account's facts.
-    pub fn count(&self, account_id: &str) -> u64 {
-        self.counts.get(account_id).copied().unwrap_or(0)
     }
 
     /// Per-account counts, for the projections digest.
