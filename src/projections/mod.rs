@@ -180,16 +180,19 @@ impl ReadModel {
                 self.stream_counts.insert(envelope.stream.to_string(), 1);
             }
         }
-        if event.line_effect().is_none() {
-            push_position(&mut self.streams, envelope.stream, envelope.position);
-            push_position(&mut self.types, event.type_name(), envelope.position);
+        // A sale or return line's position is its line fact's; other events are listed.
+        match event.line_effect() {
+            Some(line) => {
+                self.daily_mut(line.account_id).add_line(&line);
+                self.breakdown_mut(line.account_id).add_line(&line);
+            }
+            None => {
+                push_position(&mut self.streams, envelope.stream, envelope.position);
+                push_position(&mut self.types, event.type_name(), envelope.position);
+            }
         }
         self.accounts
             .apply(envelope.position, envelope.recorded_at_micros, event);
-        if let Some(line) = event.line_effect() {
-            self.daily_mut(line.account_id).add_line(&line);
-            self.breakdown_mut(line.account_id).add_line(&line);
-        }
         match event {
             Event::TierPolicyPublished(_)
             | Event::TierOverrideGranted(_)
