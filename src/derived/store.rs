@@ -184,13 +184,7 @@ impl LineStore {
                 drop(store);
                 Self::open_empty(dir)
             }
-            None => {
-                store
-                    .db()?
-                    .marks
-                    .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
-                Ok(store)
-            }
+            None => store.stamped(),
         }
     }
 
@@ -201,12 +195,7 @@ impl LineStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(DerivedError::Storage(format!("{}: {e}", dir.display()))),
         }
-        let store = Self::open_in(dir, false)?;
-        store
-            .db()?
-            .marks
-            .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
-        Ok(store)
+        Self::open_in(dir, false)?.stamped()
     }
 
     /// Derived stores in a fresh directory under `parent`, removed when dropped (for
@@ -217,12 +206,13 @@ impl LineStore {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let store = Self::open_in(&dir, true)?;
-        store
-            .db()?
-            .marks
-            .insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
-        Ok(store)
+        Self::open_in(&dir, true)?.stamped()
+    }
+
+    /// The stores, marked as of this format (they hold nothing of another).
+    fn stamped(self) -> Result<LineStore, DerivedError> {
+        self.db()?.marks.insert(MARK_FORMAT, FORMAT.to_be_bytes())?;
+        Ok(self)
     }
 
     fn open_in(dir: &Path, temporary: bool) -> Result<LineStore, DerivedError> {
