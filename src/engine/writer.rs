@@ -61,18 +61,25 @@ pub(super) struct Writer {
     head: Head,
     read: Arc<RwLock<ReadModel>>,
     metrics: Arc<Metrics>,
-    /// Set when a group could not be made durable and could not be undone in sled's memory
-    /// (sled 0.34 keeps a failed flush's IO error until the database is opened again):
-    /// the decision state may then hold events that are not on disk, so no write is decided
-    /// until [`Writer::recover`] has reopened the store and replayed it.
-    stopped: Option<String>,
-    /// True when only the derived state fell behind (the log itself is sound): recovery
-    /// then replays without reopening sled.
-    derived_only: bool,
+    /// Set when writes stop until [`Writer::recover`] has reopened the stores and replayed
+    /// the log.
+    stopped: Option<Stopped>,
     /// Writes checkpoints of the state in the background.
     checkpointer: Checkpointer,
     /// When recovery was last tried (at most once per [`RECOVERY_INTERVAL`]).
     last_recovery: Option<Instant>,
+}
+
+/// Why writes are stopped.
+struct Stopped {
+    /// What callers are told.
+    reason: String,
+    /// True when only the derived state fell behind a durable group (the log is sound):
+    /// recovery then replays without reopening sled. False when a group could not be made
+    /// durable nor undone in sled's memory (sled 0.34 keeps a failed flush's IO error until
+    /// the database is opened again): the decision state may hold events that are not on
+    /// disk.
+    derived_only: bool,
 }
 
 /// Least time between two attempts to reopen the store after a failed flush.
@@ -138,7 +145,6 @@ impl Writer {
             read,
             metrics,
             stopped: None,
-            derived_only: false,
             checkpointer,
             last_recovery: None,
         }
@@ -199,7 +205,11 @@ impl Writer {
             return;
         }
         if self.stopped.is_some() && !self.recover() {
-            let reason = self.stopped.clone().unwrap_or_default();
+            let reason = self
+                .stopped
+                .as_ref()
+                .map(|s| s.reason.clone())
+                .unwrap_or_default();
             for request in requests {
                 let _ = request
                     .reply
@@ -262,8 +272,10 @@ impl Writer {
             // the log before the next write is decided.
             tracing::error!(error = %e, "derived state not updated after a durable group; recovering");
             self.metrics.writes_stopped.set(1);
-            self.stopped = Some(format!("derived state could not be updated ({e})"));
-            self.derived_only = true;
+            self.stopped = Some(Stopped {
+                reason: format!("derived state could not be updated ({e})"),
+                derived_only: true,
+            });
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
@@ -433,10 +445,13 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, "could not undo the failed group in memory; writes stop until the store reopens");
                 self.metrics.writes_stopped.set(1);
-                self.stopped = Some(format!(
-                    "writes are stopped: a group could not be written to disk and sled cannot undo it in memory ({e}); \
-                     they resume by themselves once the data directory accepts writes again"
-                ));
+                self.stopped = Some(Stopped {
+                    reason: format!(
+                        "writes are stopped: a group could not be written to disk and sled cannot undo it in memory ({e}); \
+                         they resume by themselves once the data directory accepts writes again"
+                    ),
+                    derived_only: false,
+                });
                 self.last_recovery = Some(Instant::now());
             }
         }
@@ -460,7 +475,8 @@ impl Writer {
             LineHome::Store(store) => store.reopen().map_err(LedgerError::from),
             LineHome::Memory => Ok(()),
         };
-        let reopened = if self.derived_only {
+        let derived_only = self.stopped.as_ref().is_some_and(|s| s.derived_only);
+        let reopened = if derived_only {
             derived.and_then(|()| restore(&self.store, &self.home))
         } else {
             derived
@@ -483,7 +499,6 @@ impl Writer {
                 read.attach_log(self.store.clone());
                 *self.read.write().unwrap_or_else(|p| p.into_inner()) = read;
                 self.stopped = None;
-                self.derived_only = false;
                 self.metrics.writes_stopped.set(0);
                 true
             }
