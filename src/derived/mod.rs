@@ -13,4 +13,4 @@
 pub mod encode;
 mod store;
 
-pub use store::{DerivedError, LineFact, LineStore, StoreMarks};
+pub use store::{DerivedError, LineCounts, LineFact, LineStore, StoreMarks};

@@ -18,7 +18,7 @@ use crate::domain::book::{BookChanges, InvoiceLines, LineBook, Needs, ReturnLine
 use crate::domain::state::{FastMap, ReturnedLine, SoldLine};
 
 /// The format of the derived stores; a store of another format is emptied and rebuilt.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Block cache of the keyspace (named limit on the memory the stores may take).
 pub const CACHE_BYTES: u64 = 32 << 20;
 /// Memtables held before they are written out (named limit).
@@ -66,6 +66,31 @@ pub struct LineFact {
     pub net: Decimal,
     pub cost: Decimal,
     pub quantity: Decimal,
+    /// A return line (its amounts are taken back); else a sale line.
+    pub returned: bool,
+}
+
+/// How many sale and return lines an account has (at some cutoff).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LineCounts {
+    pub sales: u64,
+    pub returns: u64,
+}
+
+impl LineCounts {
+    /// Counts one more line of `fact`'s kind.
+    pub fn add(&mut self, fact: &LineFact) {
+        if fact.returned {
+            self.returns += 1;
+        } else {
+            self.sales += 1;
+        }
+    }
+
+    /// Sale and return lines together.
+    pub fn total(&self) -> u64 {
+        self.sales + self.returns
+    }
 }
 
 /// The positions the stores reflect.
@@ -84,7 +109,7 @@ pub struct LineStore {
     /// None only while a reopen is in progress or failed.
     inner: RwLock<Option<Open>>,
     /// Facts stored per account (loaded on first use): the count a new run starts after.
-    fact_counts: Mutex<FastMap<String, u64>>,
+    fact_counts: Mutex<FastMap<String, LineCounts>>,
     path: PathBuf,
     temporary: bool,
 }
@@ -160,12 +185,16 @@ impl Open {
             .flush_workers(1)
             .compaction_workers(1)
             .open()?;
-        let open = |name: &str| keyspace.open_partition(name, PartitionCreateOptions::default());
+        let open = |name: &str, options| keyspace.open_partition(name, options);
+        let point_reads = PartitionCreateOptions::default();
+        // Facts are only ever read in ranges: a bloom filter (10 bits a run, in memory for
+        // as long as the store is open) would never answer a read.
+        let range_reads = PartitionCreateOptions::default().bloom_filter_bits(None);
         Ok(Open {
-            invoices: open("invoices")?,
-            returns: open("returns")?,
-            facts: open("facts")?,
-            marks: open("marks")?,
+            invoices: open("invoices", point_reads.clone())?,
+            returns: open("returns", point_reads.clone())?,
+            facts: open("facts", range_reads)?,
+            marks: open("marks", point_reads)?,
             keyspace,
         })
     }
@@ -327,6 +356,16 @@ impl LineStore {
         Ok(())
     }
 
+    /// Writes every memtable out to segments and waits: at a clean stop, so the next open
+    /// replays no journal into memory.
+    pub fn settle(&self) -> Result<(), DerivedError> {
+        let db = self.db()?;
+        for partition in [&db.invoices, &db.returns, &db.facts, &db.marks] {
+            partition.rotate_memtable_and_wait()?;
+        }
+        Ok(())
+    }
+
     /// Appends runs of line facts (by account, positions increasing and after every
     /// stored one) and marks the facts as reflecting `position`.
     pub fn append_facts(
@@ -340,7 +379,7 @@ impl LineStore {
             let Some(first) = facts.first() else { continue };
             let before = match counts.get(account) {
                 Some(count) => *count,
-                None => self.stored_fact_count(account)?,
+                None => self.fact_count_through(account, u64::MAX)?,
             };
             runs_before.push((account, first.position, before, facts));
         }
@@ -355,26 +394,30 @@ impl LineStore {
         }
         batch.insert(&db.marks, MARK_FACTS, position.to_be_bytes());
         batch.commit()?;
-        for (account, _, before, facts) in runs_before {
-            counts.insert(account.clone(), before + facts.len() as u64);
+        for (account, _, mut before, facts) in runs_before {
+            facts.iter().for_each(|fact| before.add(fact));
+            counts.insert(account.clone(), before);
         }
         Ok(())
     }
 
-    /// The number of facts stored for an account (read from its last run).
-    fn stored_fact_count(&self, account_id: &str) -> Result<u64, DerivedError> {
-        self.fact_count_through(account_id, u64::MAX)
-    }
-
-    /// The number of an account's stored facts at or before `cutoff`.
-    pub fn fact_count_through(&self, account_id: &str, cutoff: u64) -> Result<u64, DerivedError> {
+    /// An account's stored sale and return lines at or before `cutoff` (one run read).
+    pub fn fact_count_through(
+        &self,
+        account_id: &str,
+        cutoff: u64,
+    ) -> Result<LineCounts, DerivedError> {
         let range = fact_key(account_id, 0)..=fact_key(account_id, cutoff);
         let Some(last) = self.db()?.facts.range(range).next_back() else {
-            return Ok(0);
+            return Ok(LineCounts::default());
         };
         let (_, value) = last?;
-        let (before, facts) = decode_facts(&value)?;
-        Ok(before + facts.iter().filter(|f| f.position <= cutoff).count() as u64)
+        let (mut counts, facts) = decode_facts(&value)?;
+        facts
+            .iter()
+            .take_while(|f| f.position <= cutoff)
+            .for_each(|fact| counts.add(fact));
+        Ok(counts)
     }
 
     /// An account's stored facts at or before `cutoff`, in log order.
@@ -484,14 +527,17 @@ fn decode_return(r: &mut Reader<'_>) -> Result<ReturnedLine, DecodeError> {
     })
 }
 
-/// A run: the account's fact count before it, the facts, positions as deltas.
-fn encode_facts(before: u64, facts: &[LineFact]) -> Vec<u8> {
+/// A run: the account's sale and return lines before it, the count, then each fact with
+/// its position as a delta from the previous one, shifted left once to hold the return bit.
+fn encode_facts(before: LineCounts, facts: &[LineFact]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + facts.len() * 24);
-    put_varint(&mut out, before.into());
+    put_varint(&mut out, before.sales.into());
+    put_varint(&mut out, before.returns.into());
     put_varint(&mut out, facts.len() as u128);
     let mut previous = 0;
     for fact in facts {
-        put_varint(&mut out, (fact.position - previous).into());
+        let delta = u128::from(fact.position - previous);
+        put_varint(&mut out, delta << 1 | u128::from(fact.returned));
         previous = fact.position;
         put_date(&mut out, fact.sale_date);
         put_varint(&mut out, fact.sku.into());
@@ -503,17 +549,23 @@ fn encode_facts(before: u64, facts: &[LineFact]) -> Vec<u8> {
     out
 }
 
-fn decode_facts(bytes: &[u8]) -> Result<(u64, Vec<LineFact>), DecodeError> {
+fn decode_facts(bytes: &[u8]) -> Result<(LineCounts, Vec<LineFact>), DecodeError> {
     let mut r = Reader::new(bytes);
-    let before = r.u64()?;
+    let before = LineCounts {
+        sales: r.u64()?,
+        returns: r.u64()?,
+    };
     let count = r.u64()?;
     let mut facts = Vec::with_capacity(count.min(1 << 16) as usize);
     let mut position = 0u64;
     for _ in 0..count {
-        position = position
-            .checked_add(r.u64()?)
+        let delta = r.varint()?;
+        position = u64::try_from(delta >> 1)
+            .ok()
+            .and_then(|d| position.checked_add(d))
             .ok_or(DecodeError("position"))?;
         facts.push(LineFact {
+            returned: delta & 1 == 1,
             position,
             sale_date: r.date()?,
             sku: r.u32()?,
@@ -539,6 +591,7 @@ mod tests {
             net: Decimal::new(net, 2),
             cost: Decimal::new(net / 2, 2),
             quantity: Decimal::new(-2, 0),
+            returned: net < 0,
         }
     }
 
@@ -598,9 +651,11 @@ mod tests {
             vec![fact(3, 100), fact(5, -40)]
         );
         assert_eq!(store.facts_through("KA-1", 100).unwrap().len(), 3);
-        assert_eq!(store.fact_count_through("KA-1", 4).unwrap(), 1);
-        assert_eq!(store.fact_count_through("KA-1", 9).unwrap(), 3);
-        assert_eq!(store.fact_count_through("KA-10", 9).unwrap(), 0);
+        let counts = |sales, returns| LineCounts { sales, returns };
+        assert_eq!(store.fact_count_through("KA-1", 4).unwrap(), counts(1, 0));
+        assert_eq!(store.fact_count_through("KA-1", 5).unwrap(), counts(1, 1));
+        assert_eq!(store.fact_count_through("KA-1", 9).unwrap(), counts(2, 1));
+        assert_eq!(store.fact_count_through("KA-10", 9).unwrap(), counts(0, 0));
         drop(store);
         let store = LineStore::open(dir.path()).unwrap();
         assert_eq!(
@@ -610,6 +665,6 @@ mod tests {
                 facts: 9
             }
         );
-        assert_eq!(store.fact_count_through("KA-1", 9).unwrap(), 3);
+        assert_eq!(store.fact_count_through("KA-1", 9).unwrap().total(), 3);
     }
 }

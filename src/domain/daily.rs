@@ -2,16 +2,15 @@
 //! A return is subtracted on the day of the sale it returns (DESIGN §5.1), so a window's
 //! sum is that window's sales net of everything later returned from them.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::events::LineEffect;
 use super::stored;
+use crate::kernel::sorted::SortedMap;
 
-/// Totals of one day.
+/// Totals of one day's sales (and of a month's sku or category: `SalesBreakdown`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayTotals {
     /// Net revenue: sales minus returns.
@@ -24,48 +23,56 @@ pub struct DayTotals {
     pub quantity: Decimal,
 }
 
-/// One account's totals by business day.
+/// What a day adds to tier metrics: net revenue and cost (no quantity: no metric reads it,
+/// and the state holds one of these per account and day).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayAmounts {
+    /// Net revenue: sales minus returns.
+    #[serde(with = "stored::decimal")]
+    pub net: Decimal,
+    /// Cost of those sales (net amount where the cost is unknown: zero margin).
+    #[serde(with = "stored::decimal")]
+    pub cost: Decimal,
+}
+
+/// A business day, in the stored form of dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Day(#[serde(with = "stored::date")] NaiveDate);
+
+/// One account's amounts by business day (36 bytes a day: the state holds one per account
+/// and day sold on, in the engine's decision state and in its read models).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailySales {
-    #[serde(with = "stored::date_map")]
-    days: BTreeMap<NaiveDate, DayTotals>,
+    days: SortedMap<Day, DayAmounts>,
 }
 
 impl DailySales {
     /// Adds a sale or return line's effect on its day (a return's amounts are negative, on
     /// its sale's day).
     pub fn add_line(&mut self, line: &LineEffect) {
-        self.add(line.sale_on, line.net, line.cost, line.quantity);
+        self.add(line.sale_on, line.net, line.cost);
     }
 
     /// Adds a sale on its day (tests build totals by hand with it).
     #[cfg(test)]
-    pub fn add_sale(&mut self, on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
-        self.add(on, net, cost, quantity);
+    pub fn add_sale(&mut self, on: NaiveDate, net: Decimal, cost: Decimal) {
+        self.add(on, net, cost);
     }
 
-    fn add(&mut self, on: NaiveDate, net: Decimal, cost: Decimal, quantity: Decimal) {
+    fn add(&mut self, on: NaiveDate, net: Decimal, cost: Decimal) {
         // Saturating: apply cannot fail, and `limits` keeps every total within 10^18.
-        let day = self.days.entry(on).or_default();
+        let day = self.days.entry_or_default(Day(on));
         day.net = day.net.saturating_add(net);
         day.cost = day.cost.saturating_add(cost);
-        day.quantity = day.quantity.saturating_add(quantity);
     }
 
     /// Subtracts a return on the day of the sale it returns: the plain subtraction that
     /// [`DailySales::add_line`] with the return's [`LineEffect`] must equal bit for bit.
     #[cfg(test)]
-    pub fn subtract_return(
-        &mut self,
-        sale_on: NaiveDate,
-        net: Decimal,
-        cost: Decimal,
-        quantity: Decimal,
-    ) {
-        let day = self.days.entry(sale_on).or_default();
+    pub fn subtract_return(&mut self, sale_on: NaiveDate, net: Decimal, cost: Decimal) {
+        let day = self.days.entry_or_default(Day(sale_on));
         day.net = day.net.saturating_sub(net);
         day.cost = day.cost.saturating_sub(cost);
-        day.quantity = day.quantity.saturating_sub(quantity);
     }
 
     /// Days from `from` to `to`, both included, in order.
@@ -73,13 +80,8 @@ impl DailySales {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> impl Iterator<Item = (NaiveDate, DayTotals)> + '_ {
-        let range = if from <= to {
-            Some(self.days.range(from..=to))
-        } else {
-            None
-        };
-        range.into_iter().flatten().map(|(d, t)| (*d, *t))
+    ) -> impl Iterator<Item = (NaiveDate, DayAmounts)> + '_ {
+        self.days.range(Day(from)..=Day(to)).map(|(d, t)| (d.0, *t))
     }
 
     /// Net revenue from `from` to `to`, both included.
@@ -112,10 +114,10 @@ mod tests {
     fn returns_count_on_the_sale_day_and_ranges_are_inclusive() {
         // Proves a return lowers its sale's day and the window edges are both included.
         let mut sales = DailySales::default();
-        sales.add_sale(day("2026-03-01"), d("100.00"), d("60.00"), d("10"));
-        sales.add_sale(day("2026-03-31"), d("50.00"), d("50.00"), d("5"));
-        sales.add_sale(day("2026-04-01"), d("7.00"), d("1.00"), d("1"));
-        sales.subtract_return(day("2026-03-01"), d("30.00"), d("18.00"), d("3"));
+        sales.add_sale(day("2026-03-01"), d("100.00"), d("60.00"));
+        sales.add_sale(day("2026-03-31"), d("50.00"), d("50.00"));
+        sales.add_sale(day("2026-04-01"), d("7.00"), d("1.00"));
+        sales.subtract_return(day("2026-03-01"), d("30.00"), d("18.00"));
         assert_eq!(
             sales.net_between(day("2026-03-01"), day("2026-03-31")),
             d("120.00")
@@ -133,10 +135,7 @@ mod tests {
             .next()
             .unwrap()
             .1;
-        assert_eq!(
-            (first.net, first.cost, first.quantity),
-            (d("70.00"), d("42.00"), d("7"))
-        );
+        assert_eq!((first.net, first.cost), (d("70.00"), d("42.00")));
     }
 
     fn returned(amount: Decimal, sale_on: NaiveDate) -> SaleReturned {
@@ -181,13 +180,17 @@ mod tests {
                 let mut by_line = DailySales::default();
                 let mut by_subtraction = DailySales::default();
                 if let Some(b) = before {
-                    by_line.add_sale(on, b, b, b);
-                    by_subtraction.add_sale(on, b, b, b);
+                    by_line.add_sale(on, b, b);
+                    by_subtraction.add_sale(on, b, b);
                 }
                 by_line.add_line(&returned(amount, on).line_effect());
-                by_subtraction.subtract_return(on, amount, amount, amount);
-                let (a, b) = (by_line.days[&on], by_subtraction.days[&on]);
-                for (x, y) in [(a.net, b.net), (a.cost, b.cost), (a.quantity, b.quantity)] {
+                by_subtraction.subtract_return(on, amount, amount);
+                let (a, b) = (
+                    by_line.days.get(&Day(on)),
+                    by_subtraction.days.get(&Day(on)),
+                );
+                let (a, b) = (a.unwrap(), b.unwrap());
+                for (x, y) in [(a.net, b.net), (a.cost, b.cost)] {
                     assert_eq!(x.serialize(), y.serialize(), "{before:?} - {amount}");
                 }
             }
@@ -214,11 +217,8 @@ mod tests {
         sales.add_line(&sale.line_effect());
         sale.cost_amount = Some(d("60.00"));
         sales.add_line(&sale.line_effect());
-        let totals = sales.days[&day("2026-03-02")];
-        assert_eq!(
-            (totals.net, totals.cost, totals.quantity),
-            (d("200.00"), d("160.00"), d("4"))
-        );
+        let totals = *sales.days.get(&Day(day("2026-03-02"))).unwrap();
+        assert_eq!((totals.net, totals.cost), (d("200.00"), d("160.00")));
         let effect = sale.line_effect();
         assert_eq!(
             (effect.account_id, effect.sku, effect.category),

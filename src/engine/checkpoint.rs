@@ -24,7 +24,7 @@ use crate::ledger::{LedgerError, LogStore};
 use crate::projections::ReadModel;
 
 /// The format of a checkpoint's payload; a checkpoint of another is passed over.
-pub const CHECKPOINT_FORMAT: u32 = 1;
+pub const CHECKPOINT_FORMAT: u32 = 2;
 /// Events between two checkpoints (named limit): bounds the replay after a kill -9.
 pub const CHECKPOINT_EVENTS: u64 = 500_000;
 /// The checkpoints' folder inside a data directory.
@@ -59,15 +59,19 @@ pub fn dir_of(data: &Path) -> PathBuf {
 /// Writes a checkpoint of `state` and `read` (at the read models' head) into `dir`.
 pub fn write(dir: &Path, state: &LedgerState, read: &ReadModel) -> Result<PathBuf, LedgerError> {
     let head = read.head();
-    let payload = codec::encode_checkpoint(&BodyRef { state, read });
-    checkpoint::write(dir, CHECKPOINT_FORMAT, head.position, &head.hash, &payload)
+    checkpoint::write_with(dir, CHECKPOINT_FORMAT, head.position, &head.hash, |out| {
+        codec::encode_checkpoint_into(out, &BodyRef { state, read })
+    })
 }
 
 /// The newest usable checkpoint of the data directory of `store`, or None (each reason
 /// logged) when the log must be replayed from its start.
 pub fn load(store: &LogStore, marks: StoreMarks) -> Option<Start> {
     let dir = dir_of(store.path());
-    let loaded = checkpoint::load_newest(&dir, CHECKPOINT_FORMAT).loaded?;
+    let loaded = checkpoint::load_newest(&dir, CHECKPOINT_FORMAT, |payload, length| {
+        codec::decode_checkpoint_from::<Body>(payload, length).map_err(|e| e.to_string())
+    })
+    .loaded?;
     let path = loaded.path.display().to_string();
     let pass = |reason: String| {
         tracing::warn!(path = %path, %reason, "checkpoint passed over; replaying the whole log");
@@ -84,10 +88,7 @@ pub fn load(store: &LogStore, marks: StoreMarks) -> Option<Start> {
         Ok(_) => return pass("the log holds another event at its position".to_string()),
         Err(e) => return pass(format!("its position is not in the log: {e}")),
     }
-    let body: Body = match codec::decode_checkpoint(&loaded.payload) {
-        Ok(body) => body,
-        Err(e) => return pass(format!("it does not decode: {e}")),
-    };
+    let body = loaded.value;
     let head = body.read.head();
     if head.position != loaded.position || head.hash != loaded.head_hash {
         return pass("its read models stand at another position than its header".to_string());

@@ -190,6 +190,11 @@ impl Writer {
         if let Err(e) = self.store.sync() {
             tracing::error!(error = %e, "final sync at shutdown failed");
         }
+        if let LineHome::Store(lines) = &self.home {
+            if let Err(e) = lines.settle() {
+                tracing::warn!(error = %e, "derived stores not settled at shutdown");
+            }
+        }
         if self.stopped.is_none() {
             let read = self.read.read().unwrap_or_else(|p| p.into_inner());
             self.checkpointer.finish(&self.state, &read);

@@ -125,31 +125,6 @@ pub mod date_option {
     }
 }
 
-/// A `BTreeMap` keyed by dates, with each key in the compact form of [`date`].
-pub mod date_map {
-    use std::collections::BTreeMap;
-
-    use chrono::NaiveDate;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-    struct Day(#[serde(with = "super::date")] NaiveDate);
-
-    pub fn serialize<V: Serialize, S: Serializer>(
-        map: &BTreeMap<NaiveDate, V>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(map.iter().map(|(day, v)| (Day(*day), v)))
-    }
-
-    pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<BTreeMap<NaiveDate, V>, D::Error> {
-        let days = BTreeMap::<Day, V>::deserialize(deserializer)?;
-        Ok(days.into_iter().map(|(day, v)| (day.0, v)).collect())
-    }
-}
-
 /// The checkpoint form of types whose own serde form is an API body that leaves fields out
 /// (the positions marked `#[serde(skip)]`). Such a type implements [`CheckpointForm`]
 /// through a full mirror (a `#[serde(remote = "…")]` derive, see [`checkpoint_form`]), and

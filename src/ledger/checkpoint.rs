@@ -11,7 +11,7 @@
 //! one, which loading ignores and the next write removes.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -27,15 +27,18 @@ pub const KEEP: usize = 2;
 const HEADER_BYTES: usize = 8 + 4 + 8 + HASH_BYTES + 8 + 32;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
+/// Buffers between a payload and its file (a checkpoint is tens of MB: it streams).
+const READ_BUFFER_BYTES: usize = 1 << 20;
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
 /// Appended to the final name while a file is being written.
 const TEMP_SUFFIX: &str = ".tmp";
 
-/// A checkpoint read back whole and verified.
+/// A checkpoint read back whole and verified, its payload decoded by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loaded {
+pub struct Loaded<T> {
     pub position: u64,
     pub head_hash: [u8; HASH_BYTES],
-    pub payload: Vec<u8>,
+    pub value: T,
     pub path: PathBuf,
 }
 
@@ -48,7 +51,8 @@ pub enum SkipReason {
     /// Shorter than its header says.
     #[error("truncated")]
     Truncated,
-    /// Bad magic, a checksum that does not match, or a header that disagrees with the name.
+    /// Bad magic, a checksum that does not match, a header that disagrees with the name,
+    /// or a payload the caller could not decode.
     #[error("corrupt ({0})")]
     Corrupt(String),
     /// The file could not be read.
@@ -64,9 +68,9 @@ pub struct Skipped {
 }
 
 /// What [`load_newest`] found: the newest valid checkpoint, and every newer file it skipped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadOutcome {
-    pub loaded: Option<Loaded>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOutcome<T> {
+    pub loaded: Option<Loaded<T>>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -92,21 +96,21 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
     }
 }
 
-/// The bytes of a checkpoint file.
-fn encode_file(
+/// The header of a checkpoint file; `length` and `checksum` describe the payload after it.
+fn encode_header(
     format: u32,
     position: u64,
     head_hash: &[u8; HASH_BYTES],
-    payload: &[u8],
+    length: u64,
+    checksum: &[u8; 32],
 ) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER_BYTES + payload.len());
+    let mut bytes = Vec::with_capacity(HEADER_BYTES);
     bytes.extend_from_slice(&MAGIC);
     bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&position.to_le_bytes());
     bytes.extend_from_slice(head_hash);
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&Sha256::digest(payload));
-    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(&length.to_le_bytes());
+    bytes.extend_from_slice(checksum);
     bytes
 }
 
@@ -115,13 +119,21 @@ fn array<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
     bytes[at..at + N].try_into().expect("length checked")
 }
 
-/// Checks a file's bytes: the format, the position its name gives, the length and the
-/// checksum. Returns the head hash and the payload's range.
-fn decode_file(
+/// What a header says of the payload after it.
+struct Header {
+    head_hash: [u8; HASH_BYTES],
+    length: u64,
+    checksum: [u8; 32],
+}
+
+/// Checks a header (the first bytes of a file of `file_length` bytes): the magic, the
+/// format, the position its name gives and the payload's length.
+fn decode_header(
     bytes: &[u8],
+    file_length: u64,
     format: u32,
     position: u64,
-) -> Result<([u8; HASH_BYTES], std::ops::Range<usize>), SkipReason> {
+) -> Result<Header, SkipReason> {
     if bytes.len() < HEADER_BYTES {
         // A file cut inside its magic is as likely a torn write as a foreign file.
         return Err(if MAGIC.starts_with(&bytes[..bytes.len().min(8)]) {
@@ -143,34 +155,108 @@ fn decode_file(
             "header says position {stated}"
         )));
     }
-    let head_hash: [u8; HASH_BYTES] = array(bytes, 20);
     let length = u64::from_le_bytes(array(bytes, 20 + HASH_BYTES));
-    let checksum: [u8; 32] = array(bytes, 28 + HASH_BYTES);
-    let available = (bytes.len() - HEADER_BYTES) as u64;
+    let available = file_length - HEADER_BYTES as u64;
     if length > available {
         return Err(SkipReason::Truncated);
     }
     if length < available {
         return Err(SkipReason::Corrupt("bytes after the payload".to_string()));
     }
-    let payload = HEADER_BYTES..bytes.len();
-    if Sha256::digest(&bytes[payload.clone()]).as_slice() != checksum {
-        return Err(SkipReason::Corrupt("checksum mismatch".to_string()));
-    }
-    Ok((head_hash, payload))
+    Ok(Header {
+        head_hash: array(bytes, 20),
+        length,
+        checksum: array(bytes, 28 + HASH_BYTES),
+    })
 }
 
-/// Reads and verifies the checkpoint file at `path`, which stands for `position`.
-fn read_file(path: &Path, format: u32, position: u64) -> Result<Loaded, SkipReason> {
-    let mut bytes = fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    let (head_hash, payload) = decode_file(&bytes, format, position)?;
-    bytes.drain(..payload.start);
+/// A reader or writer that hashes (SHA-256) and counts what passes through it.
+struct Hashing<T> {
+    inner: T,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<T> Hashing<T> {
+    fn new(inner: T) -> Hashing<T> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    fn checksum(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads the checkpoint file at `path`, which stands for `position`: checks its header,
+/// hands the payload to `decode` as it streams from the file (never whole in memory), and
+/// keeps the result only when the whole payload matches its checksum.
+fn read_file<T>(
+    path: &Path,
+    format: u32,
+    position: u64,
+    decode: &mut dyn FnMut(&mut dyn Read, u64) -> Result<T, String>,
+) -> Result<Loaded<T>, SkipReason> {
+    let unreadable = |e: std::io::Error| SkipReason::Unreadable(e.to_string());
+    let mut file = File::open(path).map_err(unreadable)?;
+    let file_length = file.metadata().map_err(unreadable)?.len();
+    let mut head = Vec::with_capacity(HEADER_BYTES);
+    (&mut file)
+        .take(HEADER_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    let header = decode_header(&head, file_length, format, position)?;
+    // Hashed in the buffer's large reads, not in the decoder's many small ones.
+    let hashing = Hashing::new(file.take(header.length));
+    let mut buffered = BufReader::with_capacity(READ_BUFFER_BYTES, hashing);
+    let decoded = decode(&mut buffered, header.length);
+    std::io::copy(&mut buffered, &mut std::io::sink()).map_err(unreadable)?;
+    let payload = buffered.into_inner();
+    if payload.bytes != header.length {
+        return Err(SkipReason::Truncated);
+    }
+    if payload.checksum() != header.checksum {
+        return Err(SkipReason::Corrupt("checksum mismatch".to_string()));
+    }
+    let value = decoded.map_err(|e| SkipReason::Corrupt(format!("does not decode: {e}")))?;
     Ok(Loaded {
         position,
-        head_hash,
-        payload: bytes,
+        head_hash: header.head_hash,
+        value,
         path: path.to_path_buf(),
     })
+}
+
+/// Reads a payload to its end and keeps nothing: checking a file without decoding it.
+fn skip_payload(payload: &mut dyn Read, _length: u64) -> Result<(), String> {
+    std::io::copy(payload, &mut std::io::sink())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The checkpoint files in `dir` (temporary files left out), newest position first. A
@@ -192,10 +278,18 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, std::io::Error> {
     Ok(files)
 }
 
-/// Loads the newest checkpoint of payload `format` in `dir` that reads back whole; every
-/// newer file that does not is skipped, named in a warning and in the outcome.
-pub fn load_newest(dir: &Path, format: u32) -> LoadOutcome {
-    let mut outcome = LoadOutcome::default();
+/// Loads the newest checkpoint of payload `format` in `dir` that reads back whole and that
+/// `decode` (given the payload and its length) accepts; every newer file that does not is skipped, named in a warning and in
+/// the outcome.
+pub fn load_newest<T>(
+    dir: &Path,
+    format: u32,
+    mut decode: impl FnMut(&mut dyn Read, u64) -> Result<T, String>,
+) -> LoadOutcome<T> {
+    let mut outcome = LoadOutcome {
+        loaded: None,
+        skipped: Vec::new(),
+    };
     let files = match list(dir) {
         Ok(files) => files,
         Err(e) => {
@@ -209,7 +303,7 @@ pub fn load_newest(dir: &Path, format: u32) -> LoadOutcome {
         }
     };
     for (position, path) in files {
-        match read_file(&path, format, position) {
+        match read_file(&path, format, position, &mut decode) {
             Ok(loaded) => {
                 outcome.loaded = Some(loaded);
                 break;
@@ -223,24 +317,37 @@ pub fn load_newest(dir: &Path, format: u32) -> LoadOutcome {
     outcome
 }
 
-/// Writes the checkpoint of `payload` at `position` into `dir` (created when missing) and
-/// returns its path; then removes checkpoints older than the newest [`KEEP`] valid ones,
-/// files that fail to verify, and temporary files a crash left behind.
-pub fn write(
+/// Writes the checkpoint at `position` into `dir` (created when missing), its payload
+/// streamed by `fill` straight into the file, and returns its path; then removes
+/// checkpoints older than the newest [`KEEP`] valid ones, files that fail to verify, and
+/// temporary files a crash left behind.
+pub fn write_with(
     dir: &Path,
     format: u32,
     position: u64,
     head_hash: &[u8; HASH_BYTES],
-    payload: &[u8],
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<PathBuf, LedgerError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
     remove_temporary(dir)?;
     let path = dir.join(file_name(position));
     let temp = dir.join(format!("{}{TEMP_SUFFIX}", file_name(position)));
-    let bytes = encode_file(format, position, head_hash, payload);
     let mut file = File::create(&temp).map_err(io_error(&temp))?;
-    file.write_all(&bytes).map_err(io_error(&temp))?;
-    file.sync_all().map_err(io_error(&temp))?;
+    (|| {
+        // The header goes in last, once the payload's length and checksum are known.
+        file.write_all(&[0; HEADER_BYTES])?;
+        let hashing = Hashing::new(&mut file);
+        let mut buffered = BufWriter::with_capacity(WRITE_BUFFER_BYTES, hashing);
+        fill(&mut buffered)?;
+        let payload = buffered.into_inner().map_err(|e| e.into_error())?;
+        let (length, checksum) = (payload.bytes, payload.checksum());
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&encode_header(
+            format, position, head_hash, length, &checksum,
+        ))?;
+        file.sync_all()
+    })()
+    .map_err(io_error(&temp))?;
     drop(file);
     fs::rename(&temp, &path).map_err(io_error(&path))?;
     File::open(dir)
@@ -248,6 +355,19 @@ pub fn write(
         .map_err(io_error(dir))?;
     prune(dir, format, position)?;
     Ok(path)
+}
+
+/// [`write_with`] of a payload at hand.
+pub fn write(
+    dir: &Path,
+    format: u32,
+    position: u64,
+    head_hash: &[u8; HASH_BYTES],
+    payload: &[u8],
+) -> Result<PathBuf, LedgerError> {
+    write_with(dir, format, position, head_hash, |out| {
+        out.write_all(payload)
+    })
 }
 
 /// Removes the temporary files of writes that did not finish.
@@ -277,7 +397,7 @@ fn prune(dir: &Path, format: u32, written: u64) -> Result<(), LedgerError> {
         } else if position == written {
             true
         } else {
-            match read_file(&path, format, position) {
+            match read_file(&path, format, position, &mut skip_payload) {
                 Ok(_) => true,
                 Err(SkipReason::ForeignFormat { .. }) => continue,
                 Err(_) => false,
@@ -297,6 +417,23 @@ mod tests {
     use super::*;
 
     const FORMAT: u32 = 7;
+
+    /// The newest checkpoint, its payload read back as bytes.
+    fn load(dir: &Path, format: u32) -> LoadOutcome<Vec<u8>> {
+        load_newest(dir, format, |payload, _| {
+            let mut bytes = Vec::new();
+            payload.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+            Ok(bytes)
+        })
+    }
+
+    /// The bytes of a whole checkpoint file.
+    fn encode_file(format: u32, position: u64, head: &[u8; HASH_BYTES], payload: &[u8]) -> Vec<u8> {
+        let checksum: [u8; 32] = Sha256::digest(payload).into();
+        let mut bytes = encode_header(format, position, head, payload.len() as u64, &checksum);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
 
     fn hash(byte: u8) -> [u8; HASH_BYTES] {
         [byte; HASH_BYTES]
@@ -318,19 +455,19 @@ mod tests {
         let dir = temp.path().join("checkpoints");
         let path = write(&dir, FORMAT, 42, &hash(9), b"state bytes").unwrap();
         assert_eq!(path, dir.join("checkpoint-00000000000000000042.bin"));
-        let outcome = load_newest(&dir, FORMAT);
+        let outcome = load(&dir, FORMAT);
         assert_eq!(outcome.skipped, vec![]);
         assert_eq!(
             outcome.loaded,
             Some(Loaded {
                 position: 42,
                 head_hash: hash(9),
-                payload: b"state bytes".to_vec(),
+                value: b"state bytes".to_vec(),
                 path,
             })
         );
         let empty = write(&dir, FORMAT, 43, &hash(1), b"").unwrap();
-        assert_eq!(load_newest(&dir, FORMAT).loaded.unwrap().path, empty);
+        assert_eq!(load(&dir, FORMAT).loaded.unwrap().path, empty);
     }
 
     #[test]
@@ -338,8 +475,34 @@ mod tests {
         // Proves a first start (no checkpoint yet) is not an error.
         let temp = tempfile::tempdir().unwrap();
         assert_eq!(
-            load_newest(&temp.path().join("none"), FORMAT),
-            LoadOutcome::default()
+            load(&temp.path().join("none"), FORMAT),
+            LoadOutcome {
+                loaded: None,
+                skipped: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_payload_the_caller_cannot_decode_is_skipped_for_the_one_before() {
+        // Proves a checkpoint whose checksum holds but whose payload the caller refuses is
+        // passed over as corrupt, and the older one loads.
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        write(dir, FORMAT, 1, &hash(1), b"good").unwrap();
+        write(dir, FORMAT, 2, &hash(2), b"bad").unwrap();
+        let outcome = load_newest(dir, FORMAT, |payload, _| {
+            let mut bytes = Vec::new();
+            payload.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+            if bytes == b"bad" {
+                return Err("refused".to_string());
+            }
+            Ok(bytes)
+        });
+        assert_eq!(outcome.loaded.unwrap().value, b"good");
+        assert_eq!(
+            outcome.skipped[0].reason,
+            SkipReason::Corrupt("does not decode: refused".to_string())
         );
     }
 
@@ -353,7 +516,7 @@ mod tests {
         for cut in [HEADER_BYTES + 3, 30, 5] {
             let bytes = fs::read(&newest).unwrap();
             fs::write(&newest, &bytes[..cut]).unwrap();
-            let outcome = load_newest(dir, FORMAT);
+            let outcome = load(dir, FORMAT);
             assert_eq!(
                 outcome.skipped,
                 vec![Skipped {
@@ -363,7 +526,7 @@ mod tests {
                 "cut at {cut}"
             );
             let loaded = outcome.loaded.unwrap();
-            assert_eq!((loaded.position, loaded.payload), (10, b"older".to_vec()));
+            assert_eq!((loaded.position, loaded.value), (10, b"older".to_vec()));
             fs::write(&newest, encode_file(FORMAT, 20, &hash(2), b"newer payload")).unwrap();
         }
     }
@@ -380,7 +543,7 @@ mod tests {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
             fs::write(&path, &bad).unwrap();
-            let outcome = load_newest(dir, FORMAT);
+            let outcome = load(dir, FORMAT);
             assert!(
                 matches!(
                     outcome.skipped[..],
@@ -403,7 +566,7 @@ mod tests {
         let dir = temp.path();
         write(dir, FORMAT, 1, &hash(1), b"mine").unwrap();
         let foreign = write(dir, FORMAT + 1, 2, &hash(2), b"theirs").unwrap();
-        let outcome = load_newest(dir, FORMAT);
+        let outcome = load(dir, FORMAT);
         assert_eq!(
             outcome.skipped,
             vec![Skipped {
@@ -411,7 +574,7 @@ mod tests {
                 reason: SkipReason::ForeignFormat { found: FORMAT + 1 }
             }]
         );
-        assert_eq!(outcome.loaded.unwrap().payload, b"mine");
+        assert_eq!(outcome.loaded.unwrap().value, b"mine");
     }
 
     #[test]
@@ -424,7 +587,7 @@ mod tests {
         let leftover = dir.join(format!("{}{TEMP_SUFFIX}", file_name(2)));
         fs::write(&leftover, &encode_file(FORMAT, 2, &hash(2), b"half")[..40]).unwrap();
         fs::write(dir.join("notes.txt"), b"unrelated").unwrap();
-        let outcome = load_newest(dir, FORMAT);
+        let outcome = load(dir, FORMAT);
         assert_eq!(outcome.skipped, vec![]);
         assert_eq!(outcome.loaded.unwrap().position, 1);
         write(dir, FORMAT, 3, &hash(3), b"next").unwrap();

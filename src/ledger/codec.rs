@@ -1,7 +1,7 @@
 //! The one place bincode is used (1.3.3; RUSTSEC-2025-0141 marks it unmaintained, see
 //! SECURITY.md). Everything stored goes through `encode`/`decode` (the log) and
-//! `encode_checkpoint`/`decode_checkpoint` (checkpoints of the in-memory state), so
-//! replacing bincode is a change to this file plus golden-bytes tests.
+//! `encode_checkpoint_into`/`decode_checkpoint_from` (checkpoints of the in-memory state,
+//! streamed), so replacing bincode is a change to this file plus golden-bytes tests.
 //!
 //! The options are pinned: variable-length little-endian integers (lengths of strings
 //! mostly take one byte), no trailing bytes, and a decode limit so corrupt length prefixes cannot allocate wildly.
@@ -74,21 +74,30 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         .map_err(|e| CodecError::Malformed(e.to_string()))
 }
 
-/// Encodes a checkpoint payload (the in-memory state) in the same options as [`encode`].
-pub fn encode_checkpoint<T: Serialize>(value: &T) -> Vec<u8> {
-    // The state is maps and vectors of the same plain values as events: cannot fail.
-    options()
-        .serialize(value)
-        .expect("checkpoint types always serialize")
+/// Encodes a checkpoint payload (the in-memory state) into `out`, in the same options as
+/// [`encode`]. Fails only when `out` does (the state is maps and vectors of the same plain
+/// values as events).
+pub fn encode_checkpoint_into<T: Serialize>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    options().serialize_into(out, value).map_err(|e| match *e {
+        bincode::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    })
 }
 
-/// Decodes a payload written by [`encode_checkpoint`]. A checkpoint of a large ledger is far
-/// bigger than [`DECODE_BYTES_MAX`], so the only limit is the input itself: a corrupt length
-/// prefix can claim no more than the bytes that are there.
-pub fn decode_checkpoint<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+/// Decodes a payload written by [`encode_checkpoint_into`] as it streams from `input`, of
+/// `length` bytes. A checkpoint of a large ledger is far bigger than [`DECODE_BYTES_MAX`],
+/// so the only limit is the input itself: a corrupt length prefix can claim no more than
+/// the bytes that are there.
+pub fn decode_checkpoint_from<T: DeserializeOwned>(
+    input: &mut dyn std::io::Read,
+    length: u64,
+) -> Result<T, CodecError> {
     options()
-        .with_limit(bytes.len() as u64)
-        .deserialize(bytes)
+        .with_limit(length)
+        .deserialize_from(input)
         .map_err(|e| CodecError::Malformed(e.to_string()))
 }
 
@@ -101,10 +110,15 @@ mod tests {
         // Proves checkpoint payloads have no fixed size limit, yet a length prefix that
         // claims more than the input gives an error instead of an allocation.
         let big = vec![7u8; (DECODE_BYTES_MAX as usize) + 10];
-        let bytes = encode_checkpoint(&(1u64, big.clone()));
-        assert_eq!(decode_checkpoint::<(u64, Vec<u8>)>(&bytes), Ok((1, big)));
-        let lying = encode_checkpoint(&u64::MAX);
-        assert!(decode_checkpoint::<Vec<u8>>(&lying).is_err());
-        assert!(decode_checkpoint::<(u64, u64)>(&bytes[..3]).is_err());
+        let mut bytes = Vec::new();
+        encode_checkpoint_into(&mut bytes, &(1u64, big.clone())).unwrap();
+        let decode = |bytes: &[u8]| -> Result<(u64, Vec<u8>), CodecError> {
+            decode_checkpoint_from(&mut &bytes[..], bytes.len() as u64)
+        };
+        assert_eq!(decode(&bytes), Ok((1, big)));
+        let mut lying = Vec::new();
+        encode_checkpoint_into(&mut lying, &(1u64, u64::MAX)).unwrap();
+        assert!(decode(&lying).is_err());
+        assert!(decode(&bytes[..3]).is_err());
     }
 }

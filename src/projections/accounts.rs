@@ -29,22 +29,17 @@ pub struct AccountView {
     pub return_lines: u64,
 }
 
-/// One account's descriptive versions, and the positions of its sale and return lines
-/// (kept apart so a million sale lines cost 8 bytes each, not a version each).
+/// One account's descriptive versions. Its line counts are not here: they are the
+/// accrual line facts' (`ReadModel::account_at` adds them), so memory holds nothing per line.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct AccountHistory {
     versions: Vec<(u64, AccountView)>,
-    sale_positions: Vec<u64>,
-    return_positions: Vec<u64>,
 }
 
 impl AccountHistory {
     fn at(&self, cutoff: u64) -> Option<AccountView> {
         let index = self.versions.partition_point(|(p, _)| *p <= cutoff);
-        let mut view = self.versions[..index].last()?.1.clone();
-        view.sale_lines = self.sale_positions.partition_point(|p| *p <= cutoff) as u64;
-        view.return_lines = self.return_positions.partition_point(|p| *p <= cutoff) as u64;
-        Some(view)
+        Some(self.versions[..index].last()?.1.clone())
     }
 }
 
@@ -78,7 +73,6 @@ impl AccountsProjection {
                 };
                 let history = AccountHistory {
                     versions: vec![(position, view)],
-                    ..AccountHistory::default()
                 };
                 self.history.insert(e.account_id.clone(), history);
                 return;
@@ -86,8 +80,7 @@ impl AccountsProjection {
             Event::AccountUpdated(e) => &e.account_id,
             Event::RelationshipStageChanged(e) => &e.account_id,
             Event::AccountClosed(e) => &e.account_id,
-            Event::SaleRecorded(e) => &e.account_id,
-            Event::SaleReturned(e) => &e.account_id,
+            Event::SaleRecorded(_) | Event::SaleReturned(_) => return,
             Event::TierPolicyPublished(_)
             | Event::TierOverrideGranted(_)
             | Event::TierOverrideRevoked(_)
@@ -113,11 +106,6 @@ impl AccountsProjection {
         let Some(history) = self.history.get_mut(account_id) else {
             return;
         };
-        match event {
-            Event::SaleRecorded(_) => return history.sale_positions.push(position),
-            Event::SaleReturned(_) => return history.return_positions.push(position),
-            _ => {}
-        }
         let Some((_, latest)) = history.versions.last() else {
             return;
         };
@@ -139,13 +127,15 @@ impl AccountsProjection {
         history.versions.push((position, next));
     }
 
-    /// The account as of `cutoff` (a log position).
-    pub fn get(&self, account_id: &str, cutoff: u64) -> Option<AccountView> {
+    /// The account as described at `cutoff` (a log position), its line counts zero: a
+    /// reader wants `ReadModel::account_at`, which adds them.
+    pub fn described(&self, account_id: &str, cutoff: u64) -> Option<AccountView> {
         self.history.get(account_id)?.at(cutoff)
     }
 
-    /// Accounts after `after` in id order, as they stood at `cutoff`.
-    pub fn list<'s>(
+    /// Accounts after `after` in id order, as described at `cutoff` (line counts zero:
+    /// `ReadModel::with_lines` adds them).
+    pub fn list_described<'s>(
         &'s self,
         after: Option<&str>,
         cutoff: u64,

@@ -95,6 +95,7 @@ impl Accruals {
                         net: effect.net,
                         cost: effect.cost,
                         quantity: effect.quantity,
+                        returned: matches!(event, Event::SaleReturned(_)),
                     };
                     self.add_line(effect.account_id, line, programs);
                 }
@@ -229,7 +230,7 @@ impl Accruals {
             .facts
             .counts()
             .iter()
-            .map(|(account, count)| format!("f|{account}|{count}"))
+            .map(|(account, count)| format!("f|{account}|{}|{}", count.sales, count.returns))
             .collect();
         lines.append(&mut facts);
         lines.sort_unstable();

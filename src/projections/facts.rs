@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::derived::{LineFact, LineStore};
+use crate::derived::{LineCounts, LineFact, LineStore};
 use crate::domain::state::FastMap;
 use crate::ledger::LedgerError;
 
@@ -20,8 +20,8 @@ pub struct Facts {
     /// Facts not yet in the store (every fact when there is no store), by account.
     #[serde(skip)]
     pending: FastMap<String, Vec<LineFact>>,
-    /// Every fact of an account, stored or pending.
-    counts: FastMap<String, u64>,
+    /// Every account's sale and return lines, stored or pending.
+    counts: FastMap<String, LineCounts>,
     /// The position the store reflects: facts at or before it are stored already.
     #[serde(skip)]
     stored_through: u64,
@@ -47,9 +47,11 @@ impl Facts {
     /// only counted.
     pub fn push(&mut self, account_id: &str, fact: LineFact) {
         match self.counts.get_mut(account_id) {
-            Some(count) => *count += 1,
+            Some(counts) => counts.add(&fact),
             None => {
-                self.counts.insert(account_id.to_string(), 1);
+                let mut counts = LineCounts::default();
+                counts.add(&fact);
+                self.counts.insert(account_id.to_string(), counts);
             }
         }
         if self.store.is_some() && fact.position <= self.stored_through {
@@ -90,20 +92,28 @@ impl Facts {
         Ok(facts)
     }
 
-    /// The number of an account's facts at or before `cutoff` (one stored run read).
-    pub fn count_through(&self, account_id: &str, cutoff: u64) -> Result<u64, LedgerError> {
-        let stored = match &self.store {
+    /// An account's sale and return lines at or before `cutoff` (one stored run read).
+    pub fn count_through(&self, account_id: &str, cutoff: u64) -> Result<LineCounts, LedgerError> {
+        let mut counts = match &self.store {
             Some(store) => store.fact_count_through(account_id, cutoff.min(self.stored_through))?,
-            None => 0,
+            None => LineCounts::default(),
         };
-        let pending = self.pending.get(account_id).map_or(0, |facts| {
-            facts.iter().take_while(|f| f.position <= cutoff).count() as u64
-        });
-        Ok(stored + pending)
+        if let Some(pending) = self.pending.get(account_id) {
+            pending
+                .iter()
+                .take_while(|f| f.position <= cutoff)
+                .for_each(|fact| counts.add(fact));
+        }
+        Ok(counts)
+    }
+
+    /// An account's sale and return lines now (every fact applied).
+    pub fn count(&self, account_id: &str) -> LineCounts {
+        self.counts.get(account_id).copied().unwrap_or_default()
     }
 
     /// Per-account counts, for the projections digest.
-    pub fn counts(&self) -> &FastMap<String, u64> {
+    pub fn counts(&self) -> &FastMap<String, LineCounts> {
         &self.counts
     }
 }

@@ -337,7 +337,37 @@ impl ReadModel {
             return Ok(self.stream_counts.get(&stream).copied().unwrap_or(0));
         }
         let lines = self.accruals.facts.count_through(account_id, cutoff)?;
-        Ok(self.stream_version_at(&stream, cutoff) + lines)
+        Ok(self.stream_version_at(&stream, cutoff) + lines.total())
+    }
+
+    /// The account as known at `cutoff`, with its sale and return lines then.
+    pub fn account_at(
+        &self,
+        account_id: &str,
+        cutoff: u64,
+    ) -> Result<Option<AccountView>, LedgerError> {
+        match self.accounts.described(account_id, cutoff) {
+            Some(view) => self.with_lines(view, cutoff).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `view` (an account as described at `cutoff`) with its sale and return lines then:
+    /// counted in memory at the head, read from one stored run of line facts before it.
+    pub fn with_lines(
+        &self,
+        mut view: AccountView,
+        cutoff: u64,
+    ) -> Result<AccountView, LedgerError> {
+        let facts = &self.accruals.facts;
+        let counts = if cutoff >= self.head_position() {
+            facts.count(&view.account_id)
+        } else {
+            facts.count_through(&view.account_id, cutoff)?
+        };
+        view.sale_lines = counts.sales;
+        view.return_lines = counts.returns;
+        Ok(view)
     }
 
     /// A digest of every read model, to compare a live server with a rebuild from the log.
@@ -345,8 +375,9 @@ impl ReadModel {
         let mut hasher = Sha256::new();
         let cutoff = self.head_position();
         hasher.update(format!("head|{}|{}\n", cutoff, hash_hex(&self.head().hash)));
-        for account in self.accounts.list(None, cutoff) {
-            hasher.update(format!("{account:?}\n"));
+        for account in self.accounts.list_described(None, cutoff) {
+            let counts = self.accruals.facts.count(&account.account_id);
+            hasher.update(format!("{account:?}|{}|{}\n", counts.sales, counts.returns));
             hasher.update(format!(
                 "v|{}\n",
                 self.stream_counts

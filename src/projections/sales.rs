@@ -11,6 +11,7 @@ use crate::domain::daily::DayTotals;
 use crate::domain::events::LineEffect;
 use crate::domain::money::round_to_minor_unit;
 use crate::domain::state::FastMap;
+use crate::kernel::sorted::SortedMap;
 use crate::rules::calendar::{month_first_day, month_index};
 
 /// One account's totals by (month index, name) for skus and for categories.
@@ -20,12 +21,12 @@ pub struct SalesBreakdown {
     /// replay allocates nothing once its names are known.
     names: Vec<String>,
     ids: FastMap<String, u32>,
-    by_sku: BTreeMap<(i32, u32), DayTotals>,
-    by_category: BTreeMap<(i32, u32), DayTotals>,
+    by_sku: SortedMap<(i32, u32), DayTotals>,
+    by_category: SortedMap<(i32, u32), DayTotals>,
 }
 
 fn add(
-    map: &mut BTreeMap<(i32, u32), DayTotals>,
+    map: &mut SortedMap<(i32, u32), DayTotals>,
     month: i32,
     name: u32,
     net: Decimal,
@@ -33,7 +34,7 @@ fn add(
     quantity: Decimal,
 ) {
     // Saturating: apply cannot fail, and `domain::limits` keeps every sum within ±2·10^18.
-    let totals = map.entry((month, name)).or_default();
+    let totals = map.entry_or_default((month, name));
     totals.net = totals.net.saturating_add(net);
     totals.cost = totals.cost.saturating_add(cost);
     totals.quantity = totals.quantity.saturating_add(quantity);
@@ -82,7 +83,7 @@ impl SalesBreakdown {
             by_category: Vec::new(),
             by_sku: Vec::new(),
         };
-        let range = (from, 0)..(to.saturating_add(1), 0);
+        let range = (from, 0)..=(to, u32::MAX);
         for ((month, name), t) in self.by_category.range(range.clone()) {
             let summary = months.entry(*month).or_insert_with(|| blank(*month));
             summary.net_revenue = summary.net_revenue.saturating_add(t.net);

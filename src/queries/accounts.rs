@@ -67,7 +67,7 @@ pub fn accounts_page(
 ) -> Result<AccountPage, QueryError> {
     let mut accounts: Vec<AccountResponse> = read
         .accounts
-        .list(filter.after, cutoff)
+        .list_described(filter.after, cutoff)
         .filter(|a| filter.scope.is_none_or(|s| a.scope == s))
         .filter(|a| filter.segment.is_none_or(|s| a.segment == Some(s)))
         .filter(|a| {
@@ -86,6 +86,7 @@ pub fn accounts_page(
         .take(limit + 1)
         .map(|found| {
             let (account, tier) = found?;
+            let account = read.with_lines(account, cutoff)?;
             let version = read.account_version_at(&account.account_id, cutoff)?;
             Ok(AccountResponse {
                 account,

@@ -185,7 +185,7 @@ pub fn eligibility(
     let on = period_end.min(today);
     let stage = read
         .accounts
-        .get(account_id, cutoff)
+        .described(account_id, cutoff)
         .map(|a| a.relationship_stage)
         .unwrap_or(Stage::Exploratory);
     let daily = read.daily_at(account_id, cutoff)?;

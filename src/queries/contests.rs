@@ -84,7 +84,7 @@ pub fn standings(
     let tier_day = to.max(contest.starts_on);
     let entrants: Vec<Entrant> = read
         .accounts
-        .list(None, cutoff)
+        .list_described(None, cutoff)
         .filter(|a| a.currency == contest.currency)
         .map(|account| {
             let id = account.account_id.as_str();

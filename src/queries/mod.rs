@@ -93,7 +93,7 @@ pub fn account_known(
     account_id: &str,
     cutoff: u64,
 ) -> Result<AccountView, QueryError> {
-    read.accounts.get(account_id, cutoff).ok_or_else(|| {
+    read.account_at(account_id, cutoff)?.ok_or_else(|| {
         QueryError::not_found(
             "account_not_found",
             format!("account \"{account_id}\" does not exist"),

@@ -59,7 +59,7 @@ pub fn pareto_report(
         return Err(ReportError::InvalidWindow(window_months));
     }
     let cutoff = read.head_position();
-    let accounts: Vec<_> = read.accounts.list(None, cutoff).collect();
+    let accounts: Vec<_> = read.accounts.list_described(None, cutoff).collect();
     let currency = match currency {
         Some(c) => c.to_string(),
         None => {

@@ -236,7 +236,7 @@ pub fn plan(
             cutoff,
             read.daily(account),
             read.accounts
-                .get(account, cutoff)
+                .described(account, cutoff)
                 .map(|a| a.relationship_stage),
         )
     };

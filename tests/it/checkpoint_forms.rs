@@ -13,7 +13,7 @@ use kaledger::domain::limits::SaleTotals;
 use kaledger::domain::programs::Programs;
 use kaledger::domain::seasons::Seasons;
 use kaledger::domain::settlements::Settlements;
-use kaledger::ledger::codec::{decode_checkpoint, encode_checkpoint};
+use kaledger::ledger::codec::{decode_checkpoint_from, encode_checkpoint_into};
 use kaledger::projections::accounts::AccountsProjection;
 use kaledger::projections::sales::SalesBreakdown;
 use kaledger::projections::tokens::TokensProjection;
@@ -58,8 +58,10 @@ impl Parts {
 }
 
 fn round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(name: &str, value: &T) {
-    let bytes = encode_checkpoint(value);
-    let back: T = decode_checkpoint(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut bytes = Vec::new();
+    encode_checkpoint_into(&mut bytes, value).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let back: T = decode_checkpoint_from(&mut &bytes[..], bytes.len() as u64)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(&back, value, "{name}");
 }
 

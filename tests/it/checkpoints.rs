@@ -657,7 +657,7 @@ async fn known_at_reads_answer_the_same_after_a_restart_from_a_checkpoint() {
         )],
     )
     .await;
-    let paths: Vec<String> = [&t0, &t1, &t2]
+    let mut paths: Vec<String> = [&t0, &t1, &t2]
         .iter()
         .flat_map(|t| {
             [
@@ -669,6 +669,9 @@ async fn known_at_reads_answer_the_same_after_a_restart_from_a_checkpoint() {
             ]
         })
         .collect();
+    // Line counts as of a known_at come from the stored line facts, not from memory.
+    paths.extend([&t0, &t2].map(|t| format!("/v1/accounts/KA-1?known_at={t}")));
+    paths.extend([&t0, &t2].map(|t| format!("/v1/accounts?known_at={t}")));
     let mut before = Vec::new();
     for path in &paths {
         before.push(read(&app, path).await);
@@ -676,6 +679,16 @@ async fn known_at_reads_answer_the_same_after_a_restart_from_a_checkpoint() {
     // The reads differ between t0, t1 and t2, and from now: known_at matters here.
     assert_ne!(before[1], before[6]);
     assert_ne!(before[6], before[11]);
+    let lines = |account: &Value| {
+        (
+            account["sale_lines"].clone(),
+            account["return_lines"].clone(),
+        )
+    };
+    assert_eq!(lines(&before[15]), (json!(2), json!(1)), "{}", before[15]);
+    assert_eq!(lines(&before[16]), (json!(4), json!(2)), "{}", before[16]);
+    assert_eq!(lines(&before[17]["accounts"][0]), lines(&before[15]));
+    assert_eq!(lines(&before[18]["accounts"][0]), lines(&before[16]));
     assert_ne!(
         before[10],
         read(&app, "/v1/rebate-programs/VOL/accruals?period=2026-Q1").await

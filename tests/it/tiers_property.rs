@@ -712,7 +712,7 @@ proptest! {
             for (i, stage) in scenario.stages.iter().enumerate() {
                 let id = account_id(i);
                 let stage = Stage::ALL[*stage];
-                let account = live.accounts.get(&id, cutoff).expect("account");
+                let account = live.accounts.described(&id, cutoff).expect("account");
                 prop_assert_eq!(account.relationship_stage, stage);
                 for offset in &scenario.as_of_days {
                     let as_of = as_of_day(*offset);
