@@ -89,14 +89,14 @@ impl Needs {
             Command::RecordSales { lines } => {
                 for l in lines {
                     if let (Some(account), Some(invoice)) = (&l.account_id, &l.invoice_id) {
-                        self.invoices.push((account.clone(), invoice.clone()));
+                        self.add_invoice(account, invoice);
                     }
                 }
             }
             Command::RecordReturns { lines } => {
                 for l in lines {
                     if let (Some(account), Some(invoice)) = (&l.account_id, &l.invoice_id) {
-                        self.invoices.push((account.clone(), invoice.clone()));
+                        self.add_invoice(account, invoice);
                         if let Some(return_id) = &l.return_id {
                             self.returns.push((
                                 account.clone(),
@@ -109,6 +109,20 @@ impl Needs {
             }
             _ => {}
         }
+    }
+
+    /// An invoice to look up; the next line of the invoice named just before adds nothing
+    /// (a batch lists an invoice's lines together, and each invoice is loaded once anyway).
+    fn add_invoice(&mut self, account: &str, invoice: &str) {
+        if self
+            .invoices
+            .last()
+            .is_some_and(|(a, i)| a == account && i == invoice)
+        {
+            return;
+        }
+        self.invoices
+            .push((account.to_string(), invoice.to_string()));
     }
 
     /// The records a sale event changes.
@@ -168,12 +182,18 @@ impl LineBook {
 
     /// The recorded sale line under `key`, when there is one.
     pub fn sold(&self, key: &SaleKey) -> Option<&SoldLine> {
-        let invoice = self.invoices.get(&key.0)?.get(&key.1);
+        self.sold_line(&key.0, &key.1, key.2)
+    }
+
+    /// [`LineBook::sold`] by the parts of the key, without building one.
+    pub fn sold_line(&self, account_id: &str, invoice_id: &str, line: u32) -> Option<&SoldLine> {
+        let invoice = self.invoices.get(account_id)?.get(invoice_id);
         debug_assert!(
             !self.backed || invoice.is_some(),
-            "invoice {key:?} consulted before it was loaded"
+            "invoice {:?} consulted before it was loaded",
+            (account_id, invoice_id, line)
         );
-        invoice?.0.get(&key.2)
+        invoice?.0.get(&line)
     }
 
     /// The recorded return under `key`, when there is one.
@@ -214,15 +234,22 @@ impl LineBook {
         self.returns.entry(key).or_insert((lines, false));
     }
 
-    /// Records a sold line under its key.
-    pub fn record_sale(&mut self, key: SaleKey, sold: SoldLine) {
-        let (account, invoice, line) = key;
-        let entry = self
+    /// Records a sold line under its key (account, invoice, line). The names are copied
+    /// only when the book does not hold them yet (most lines join an invoice at hand).
+    pub fn record_sale(&mut self, account_id: &str, invoice_id: &str, line: u32, sold: SoldLine) {
+        let at_hand = self
             .invoices
-            .entry(account)
-            .or_default()
-            .entry(invoice)
-            .or_default();
+            .get_mut(account_id)
+            .and_then(|invoices| invoices.get_mut(invoice_id));
+        let entry = match at_hand {
+            Some(entry) => entry,
+            None => self
+                .invoices
+                .entry(account_id.to_string())
+                .or_default()
+                .entry(invoice_id.to_string())
+                .or_default(),
+        };
         entry.0.insert(line, sold);
         entry.1 = true;
     }

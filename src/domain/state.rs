@@ -101,10 +101,26 @@ pub struct LedgerState {
 /// A content digest of the fields of a line, in order, as 16 bytes (each field
 /// length-prefixed, so no two field lists run together into the same input).
 pub fn fingerprint_bytes(fields: &[&[u8]]) -> [u8; 16] {
+    // The input is gathered in one stack buffer and hashed in one call when it fits (a
+    // sale line's does): the same bytes as one update per length and per field, without
+    // the hasher's per-call buffering.
+    const STACK: usize = 256;
     let mut hasher = Sha256::new();
-    for field in fields {
-        hasher.update((field.len() as u64).to_le_bytes());
-        hasher.update(field);
+    let total: usize = fields.iter().map(|f| 8 + f.len()).sum();
+    if total <= STACK {
+        let mut buffer = [0u8; STACK];
+        let mut at = 0;
+        for field in fields {
+            buffer[at..at + 8].copy_from_slice(&(field.len() as u64).to_le_bytes());
+            buffer[at + 8..at + 8 + field.len()].copy_from_slice(field);
+            at += 8 + field.len();
+        }
+        hasher.update(&buffer[..at]);
+    } else {
+        for field in fields {
+            hasher.update((field.len() as u64).to_le_bytes());
+            hasher.update(field);
+        }
     }
     let digest = hasher.finalize();
     let mut out = [0u8; 16];
@@ -121,20 +137,6 @@ impl LedgerState {
     /// Records an event's facts. Called for every event, in log order, live and on replay.
     pub fn apply(&mut self, event: &Event) {
         self.apply_in_stream(&event.stream(), event);
-    }
-
-    /// [`LedgerState::apply`] for an owned event: a sale's strings move into the state's
-    /// keys instead of being copied (replay applies a million of them).
-    pub fn apply_owned(&mut self, stream: &str, event: Event) {
-        match event {
-            Event::SaleRecorded(e) => {
-                self.bump_stream(stream);
-                let sold = self.record_sale(&e);
-                self.book
-                    .record_sale((e.account_id, e.invoice_id, e.line), sold);
-            }
-            other => self.apply_in_stream(stream, &other),
-        }
     }
 
     /// Counts a recorded sale in its day's and its currency's totals; the sold line to keep
@@ -240,7 +242,7 @@ impl LedgerState {
             Event::SaleRecorded(e) => {
                 let sold = self.record_sale(e);
                 self.book
-                    .record_sale((e.account_id.clone(), e.invoice_id.clone(), e.line), sold);
+                    .record_sale(&e.account_id, &e.invoice_id, e.line, sold);
             }
             Event::SaleReturned(e) => self.record_return(e),
             Event::TierPolicyPublished(_)

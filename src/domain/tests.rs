@@ -673,3 +673,94 @@ proptest! {
         let _ = crate::kernel::date::parse_date(&text);
     }
 }
+
+/// The digest of `fields` as one update per length and one per field (what
+/// `state::fingerprint_bytes` must equal whichever way it feeds the hasher).
+fn fingerprint_reference(fields: &[&[u8]]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field);
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hasher.finalize()[..16]);
+    out
+}
+
+#[test]
+fn fingerprint_is_the_same_through_the_stack_buffer_and_field_by_field() {
+    // Proves the one-buffer fast path hashes exactly the bytes of the field-by-field form,
+    // at the edges of the buffer (empty lists and fields, exactly full, one byte over).
+    let long = vec![b'x'; 300];
+    let at_edge = vec![b'y'; 256 - 8 - 8];
+    let cases: Vec<Vec<&[u8]>> = vec![
+        vec![],
+        vec![b""],
+        vec![b"SKU-1", b"CAT", b"", b"-", b"CNY"],
+        vec![&at_edge, b""],
+        vec![&at_edge, b"z"],
+        vec![&long],
+        vec![b"a", &long, b"b"],
+    ];
+    for fields in cases {
+        assert_eq!(
+            state::fingerprint_bytes(&fields),
+            fingerprint_reference(&fields),
+            "{:?}",
+            fields.iter().map(|f| f.len()).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn needs_name_an_invoice_once_per_run_of_its_lines() {
+    // Proves consecutive lines of one invoice ask for it once, while every invoice (and a
+    // later run of the same one) is still asked for.
+    let lines = vec![
+        sale_input("KA-1", "I-1", 1, "1", "1.00"),
+        sale_input("KA-1", "I-1", 2, "1", "1.00"),
+        sale_input("KA-2", "I-1", 1, "1", "1.00"),
+        sale_input("KA-1", "I-1", 3, "1", "1.00"),
+    ];
+    let mut needs = book::Needs::default();
+    needs.add_command(&Command::RecordSales { lines });
+    let pair = |a: &str, i: &str| (a.to_string(), i.to_string());
+    assert_eq!(
+        needs.invoices,
+        vec![
+            pair("KA-1", "I-1"),
+            pair("KA-2", "I-1"),
+            pair("KA-1", "I-1")
+        ]
+    );
+}
+
+#[test]
+fn a_repeat_within_one_batch_is_a_duplicate_and_a_changed_one_a_conflict() {
+    // Proves the batch's own keys (borrowed from its input) tell repeats apart as the
+    // recorded lines do: same content counts once, other content is refused.
+    let same = given(vec![opened("KA-1")])
+        .when(Command::RecordSales {
+            lines: vec![
+                sale_input("KA-1", "I-1", 1, "2", "10.00"),
+                sale_input("KA-1", "I-1", 1, "2", "10.00"),
+                sale_input("KA-1", "I-1", 2, "2", "10.00"),
+            ],
+        })
+        .then_events();
+    assert_eq!((same.0.len(), same.1), (2, 1));
+    let changed = given(vec![opened("KA-1")]).when(Command::RecordSales {
+        lines: vec![
+            sale_input("KA-1", "I-1", 1, "2", "10.00"),
+            sale_input("KA-1", "I-1", 1, "3", "10.00"),
+        ],
+    });
+    match changed.result {
+        Err(DomainError::DuplicateLineConflict(errors)) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].index, Some(1));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}

@@ -17,8 +17,9 @@ use super::{restore, EngineError, LineHome, Metrics, WriteMeta, WriteOutcome};
 use crate::domain::book::Needs;
 use crate::domain::{decide, Command, DomainError, Event, LedgerState};
 use crate::ledger::codec;
+use crate::ledger::envelope::Sealing;
 use crate::ledger::store::Head;
-use crate::ledger::{Envelope, LedgerError, LogStore};
+use crate::ledger::{LedgerError, LogStore};
 use crate::projections::{EventMeta, ReadModel};
 
 /// Lines (events) one group gathers at most before it is committed: a few full batches,
@@ -68,6 +69,37 @@ pub(super) struct Writer {
     checkpointer: Checkpointer,
     /// When recovery was last tried (at most once per [`RECOVERY_INTERVAL`]).
     last_recovery: Option<Instant>,
+    /// Frees what each group leaves behind.
+    disposal: Disposal,
+}
+
+/// What a committed group leaves behind: its commands and its staged events.
+type Leftovers = (Vec<Command>, Vec<Applied>);
+
+/// Frees groups' leftovers on a thread of its own (a 10,000-line batch leaves some
+/// 100,000 small strings), off the writer's path. When that thread could not start, or
+/// is still two groups behind, the writer frees them itself.
+struct Disposal {
+    sender: Option<std::sync::mpsc::SyncSender<Leftovers>>,
+}
+
+impl Disposal {
+    fn start() -> Disposal {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Leftovers>(2);
+        let started = std::thread::Builder::new()
+            .name("kaledger-free".to_string())
+            .spawn(move || receiver.into_iter().for_each(drop));
+        Disposal {
+            sender: started.ok().map(|_| sender),
+        }
+    }
+
+    fn dispose(&self, leftovers: Leftovers) {
+        if let Some(sender) = &self.sender {
+            // A full or closed channel hands the leftovers back: they are dropped here.
+            let _ = sender.try_send(leftovers);
+        }
+    }
 }
 
 /// Why writes are stopped.
@@ -99,10 +131,36 @@ fn now_micros() -> i64 {
 struct Decided {
     /// The sealed envelopes as stored: (position, bytes).
     staged: Vec<(u64, Vec<u8>)>,
-    /// The same envelopes with their events, for the read models once durable.
-    applied: Vec<(Envelope, Event)>,
+    /// The same events with what the read models need of their envelopes, once durable.
+    applied: Vec<Applied>,
+    /// The actor names of the group's requests that staged events (`Applied::actor`).
+    actors: Vec<String>,
     /// The idempotency records of the group's requests.
     keys: GroupKeys,
+}
+
+/// A staged event and what the read models need of its envelope ([`EventMeta`]): the
+/// envelope itself is only kept as its stored bytes.
+struct Applied {
+    position: u64,
+    stream: String,
+    recorded_at_micros: i64,
+    hash: [u8; 32],
+    /// Index of the request's actor name in [`Decided::actors`].
+    actor: usize,
+    event: Event,
+}
+
+impl Applied {
+    fn meta<'a>(&'a self, actors: &'a [String]) -> EventMeta<'a> {
+        EventMeta {
+            position: self.position,
+            stream: &self.stream,
+            recorded_at_micros: self.recorded_at_micros,
+            hash: self.hash,
+            actor_name: actors.get(self.actor).map_or("", String::as_str),
+        }
+    }
 }
 
 /// Encodes each event's payload, once, here; a payload too large to decode again refuses
@@ -147,6 +205,7 @@ impl Writer {
             stopped: None,
             checkpointer,
             last_recovery: None,
+            disposal: Disposal::start(),
         }
     }
 
@@ -234,13 +293,16 @@ impl Writer {
         let request_count = requests.len();
         let mut decided = Decided::default();
         let mut replies: Vec<Reply> = Vec::with_capacity(requests.len());
+        let mut commands = Vec::with_capacity(requests.len());
         for request in requests {
             let result = self.decide_one(&request, &mut decided);
             replies.push((request.reply, result));
+            commands.push(request.command);
         }
         let Decided {
             staged,
             mut applied,
+            actors,
             keys,
         } = decided;
         let idempotency_writes = keys.writes;
@@ -272,7 +334,7 @@ impl Writer {
                 }
             }
         }
-        if let Err(e) = self.apply_durable(&applied) {
+        if let Err(e) = self.apply_durable(&applied, &actors) {
             // The group is on disk and is answered; what is derived from it is rebuilt from
             // the log before the next write is decided.
             tracing::error!(error = %e, "derived state not updated after a durable group; recovering");
@@ -285,6 +347,7 @@ impl Writer {
         for (reply, result) in replies {
             let _ = reply.send(result);
         }
+        self.disposal.dispose((commands, applied));
     }
 
     /// Puts at hand in the decision state the natural-key records the group's commands
@@ -303,14 +366,14 @@ impl Writer {
 
     /// Applies a durable group to the read models, then writes what it changed in the
     /// derived stores (records and facts, each marked with the head) and empties the book.
-    fn apply_durable(&mut self, applied: &[(Envelope, Event)]) -> Result<(), LedgerError> {
+    fn apply_durable(&mut self, applied: &[Applied], actors: &[String]) -> Result<(), LedgerError> {
         let changes = self.state.book.take_changes();
         if applied.is_empty() {
             return Ok(());
         }
         let mut read = self.read.write().unwrap_or_else(|p| p.into_inner());
-        for (envelope, event) in applied {
-            read.apply(&EventMeta::from(envelope), event)?;
+        for a in applied {
+            read.apply(&a.meta(actors), &a.event)?;
         }
         read.write_facts()?;
         if let LineHome::Store(store) = &self.home {
@@ -385,36 +448,51 @@ impl Writer {
         decided: &mut Decided,
     ) -> Option<u64> {
         let mut first_position = None;
+        if events.is_empty() {
+            return None;
+        }
+        // Room for the whole decision at once: a 10,000-line batch would otherwise grow
+        // (and copy) both vectors a dozen times.
+        decided.staged.reserve(events.len());
+        decided.applied.reserve(events.len());
+        let actor = decided.actors.len();
+        decided.actors.push(meta.actor.name.clone());
         for (event, payload) in events.into_iter().zip(payloads) {
             let position = self.head.position + 1;
             let stream = event.stream();
             let stream_version = self.state.stream_version(&stream) + 1;
             let recorded_at_micros = now_micros().max(self.head.recorded_at_micros + 1);
-            let mut envelope = Envelope {
-                event_type: event.type_name().to_string(),
+            let (bytes, hash) = Sealing {
+                event_type: event.type_name(),
                 schema_version: event.schema_version(),
                 position,
-                stream,
+                stream: &stream,
                 stream_version,
                 event_id: uuid::Uuid::now_v7(),
                 recorded_at_micros,
-                actor: meta.actor.clone(),
-                idempotency_key: meta.idempotency_key.clone(),
-                request_id: meta.request_id.clone(),
-                payload,
+                actor: &meta.actor,
+                idempotency_key: meta.idempotency_key.as_deref(),
+                request_id: &meta.request_id,
+                payload: &payload,
                 prev_hash: self.head.hash,
-                hash: [0; 32],
-            };
-            let bytes = envelope.seal();
-            self.state.apply_in_stream(&envelope.stream, &event);
+            }
+            .seal();
+            self.state.apply_in_stream(&stream, &event);
             self.head = Head {
                 position,
-                hash: envelope.hash,
+                hash,
                 recorded_at_micros,
             };
             first_position.get_or_insert(position);
             decided.staged.push((position, bytes));
-            decided.applied.push((envelope, event));
+            decided.applied.push(Applied {
+                position,
+                stream,
+                recorded_at_micros,
+                hash,
+                actor,
+                event,
+            });
         }
         first_position
     }

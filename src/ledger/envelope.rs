@@ -188,31 +188,74 @@ pub fn chain_hash(prev_hash: &[u8; HASH_BYTES], position: u64, body: &[u8]) -> [
     hasher.finalize().into()
 }
 
-impl Envelope {
-    /// Encodes the envelope, computing and filling in its hash; returns the stored bytes.
-    /// The body is serialized from borrowed fields straight after the format byte, in the
-    /// one buffer that is hashed and returned (no copies of the strings or the payload).
-    pub fn seal(&mut self) -> Vec<u8> {
+/// The fields of an envelope to seal, borrowed from where the writer has them (the
+/// request's metadata, the event's names): seals to the same bytes as the [`Envelope`]
+/// holding these fields, without copying them into one first.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealing<'a> {
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub position: u64,
+    pub stream: &'a str,
+    pub stream_version: u64,
+    pub event_id: uuid::Uuid,
+    pub recorded_at_micros: i64,
+    pub actor: &'a Actor,
+    pub idempotency_key: Option<&'a str>,
+    pub request_id: &'a str,
+    pub payload: &'a [u8],
+    pub prev_hash: [u8; HASH_BYTES],
+}
+
+impl Sealing<'_> {
+    /// The stored bytes and the chain hash they end with. The body is serialized from the
+    /// borrowed fields straight after the format byte, in the one buffer that is hashed and
+    /// returned (no copies of the strings or the payload).
+    pub fn seal(&self) -> (Vec<u8>, [u8; HASH_BYTES]) {
         let body = EnvelopeBodyV1Out {
-            event_type: &self.event_type,
+            event_type: self.event_type,
             schema_version: self.schema_version,
             position: self.position,
-            stream: &self.stream,
+            stream: self.stream,
             stream_version: self.stream_version,
             event_id: *self.event_id.as_bytes(),
             recorded_at_micros: self.recorded_at_micros,
             actor_name: &self.actor.name,
             actor_role: &self.actor.role,
-            idempotency_key: self.idempotency_key.as_deref(),
-            request_id: &self.request_id,
-            payload: PayloadBytes(&self.payload),
+            idempotency_key: self.idempotency_key,
+            request_id: self.request_id,
+            payload: PayloadBytes(self.payload),
             prev_hash: self.prev_hash,
         };
         let mut bytes = Vec::with_capacity(body.size_hint());
         bytes.push(FORMAT_V1);
         codec::encode_into(&mut bytes, &body);
-        self.hash = chain_hash(&self.prev_hash, self.position, &bytes);
-        bytes.extend_from_slice(&self.hash);
+        let hash = chain_hash(&self.prev_hash, self.position, &bytes);
+        bytes.extend_from_slice(&hash);
+        (bytes, hash)
+    }
+}
+
+impl Envelope {
+    /// Encodes the envelope, computing and filling in its hash; returns the stored bytes
+    /// (see [`Sealing::seal`]).
+    pub fn seal(&mut self) -> Vec<u8> {
+        let (bytes, hash) = Sealing {
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            position: self.position,
+            stream: &self.stream,
+            stream_version: self.stream_version,
+            event_id: self.event_id,
+            recorded_at_micros: self.recorded_at_micros,
+            actor: &self.actor,
+            idempotency_key: self.idempotency_key.as_deref(),
+            request_id: &self.request_id,
+            payload: &self.payload,
+            prev_hash: self.prev_hash,
+        }
+        .seal();
+        self.hash = hash;
         bytes
     }
 

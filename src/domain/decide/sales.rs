@@ -20,6 +20,7 @@ use crate::domain::money::{
 use crate::domain::state::{sale_fingerprint, AccountFacts, LedgerState, SaleKey, SoldLine};
 use crate::kernel::date::parse_date;
 use crate::kernel::decimal::{parse_plain_decimal, written_places};
+use crate::kernel::fast::FastMap;
 use crate::kernel::limits::{LINE_VALUE_MAX, QUANTITY_PLACES_MAX};
 
 /// What a batch has come to so far, line by line.
@@ -101,9 +102,14 @@ impl<'e> LineCheck<'e> {
     }
 
     fn id(&mut self, field: &str, value: &Option<String>) -> Option<String> {
+        self.id_ref(field, value).map(str::to_string)
+    }
+
+    /// [`LineCheck::id`] borrowed from the input.
+    fn id_ref<'v>(&mut self, field: &str, value: &'v Option<String>) -> Option<&'v str> {
         let v = self.required(field, value)?;
         if is_valid_id(v) {
-            Some(v.to_string())
+            Some(v)
         } else {
             self.fail(
                 field,
@@ -276,23 +282,25 @@ pub fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Deci
     check_batch_size(lines.len())?;
     let mut batch = Batch::with_capacity(lines.len());
     // Keys recorded earlier in this same batch, with their fingerprints.
-    let mut in_batch: HashMap<SaleKey, [u8; 16]> = HashMap::with_capacity(lines.len());
+    // (Keyed by the input's own strings: no key is copied per line.)
+    let mut in_batch: FastMap<(&str, &str, u32), [u8; 16]> =
+        FastMap::with_capacity_and_hasher(lines.len(), Default::default());
     // Running sale totals per currency, bounded by `limits::LEDGER_TOTAL_MAX`.
     let mut totals = BatchTotals::default();
     for (index, input) in lines.iter().enumerate() {
         let mut check = LineCheck::new(index, &mut batch.errors);
-        let Some((event, account)) = sale_line(&mut check, state, input) else {
+        let Some(SaleLine {
+            event,
+            account,
+            key,
+        }) = sale_line(&mut check, state, input)
+        else {
             continue;
         };
-        let key = (
-            event.account_id.clone(),
-            event.invoice_id.clone(),
-            event.line,
-        );
         let fingerprint = sale_fingerprint(&event);
         let recorded = state
             .book
-            .sold(&key)
+            .sold_line(key.0, key.1, key.2)
             .map(|s| s.fingerprint)
             .or_else(|| in_batch.get(&key).copied());
         match recorded {
@@ -326,21 +334,29 @@ pub fn record_sales(state: &LedgerState, lines: &[SaleLineInput]) -> Result<Deci
     batch.finish()
 }
 
+/// A valid sale line: its event, its account and its natural key (account, invoice,
+/// line) as the input writes it.
+struct SaleLine<'s, 'i> {
+    event: SaleRecorded,
+    account: &'s AccountFacts,
+    key: (&'i str, &'i str, u32),
+}
+
 /// A sale line's event and its account, or `None` once its field errors are noted.
-fn sale_line<'s>(
+fn sale_line<'s, 'i>(
     check: &mut LineCheck,
     state: &'s LedgerState,
-    input: &SaleLineInput,
-) -> Option<(SaleRecorded, &'s AccountFacts)> {
-    let account_id = check.id("account_id", &input.account_id);
-    let invoice_id = check.id("invoice_id", &input.invoice_id);
+    input: &'i SaleLineInput,
+) -> Option<SaleLine<'s, 'i>> {
+    let account_id = check.id_ref("account_id", &input.account_id);
+    let invoice_id = check.id_ref("invoice_id", &input.invoice_id);
     let line = check.line_number(&input.line);
     let sku = check.id("sku", &input.sku);
     let category = check.id("category", &input.category);
     let occurred_on = check.date("occurred_on", &input.occurred_on);
     // A closed account is refused by the caller, after a retry of a line recorded before
     // the close has had the chance to count as a duplicate.
-    let account = check.account(state, account_id.as_deref(), "; open it first");
+    let account = check.account(state, account_id, "; open it first");
     let amounts = check.amounts(
         account,
         &input.quantity,
@@ -354,10 +370,11 @@ fn sale_line<'s>(
         return None;
     }
     let (account, amounts) = (account?, amounts?);
+    let key = (account_id?, invoice_id?, line?);
     let event = SaleRecorded {
-        account_id: account_id?,
-        invoice_id: invoice_id?,
-        line: line?,
+        account_id: key.0.to_string(),
+        invoice_id: key.1.to_string(),
+        line: key.2,
         sku: sku?,
         category: category?,
         quantity: amounts.quantity,
@@ -366,7 +383,11 @@ fn sale_line<'s>(
         currency: account.currency.clone(),
         occurred_on: occurred_on?,
     };
-    Some((event, account))
+    Some(SaleLine {
+        event,
+        account,
+        key,
+    })
 }
 
 /// What is returned of a sold line so far, including earlier lines of this batch.
