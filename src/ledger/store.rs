@@ -417,12 +417,11 @@ impl LogStore {
     }
 
     /// Applies to sled every WAL frame past sled's head (the idempotency records of every
-    /// frame that sled lacks, too), flushes and syncs sled when that changed anything, and
-    /// returns the WAL ready for a new epoch. A frame that starts past the position after
+    /// frame that sled lacks, too), flushes and syncs sled, and returns the WAL ready for a
+    /// new epoch. A frame that starts past the position after
     /// the log's end is [`LedgerError::Corrupt`]: positions would be missing.
     fn recover(path: &Path, db: &Open, wal_segment_bytes: u64) -> Result<Wal, LedgerError> {
         let mut applied = last_in(&db.log)?;
-        let mut changed = false;
         let end = wal::scan(&path.join(wal::WAL_DIR), |frame| {
             let mut chunks = Vec::new();
             if frame.has_events() && frame.last > applied {
@@ -450,12 +449,12 @@ impl LogStore {
                     records.push((k, v));
                 }
             }
-            changed |= !chunks.is_empty() || !records.is_empty();
             insert_group(db, &chunks, &records)
         })?;
-        if changed {
-            LogStore::sync_sled(path, db)?;
-        }
+        // Always: sled may hold what an earlier process wrote but never synced (kill -9
+        // keeps the page cache), and the next frames open a new epoch on the promise that
+        // sled is durable through its head.
+        LogStore::sync_sled(path, db)?;
         Ok(Wal::after(path, wal_segment_bytes, end))
     }
 
