@@ -827,12 +827,12 @@ fn report(kaledger_path: &str, postgres_path: &str) {
         };
     let flush = match (num(&k_meta, "flush_seconds"), num(&k_meta, "groups")) {
         (Some(s), Some(n)) if n > 0.0 => format!(
-            " (after a sled flush of mean {:.2} ms, which writes and waits with `sync_file_range`)",
+            " (after writing the group, mean {:.2} ms: its WAL frame, or sled's flush for a group too large for the WAL or one that fills a segment)",
             s / n * 1e3
         ),
         _ => String::new(),
     };
-    println!("| durable syncs: kaledger `sync_data` per group / PostgreSQL WAL syncs (`pg_stat_wal`) | {}{flush} | {} |", mean_ms(&k_meta), mean_ms(&p_meta));
+    println!("| durable syncs: kaledger `fdatasync` per group / PostgreSQL WAL syncs (`pg_stat_wal`) | {}{flush} | {} |", mean_ms(&k_meta), mean_ms(&p_meta));
     println!(
         "| peak memory: server VmHWM | {} | {} (postmaster) / {} (largest backend) |",
         mib(&get(&k_meta, "vmhwm_kib")),

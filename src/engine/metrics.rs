@@ -50,7 +50,7 @@ impl Metrics {
             ),
             groups_committed: r.counter(
                 "kaledger_groups_committed_total",
-                "Group commits (one sled batch, one flush, one sync each).",
+                "Group commits (one sled batch and one WAL frame written and synced each).",
             ),
             append_failures: r.counter(
                 "kaledger_append_failures_total",
@@ -68,12 +68,12 @@ impl Metrics {
             ),
             flush_seconds: r.histogram(
                 "kaledger_flush_seconds",
-                "sled flush latency per group.",
+                "Write latency per group: its WAL frame, or sled's flush when the group went to sled directly or filled a WAL segment.",
                 LATENCY_BUCKETS,
             ),
             sync_seconds: r.histogram(
                 "kaledger_sync_data_seconds",
-                "sync_data latency on the sled data file per group.",
+                "fdatasync latency per group (the WAL segment, or sled's data file).",
                 LATENCY_BUCKETS,
             ),
             head_position: r.gauge("kaledger_head_position", "Last durable log position."),

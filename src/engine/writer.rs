@@ -2,8 +2,9 @@
 //!
 //! Group commit: the writer takes the first waiting request, then every request already
 //! queued (up to [`GROUP_LINES_MAX`] lines), decides each in order against the state as
-//! left by the previous one, writes all their events in one sled batch, flushes once,
-//! syncs the data file once, and only then applies them to the read models and replies.
+//! left by the previous one, makes all their events durable at once (`LogStore::append`:
+//! one WAL frame written and synced), and only then applies them to the read models and
+//! replies.
 
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;

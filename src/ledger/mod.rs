@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod codec;
 pub mod envelope;
 pub mod store;
+pub mod wal;
 
 pub use envelope::{Actor, Envelope};
 pub use store::{LedgerError, LogStore, VerifyReport};
