@@ -250,6 +250,11 @@ pub fn main(serve: serve::Serve) -> ExitCode {
 }
 
 fn run(cli: Cli, serve: serve::Serve) -> CliResult {
+    // A server logs from `info`; an offline command (import, verify, rebuild, backup …)
+    // only what went wrong, such as a checkpoint passed over or derived stores rebuilt.
+    if !matches!(cli.command, Commands::Serve { .. } | Commands::Demo { .. }) {
+        init_tracing_from("warn");
+    }
     match cli.command {
         Commands::Serve {
             data,
@@ -345,10 +350,18 @@ fn run(cli: Cli, serve: serve::Serve) -> CliResult {
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
+    init_tracing_from("info");
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `level`).
+fn init_tracing_from(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
 }
