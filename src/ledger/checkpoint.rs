@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::envelope::HASH_BYTES;
-use super::store::LedgerError;
+use super::store::{io_error, sync_dir, LedgerError};
 
 /// The first bytes of every checkpoint file.
 pub const MAGIC: [u8; 8] = *b"KALCKPT\0";
@@ -87,13 +87,6 @@ fn position_of(name: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The header of a checkpoint file; `length` and `checksum` describe the payload after it.
@@ -350,9 +343,7 @@ pub fn write_with(
     .map_err(io_error(&temp))?;
     drop(file);
     fs::rename(&temp, &path).map_err(io_error(&path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))?;
+    sync_dir(dir)?;
     prune(dir, format, position)?;
     Ok(path)
 }

@@ -50,6 +50,21 @@ pub enum LedgerError {
     Closed,
 }
 
+/// Maps an IO error on `path` to [`LedgerError::Io`] (for `map_err`).
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Syncs a directory, so that files created or renamed in it survive a power cut.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
 impl From<sled::Error> for LedgerError {
     fn from(e: sled::Error) -> Self {
         LedgerError::Storage(e.to_string())
@@ -459,10 +474,7 @@ impl LogStore {
     }
 
     fn open_sled(path: &Path, wal_segment_bytes: u64) -> Result<Open, LedgerError> {
-        std::fs::create_dir_all(path).map_err(|source| LedgerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(path).map_err(io_error(path))?;
         let db = sled::Config::new()
             .path(path)
             // Durability comes from our explicit flush per group, never from the timer.
@@ -483,10 +495,7 @@ impl LogStore {
         let log = db.open_tree("log")?;
         let idempotency = db.open_tree("idempotency")?;
         let data_path = path.join("db");
-        let data_file = File::open(&data_path).map_err(|source| LedgerError::Io {
-            path: data_path,
-            source,
-        })?;
+        let data_file = File::open(&data_path).map_err(io_error(&data_path))?;
         Ok(Open {
             db,
             log,
@@ -617,10 +626,9 @@ impl LogStore {
         let started = Instant::now();
         db.db.flush()?;
         let flushed = Instant::now();
-        db.data_file.sync_data().map_err(|source| LedgerError::Io {
-            path: path.join("db"),
-            source,
-        })?;
+        db.data_file
+            .sync_data()
+            .map_err(io_error(&path.join("db")))?;
         Ok(AppendTimings {
             flush: flushed - started,
             sync: flushed.elapsed(),

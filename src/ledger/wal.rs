@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::store::LedgerError;
+use super::store::{io_error, sync_dir, LedgerError};
 
 /// Most bytes one segment holds: 64 MiB is ~160,000 single-line groups between two sled
 /// flushes, and what a recovery reads at most per segment.
@@ -223,13 +223,6 @@ fn read_header(bytes: &[u8]) -> Option<Header> {
         first: u64_at(16),
         last: u64_at(24),
     })
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 fn segment_path(dir: &Path, segment: usize) -> PathBuf {
@@ -513,12 +506,6 @@ impl Wal {
         self.files[segment] = Some(file);
         Ok(())
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))
 }
 
 #[cfg(test)]
