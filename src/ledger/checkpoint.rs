@@ -348,19 +348,6 @@ pub fn write_with(
     Ok(path)
 }
 
-/// [`write_with`] of a payload at hand.
-pub fn write(
-    dir: &Path,
-    format: u32,
-    position: u64,
-    head_hash: &[u8; HASH_BYTES],
-    payload: &[u8],
-) -> Result<PathBuf, LedgerError> {
-    write_with(dir, format, position, head_hash, |out| {
-        out.write_all(payload)
-    })
-}
-
 /// Removes the temporary files of writes that did not finish.
 fn remove_temporary(dir: &Path) -> Result<(), LedgerError> {
     for entry in fs::read_dir(dir).map_err(io_error(dir))? {
@@ -408,6 +395,19 @@ mod tests {
     use super::*;
 
     const FORMAT: u32 = 7;
+
+    /// [`write_with`] of a payload at hand.
+    fn write(
+        dir: &Path,
+        format: u32,
+        position: u64,
+        head_hash: &[u8; HASH_BYTES],
+        payload: &[u8],
+    ) -> Result<PathBuf, LedgerError> {
+        write_with(dir, format, position, head_hash, |out| {
+            out.write_all(payload)
+        })
+    }
 
     /// The newest checkpoint, its payload read back as bytes.
     fn load(dir: &Path, format: u32) -> LoadOutcome<Vec<u8>> {
